@@ -1,0 +1,666 @@
+//! Compiling graphs into `Function`s: a flat program over the needed nodes, a buffer plan
+//! per binding of the symbolic dimensions, and an evaluator that reads parameters from x and
+//! writes gradients into their ranges of the flat gradient.
+//!
+//! Lowering keeps the nodes the outputs depend on, in id (topological) order. A call checks
+//! the inputs, binds the symbols (the batch size), takes the cached plan for that binding or
+//! makes one, and runs the kernels in order. In the steady state a call allocates nothing:
+//! the arena and the plans are kept between calls (see [`CallStats`]).
+
+mod plan;
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use smallvec::SmallVec;
+
+pub use plan::{Loc, Plan};
+
+use crate::error::{Error, Result};
+use crate::grad::grad;
+use crate::graph::{Dim, Expr, Graph, NodeId, SymShape};
+use crate::ops::Op;
+use crate::params::ParamLayout;
+use crate::tensor::{numel, Tensor, TensorRef};
+use crate::Scalar;
+
+/// One program instruction: an op over earlier instructions' values.
+#[derive(Clone, Debug)]
+pub struct Instr<T> {
+    /// The op.
+    pub op: Op<T>,
+    /// Program indices of the inputs.
+    pub inputs: SmallVec<[usize; 3]>,
+    /// The symbolic shape.
+    pub shape: SymShape,
+    /// The graph node this came from.
+    pub node: NodeId,
+    /// For inputs, the input slot; for constants, the constant's index.
+    slot: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GradTarget {
+    /// No gradient reaches the parameter: its range is zeroed.
+    Zero,
+    /// The node writes straight into the range.
+    Direct(usize),
+    /// The node's value is copied into the range at the end.
+    Copy(usize),
+}
+
+#[derive(Clone, Debug)]
+struct GradOut {
+    range: Range<usize>,
+    target: GradTarget,
+}
+
+/// Counters that show the steady state: after the first call with a given binding, further
+/// calls build no plan and grow no buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Calls made.
+    pub calls: u64,
+    /// Buffer plans built (one per new binding of the symbolic dimensions).
+    pub plans_built: u64,
+    /// Times the arena had to grow.
+    pub arena_grows: u64,
+    /// Current arena length, in elements.
+    pub arena_len: usize,
+}
+
+/// Collects what a [`Function`] computes: its inputs (in call order), value outputs, a flat
+/// gradient over a [`ParamLayout`] and in-place parameter updates.
+///
+/// ```
+/// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+/// let mut layout = ParamLayout::new();
+/// layout.add("w", &[2]);
+/// let g = Graph::<f64>::new();
+/// let x = g.input("x", dims![2]);
+/// let w = g.param(&layout, "w");
+/// let cost = (w * x).sum_all().square();
+/// let mut f = Compiler::new(&g, &layout).inputs(&[x]).value_and_grad(cost).build();
+/// let mut grad = vec![0.0; 2];
+/// let v = f.value_and_grad(&[1.0, 2.0], &[TensorRef::new(&[2], &[3.0, 4.0])], &mut grad).unwrap();
+/// assert_eq!(v, 121.0);            // (1*3 + 2*4)^2
+/// assert_eq!(grad, vec![66.0, 88.0]); // 2 * 11 * x
+/// ```
+pub struct Compiler<'g, T: Scalar> {
+    graph: &'g Graph<T>,
+    layout: &'g ParamLayout,
+    inputs: Option<Vec<NodeId>>,
+    outputs: Vec<NodeId>,
+    grads: Option<Vec<Option<NodeId>>>,
+    updates: Vec<(Range<usize>, NodeId)>,
+}
+
+impl<'g, T: Scalar> Compiler<'g, T> {
+    /// Starts compiling nodes of `graph` whose parameters live in `layout`.
+    pub fn new(graph: &'g Graph<T>, layout: &'g ParamLayout) -> Self {
+        Compiler {
+            graph,
+            layout,
+            inputs: None,
+            outputs: Vec::new(),
+            grads: None,
+            updates: Vec::new(),
+        }
+    }
+
+    /// The inputs, in the order arrays will be passed (default: every input of the graph in
+    /// the order it was declared).
+    pub fn inputs(mut self, inputs: &[Expr<'g, T>]) -> Self {
+        for e in inputs {
+            assert!(
+                matches!(self.graph.node(e.id()).op, Op::Input { .. }),
+                "symgrad: {:?} is not an input",
+                e
+            );
+        }
+        self.inputs = Some(inputs.iter().map(|e| e.id()).collect());
+        self
+    }
+
+    /// Adds a value output; outputs are numbered in the order they are added.
+    pub fn output(mut self, e: Expr<'g, T>) -> Self {
+        self.outputs.push(e.id());
+        self
+    }
+
+    /// Writes a flat gradient: `grads[k]` is the gradient of parameter `k` of the layout
+    /// (`None`: zeros). Use [`Compiler::value_and_grad`] for the common case.
+    ///
+    /// # Panics
+    /// If `grads.len()` is not the layout's parameter count, or a gradient's shape differs
+    /// from its parameter's.
+    pub fn flat_gradient(mut self, grads: &[Option<Expr<'g, T>>]) -> Self {
+        assert_eq!(
+            grads.len(),
+            self.layout.count(),
+            "symgrad: one gradient per parameter of the layout"
+        );
+        for (e, g) in self.layout.entries().iter().zip(grads) {
+            if let Some(g) = g {
+                let want: SymShape = e.shape.iter().map(|&d| Dim::Fixed(d)).collect();
+                assert_eq!(
+                    g.shape(),
+                    want,
+                    "symgrad: gradient of `{}` has the wrong shape",
+                    e.name
+                );
+            }
+        }
+        self.grads = Some(grads.iter().map(|g| g.map(|e| e.id())).collect());
+        self
+    }
+
+    /// Output 0 is `cost` and the flat gradient is d cost / d x over every parameter of the
+    /// layout: the seed's F and ∇F in one function that computes shared work once.
+    pub fn value_and_grad(self, cost: Expr<'g, T>) -> Self {
+        let params: Vec<Expr<'g, T>> = self
+            .layout
+            .ids()
+            .map(|id| self.graph.param_id(self.layout, id))
+            .collect();
+        let grads = grad(cost, &params);
+        self.output(cost).flat_gradient(&grads)
+    }
+
+    /// After the outputs are computed, writes `value` into the range of parameter `name`
+    /// (Theano's `updates`, e.g. `w - lr * g`). All updates read the old x.
+    pub fn update(mut self, name: &str, value: Expr<'g, T>) -> Self {
+        let e = self
+            .layout
+            .lookup(name)
+            .unwrap_or_else(|e| panic!("symgrad: {e}"));
+        let want: SymShape = e.shape.iter().map(|&d| Dim::Fixed(d)).collect();
+        assert_eq!(
+            value.shape(),
+            want,
+            "symgrad: update of `{name}` has the wrong shape"
+        );
+        self.updates.push((e.range(), value.id()));
+        self
+    }
+
+    /// Lowers to a [`Function`].
+    pub fn build(self) -> Function<T> {
+        let g = self.graph;
+        let input_ids = self.inputs.clone().unwrap_or_else(|| g.inputs());
+        let mut roots: Vec<NodeId> = self.outputs.clone();
+        roots.extend(self.grads.iter().flatten().flatten());
+        roots.extend(self.updates.iter().map(|u| u.1));
+        roots.extend(&input_ids);
+        let keep = g.reachable(&roots);
+        let mut index: HashMap<NodeId, usize> = HashMap::new();
+        let mut prog: Vec<Instr<T>> = Vec::new();
+        let mut consts: Vec<Tensor<T>> = Vec::new();
+        let mut input_names = Vec::new();
+        let mut input_shapes = Vec::new();
+        for &id in &keep {
+            let n = g.node(id);
+            let slot = match &n.op {
+                Op::Const(t) => {
+                    consts.push(t.clone());
+                    consts.len() - 1
+                }
+                Op::Input { name } => {
+                    let pos = input_ids.iter().position(|&i| i == id);
+                    let Some(pos) = pos else {
+                        panic!("symgrad: the outputs need input `{name}`, which is not among the inputs given")
+                    };
+                    pos
+                }
+                Op::Param { offset, .. } => {
+                    assert!(
+                        offset + numel(&g.fixed_shape(id).expect("params are fixed"))
+                            <= self.layout.len(),
+                        "symgrad: a parameter of the graph is outside the layout"
+                    );
+                    0
+                }
+                _ => 0,
+            };
+            index.insert(id, prog.len());
+            prog.push(Instr {
+                op: n.op.clone(),
+                inputs: n.inputs.iter().map(|i| index[i]).collect(),
+                shape: n.shape.clone(),
+                node: id,
+                slot,
+            });
+        }
+        for &id in &input_ids {
+            let n = g.node(id);
+            if let Op::Input { name } = &n.op {
+                input_names.push(name.clone());
+                input_shapes.push(n.shape.clone());
+            }
+        }
+
+        // A root that is a leaf, or that two roots share, gets its own copy.
+        let copy_of = |p: usize, prog: &mut Vec<Instr<T>>| -> usize {
+            let ins = prog[p].clone();
+            prog.push(Instr {
+                op: Op::Reshape(ins.shape.clone()),
+                inputs: SmallVec::from_slice(&[p]),
+                shape: ins.shape,
+                node: ins.node,
+                slot: 0,
+            });
+            prog.len() - 1
+        };
+        let mut outputs = Vec::new();
+        for o in &self.outputs {
+            let p = index[o];
+            outputs.push(if prog[p].op.is_leaf() {
+                copy_of(p, &mut prog)
+            } else {
+                p
+            });
+        }
+        let mut updates = Vec::new();
+        for (r, v) in &self.updates {
+            let p = index[v];
+            updates.push((
+                r.clone(),
+                if prog[p].op.is_leaf() {
+                    copy_of(p, &mut prog)
+                } else {
+                    p
+                },
+            ));
+        }
+        let mut grads = Vec::new();
+        let mut direct_grad: Vec<Option<usize>> = vec![None; prog.len()];
+        if let Some(gs) = &self.grads {
+            for (e, gn) in self.layout.entries().iter().zip(gs) {
+                let target = match gn {
+                    None => GradTarget::Zero,
+                    Some(id) => {
+                        let p = index[id];
+                        let shared = outputs.contains(&p) || updates.iter().any(|u| u.1 == p);
+                        if prog[p].op.is_leaf() || shared || direct_grad[p].is_some() {
+                            GradTarget::Copy(p)
+                        } else {
+                            direct_grad[p] = Some(e.offset);
+                            GradTarget::Direct(p)
+                        }
+                    }
+                };
+                grads.push(GradOut {
+                    range: e.range(),
+                    target,
+                });
+            }
+        }
+        direct_grad.resize(prog.len(), None);
+        let symbols = (0..g.symbol_count())
+            .map(|s| g.symbol_name(crate::graph::SymId(s as u32)))
+            .collect();
+        Function {
+            prog,
+            consts,
+            input_names,
+            input_shapes,
+            outputs,
+            grads,
+            has_grad: self.grads.is_some(),
+            updates,
+            direct_grad,
+            x_len: self.layout.len(),
+            symbols,
+            plans: Vec::new(),
+            current: None,
+            arena: Vec::new(),
+            stats: CallStats::default(),
+        }
+    }
+}
+
+/// A compiled function of the flat parameter vector x and named input arrays.
+///
+/// Build one with [`Compiler`]. Calls take x as a slice (parameters are read from it in
+/// place), the inputs as [`TensorRef`]s in the compiled order, and, if the function has a
+/// gradient, a slice of x's length into which the gradient is written.
+pub struct Function<T: Scalar> {
+    prog: Vec<Instr<T>>,
+    consts: Vec<Tensor<T>>,
+    input_names: Vec<String>,
+    input_shapes: Vec<SymShape>,
+    outputs: Vec<usize>,
+    grads: Vec<GradOut>,
+    has_grad: bool,
+    updates: Vec<(Range<usize>, usize)>,
+    direct_grad: Vec<Option<usize>>,
+    x_len: usize,
+    symbols: Vec<String>,
+    plans: Vec<(Vec<usize>, Plan)>,
+    current: Option<usize>,
+    arena: Vec<T>,
+    stats: CallStats,
+}
+
+/// Plans kept per function (bindings of the symbolic dimensions).
+const PLAN_CACHE: usize = 8;
+
+impl<T: Scalar> Function<T> {
+    /// Computes the outputs (and the gradient, if compiled with one) at x. Read outputs with
+    /// [`Function::output`] afterwards.
+    pub fn run(
+        &mut self,
+        x: &[T],
+        inputs: &[TensorRef<'_, T>],
+        grad: Option<&mut [T]>,
+    ) -> Result<()> {
+        if !self.updates.is_empty() {
+            return Err(Error::UpdatesNeedMut);
+        }
+        self.execute(x, inputs, grad)
+    }
+
+    /// Like [`Function::run`], then applies the parameter updates to x in place.
+    pub fn run_update(
+        &mut self,
+        x: &mut [T],
+        inputs: &[TensorRef<'_, T>],
+        grad: Option<&mut [T]>,
+    ) -> Result<()> {
+        self.execute(x, inputs, grad)?;
+        let plan = &self.plans[self.current.expect("planned")].1;
+        for (r, p) in &self.updates {
+            let Loc::Arena(off) = plan.locs[*p] else {
+                unreachable!("update values live in the arena")
+            };
+            x[r.clone()].copy_from_slice(&self.arena[off..off + r.len()]);
+        }
+        Ok(())
+    }
+
+    /// Runs and returns output 0 as a scalar, with the gradient written into `grad`: the
+    /// seed's F and ∇F in one call.
+    pub fn value_and_grad(
+        &mut self,
+        x: &[T],
+        inputs: &[TensorRef<'_, T>],
+        grad: &mut [T],
+    ) -> Result<T> {
+        self.execute(x, inputs, Some(grad))?;
+        self.scalar_output(0)
+    }
+
+    /// Runs and returns output 0 as a scalar.
+    pub fn value(&mut self, x: &[T], inputs: &[TensorRef<'_, T>]) -> Result<T> {
+        self.run(x, inputs, None)?;
+        self.scalar_output(0)
+    }
+
+    /// Output `i` of the last call.
+    pub fn output(&self, i: usize) -> Result<TensorRef<'_, T>> {
+        let count = self.outputs.len();
+        let p = *self
+            .outputs
+            .get(i)
+            .ok_or(Error::UnknownOutput { index: i, count })?;
+        let plan = &self.plans[self
+            .current
+            .ok_or(Error::UnknownOutput { index: i, count: 0 })?]
+        .1;
+        let Loc::Arena(off) = plan.locs[p] else {
+            unreachable!("outputs live in the arena")
+        };
+        let shape = &plan.shapes[p];
+        Ok(TensorRef {
+            shape,
+            data: &self.arena[off..off + numel(shape)],
+        })
+    }
+
+    /// Output `i` of the last call, which must have one element.
+    pub fn scalar_output(&self, i: usize) -> Result<T> {
+        let t = self.output(i)?;
+        if t.data.len() != 1 {
+            return Err(Error::GradCheck(format!(
+                "output {i} has shape {:?}, not a scalar",
+                t.shape
+            )));
+        }
+        Ok(t.data[0])
+    }
+
+    /// Number of value outputs.
+    pub fn output_count(&self) -> usize {
+        self.outputs.len()
+    }
+
+    /// Whether the function writes a flat gradient.
+    pub fn has_gradient(&self) -> bool {
+        self.has_grad
+    }
+
+    /// Length of x this function expects.
+    pub fn x_len(&self) -> usize {
+        self.x_len
+    }
+
+    /// The input names, in call order.
+    pub fn input_names(&self) -> &[String] {
+        &self.input_names
+    }
+
+    /// The program's instructions.
+    pub fn program(&self) -> &[Instr<T>] {
+        &self.prog
+    }
+
+    /// Counters of calls, plans and arena growth.
+    pub fn stats(&self) -> CallStats {
+        self.stats
+    }
+
+    /// The program with the buffer plan of the last call, one instruction a line.
+    pub fn describe(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let plan = self.current.map(|c| &self.plans[c].1);
+        for (i, ins) in self.prog.iter().enumerate() {
+            let args: Vec<String> = ins.inputs.iter().map(|a| format!("${a}")).collect();
+            let _ = write!(s, "${i} = {}({})", ins.op.name(), args.join(", "));
+            if let Some(p) = plan {
+                let _ = write!(s, " : {:?} @ {:?}", &p.shapes[i][..], p.locs[i]);
+            }
+            s.push('\n');
+        }
+        if let Some(p) = plan {
+            let _ = writeln!(s, "arena: {} elements", p.arena_len);
+        }
+        s
+    }
+
+    fn bind(&self, inputs: &[TensorRef<'_, T>]) -> Result<Vec<usize>> {
+        if inputs.len() != self.input_names.len() {
+            return Err(Error::InputCount {
+                expected: self.input_names.len(),
+                names: self.input_names.join(", "),
+                given: inputs.len(),
+            });
+        }
+        let mut binding: Vec<Option<(usize, usize)>> = vec![None; self.symbols.len()];
+        for (k, (t, want)) in inputs.iter().zip(&self.input_shapes).enumerate() {
+            let name = &self.input_names[k];
+            let expected = || {
+                let parts: Vec<String> = want
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Fixed(n) => n.to_string(),
+                        Dim::Sym(s) => self.symbols[s.0 as usize].clone(),
+                    })
+                    .collect();
+                format!("[{}]", parts.join(", "))
+            };
+            let shape_err = || Error::InputShape {
+                name: name.clone(),
+                expected: expected(),
+                given: t.shape.to_vec(),
+            };
+            if t.shape.len() != want.len() {
+                return Err(shape_err());
+            }
+            for (&got, d) in t.shape.iter().zip(want) {
+                match d {
+                    Dim::Fixed(n) if *n != got => return Err(shape_err()),
+                    Dim::Fixed(_) => {}
+                    Dim::Sym(s) => match binding[s.0 as usize] {
+                        Some((v, first)) if v != got => {
+                            return Err(Error::SymbolConflict {
+                                symbol: self.symbols[s.0 as usize].clone(),
+                                first_input: self.input_names[first].clone(),
+                                first: v,
+                                second_input: name.clone(),
+                                second: got,
+                            })
+                        }
+                        Some(_) => {}
+                        None => binding[s.0 as usize] = Some((got, k)),
+                    },
+                }
+            }
+            if t.data.len() != numel(t.shape) {
+                return Err(Error::InputLength {
+                    name: name.clone(),
+                    shape: t.shape.to_vec(),
+                    needed: numel(t.shape),
+                    given: t.data.len(),
+                });
+            }
+        }
+        let mut out = vec![0; self.symbols.len()];
+        for ins in &self.prog {
+            for d in &ins.shape {
+                if let Dim::Sym(s) = d {
+                    match binding[s.0 as usize] {
+                        Some((v, _)) => out[s.0 as usize] = v,
+                        None => {
+                            return Err(Error::UnboundSymbol {
+                                symbol: self.symbols[s.0 as usize].clone(),
+                            })
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn execute(
+        &mut self,
+        x: &[T],
+        inputs: &[TensorRef<'_, T>],
+        mut grad: Option<&mut [T]>,
+    ) -> Result<()> {
+        if x.len() != self.x_len {
+            return Err(Error::Length {
+                what: "parameter vector",
+                expected: self.x_len,
+                given: x.len(),
+            });
+        }
+        match (&grad, self.has_grad) {
+            (None, true) => {
+                return Err(Error::GradientMissing {
+                    expected: self.x_len,
+                })
+            }
+            (Some(g), true) if g.len() != self.x_len => {
+                return Err(Error::Length {
+                    what: "gradient vector",
+                    expected: self.x_len,
+                    given: g.len(),
+                })
+            }
+            _ => {}
+        }
+        let binding = self.bind(inputs)?;
+        let ci = match self.plans.iter().position(|(b, _)| *b == binding) {
+            Some(i) => i,
+            None => {
+                let plan = self.make_plan(&binding);
+                self.stats.plans_built += 1;
+                if self.plans.len() == PLAN_CACHE {
+                    self.plans.remove(0);
+                }
+                self.plans.push((binding, plan));
+                self.plans.len() - 1
+            }
+        };
+        self.current = Some(ci);
+        let need = self.plans[ci].1.arena_len;
+        if self.arena.len() < need {
+            self.arena.resize(need, T::zero());
+            self.stats.arena_grows += 1;
+        }
+        self.stats.arena_len = self.arena.len();
+        self.stats.calls += 1;
+
+        let plan = &self.plans[ci].1;
+        let arena = self.arena.as_mut_ptr();
+        let gptr: *mut T = grad
+            .as_deref_mut()
+            .map_or(std::ptr::null_mut(), |g| g.as_mut_ptr());
+        let xptr = x.as_ptr();
+        let view = |p: usize| -> TensorRef<'_, T> {
+            let shape = &plan.shapes[p];
+            let len = numel(shape);
+            // SAFETY: every location was sized for this shape by the planner: arena blocks
+            // inside `arena_len`, parameter and gradient ranges inside x's length (checked
+            // above), inputs checked by `bind`.
+            let data = unsafe {
+                match plan.locs[p] {
+                    Loc::Arena(off) => std::slice::from_raw_parts(arena.add(off), len),
+                    Loc::X(off) => std::slice::from_raw_parts(xptr.add(off), len),
+                    Loc::Grad(off) => std::slice::from_raw_parts(gptr.add(off), len),
+                    Loc::Input(i) => inputs[i].data,
+                    Loc::Const(i) => self.consts[i].data(),
+                }
+            };
+            TensorRef { shape, data }
+        };
+        for (i, ins) in self.prog.iter().enumerate() {
+            if ins.op.is_leaf() {
+                continue;
+            }
+            let args: SmallVec<[TensorRef<'_, T>; 4]> =
+                ins.inputs.iter().map(|&a| view(a)).collect();
+            let shape = &plan.shapes[i];
+            let len = numel(shape);
+            // SAFETY: the planner gives each node a block that no live value shares, so the
+            // output aliases none of `args`.
+            let out = unsafe {
+                match plan.locs[i] {
+                    Loc::Arena(off) => std::slice::from_raw_parts_mut(arena.add(off), len),
+                    Loc::Grad(off) => std::slice::from_raw_parts_mut(gptr.add(off), len),
+                    _ => unreachable!("computed nodes live in the arena or the gradient"),
+                }
+            };
+            ins.op.eval(&args, out, shape);
+        }
+        if !gptr.is_null() {
+            for go in &self.grads {
+                let len = go.range.len();
+                // SAFETY: ranges lie inside the gradient (length checked above); a copied
+                // value never lives in its own destination range (planner: `Copy` targets
+                // are not written directly into that range).
+                unsafe {
+                    let dst = gptr.add(go.range.start);
+                    match go.target {
+                        GradTarget::Zero => std::ptr::write_bytes(dst, 0, len),
+                        GradTarget::Direct(_) => {}
+                        GradTarget::Copy(p) => std::ptr::copy(view(p).data.as_ptr(), dst, len),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,181 @@
+//! Buffer planning: concrete shapes for one binding of the symbolic dimensions, and a place
+//! for every node's value (the arena, x, a caller's array, a constant, or the flat gradient).
+//!
+//! Arena blocks are reused by liveness: a node's block is taken when the node runs and
+//! returned after its last consumer runs. The output block is taken before the inputs' blocks
+//! are returned, so no kernel ever writes over one of its own inputs. Outputs and update
+//! values stay live to the end of the call, where the caller reads them.
+
+use super::{Function, GradTarget};
+use crate::graph::Dim;
+use crate::ops::Op;
+use crate::tensor::{numel, Shape};
+use crate::Scalar;
+
+/// Offsets and sizes are rounded to this many elements (64 bytes for `f32`).
+const ALIGN: usize = 16;
+
+/// Where a node's value lives during a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loc {
+    /// `arena[offset..]`.
+    Arena(usize),
+    /// `x[offset..]`: a parameter.
+    X(usize),
+    /// The caller's input array number `i`.
+    Input(usize),
+    /// The function's constant number `i`.
+    Const(usize),
+    /// `grad[offset..]`: a gradient written straight into its range of the flat gradient.
+    Grad(usize),
+}
+
+/// The plan for one binding of the symbolic dimensions.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Concrete shape of every program node.
+    pub shapes: Vec<Shape>,
+    /// Where every program node's value lives.
+    pub locs: Vec<Loc>,
+    /// Arena length needed.
+    pub arena_len: usize,
+}
+
+/// Best-fit allocator over one growing arena, with neighbours merged on free.
+#[derive(Default)]
+struct Blocks {
+    free: Vec<(usize, usize)>, // (offset, len), sorted by offset
+    end: usize,
+}
+
+impl Blocks {
+    fn take(&mut self, len: usize) -> usize {
+        let len = len.div_ceil(ALIGN).max(1) * ALIGN;
+        let best = self
+            .free
+            .iter()
+            .enumerate()
+            .filter(|(_, &(_, l))| l >= len)
+            .min_by_key(|(_, &(_, l))| l)
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => {
+                let (off, l) = self.free[i];
+                if l == len {
+                    self.free.remove(i);
+                } else {
+                    self.free[i] = (off + len, l - len);
+                }
+                off
+            }
+            None => {
+                // Grow, absorbing a free block that ends the arena.
+                if let Some(&(off, l)) = self.free.last() {
+                    if off + l == self.end {
+                        self.free.pop();
+                        self.end = off + len;
+                        return off;
+                    }
+                }
+                let off = self.end;
+                self.end += len;
+                off
+            }
+        }
+    }
+
+    fn give(&mut self, off: usize, len: usize) {
+        let len = len.div_ceil(ALIGN).max(1) * ALIGN;
+        let pos = self.free.partition_point(|&(o, _)| o < off);
+        self.free.insert(pos, (off, len));
+        if pos + 1 < self.free.len() && self.free[pos].0 + self.free[pos].1 == self.free[pos + 1].0
+        {
+            self.free[pos].1 += self.free[pos + 1].1;
+            self.free.remove(pos + 1);
+        }
+        if pos > 0 && self.free[pos - 1].0 + self.free[pos - 1].1 == self.free[pos].0 {
+            self.free[pos - 1].1 += self.free[pos].1;
+            self.free.remove(pos);
+        }
+    }
+}
+
+impl<T: Scalar> Function<T> {
+    /// Plans buffers for the symbol values `binding` (indexed by symbol id).
+    pub(super) fn make_plan(&self, binding: &[usize]) -> Plan {
+        let n = self.prog.len();
+        let shapes: Vec<Shape> = self
+            .prog
+            .iter()
+            .map(|ins| {
+                ins.shape
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Fixed(k) => *k,
+                        Dim::Sym(s) => binding[s.0 as usize],
+                    })
+                    .collect()
+            })
+            .collect();
+        // Last consumer of each node; roots live to the end.
+        let mut last = vec![0usize; n];
+        for (i, ins) in self.prog.iter().enumerate() {
+            for &a in &ins.inputs {
+                last[a] = last[a].max(i);
+            }
+        }
+        for &o in self.outputs.iter().chain(self.updates.iter().map(|u| &u.1)) {
+            last[o] = usize::MAX;
+        }
+        for t in &self.grads {
+            if let GradTarget::Copy(p) = t.target {
+                last[p] = usize::MAX;
+            }
+        }
+        let mut locs = vec![Loc::Arena(0); n];
+        let mut blocks = Blocks::default();
+        for i in 0..n {
+            let ins = &self.prog[i];
+            locs[i] = match &ins.op {
+                Op::Input { .. } => Loc::Input(ins.slot),
+                Op::Param { offset, .. } => Loc::X(*offset),
+                Op::Const(_) => Loc::Const(ins.slot),
+                _ => match self.direct_grad[i] {
+                    Some(off) => Loc::Grad(off),
+                    None => Loc::Arena(blocks.take(numel(&shapes[i]))),
+                },
+            };
+            for &a in &ins.inputs {
+                if last[a] == i {
+                    if let Loc::Arena(off) = locs[a] {
+                        blocks.give(off, numel(&shapes[a]));
+                    }
+                    // Marked returned, so an input used twice by this node is returned once.
+                    last[a] = usize::MAX - 1;
+                }
+            }
+        }
+        Plan {
+            shapes,
+            locs,
+            arena_len: blocks.end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Blocks;
+
+    #[test]
+    fn blocks_are_reused_and_merged() {
+        let mut b = Blocks::default();
+        let a = b.take(16);
+        let c = b.take(16);
+        b.give(a, 16);
+        b.give(c, 16);
+        assert_eq!(b.free, vec![(0, 32)]);
+        assert_eq!(b.take(32), 0);
+        assert_eq!(b.end, 32);
+    }
+}

@@ -1,0 +1,105 @@
+//! `Error`: the typed errors returned for everything that comes from outside the program.
+
+use thiserror::Error;
+
+/// Errors returned by compiled functions, parameter views and gradient checks.
+///
+/// Each variant names what was expected and what came, so that the message alone tells the
+/// caller what to fix. Mistakes made while *building* a graph in code (adding a 3x4 to a
+/// 5x6) panic at once instead, like ndarray does, because they are programming errors.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Error {
+    /// The number of input arrays handed to a compiled function is wrong.
+    #[error("expected {expected} input array(s) ({names}), got {given}")]
+    InputCount {
+        /// How many inputs the function was compiled with.
+        expected: usize,
+        /// Their names, comma separated.
+        names: String,
+        /// How many arrays came.
+        given: usize,
+    },
+    /// An input array's shape does not fit the input's declared shape.
+    #[error("input `{name}`: expected shape {expected}, got {given:?}")]
+    InputShape {
+        /// The input's name.
+        name: String,
+        /// The declared shape, symbolic dimensions by name.
+        expected: String,
+        /// The shape that came.
+        given: Vec<usize>,
+    },
+    /// An input array's data length does not match its shape.
+    #[error("input `{name}`: shape {shape:?} needs {needed} values, got {given}")]
+    InputLength {
+        /// The input's name.
+        name: String,
+        /// The shape given with the data.
+        shape: Vec<usize>,
+        /// The product of that shape.
+        needed: usize,
+        /// The length of the data.
+        given: usize,
+    },
+    /// A symbolic dimension was bound to two different sizes by two inputs.
+    #[error("symbolic dimension `{symbol}` is {first} in input `{first_input}` but {second} in input `{second_input}`")]
+    SymbolConflict {
+        /// The symbol's name.
+        symbol: String,
+        /// The input that bound it first.
+        first_input: String,
+        /// The size bound first.
+        first: usize,
+        /// The input that disagrees.
+        second_input: String,
+        /// The size it gives.
+        second: usize,
+    },
+    /// A symbolic dimension that the function needs is bound by no input.
+    #[error("symbolic dimension `{symbol}` is not bound by any input")]
+    UnboundSymbol {
+        /// The symbol's name.
+        symbol: String,
+    },
+    /// A flat vector (parameters, gradient) has the wrong length.
+    #[error("{what}: expected length {expected}, got {given}")]
+    Length {
+        /// Which vector.
+        what: &'static str,
+        /// The layout's length.
+        expected: usize,
+        /// The length that came.
+        given: usize,
+    },
+    /// A function with gradient outputs was called without a gradient vector.
+    #[error("this function writes a flat gradient: pass a gradient vector of length {expected}")]
+    GradientMissing {
+        /// The layout's length.
+        expected: usize,
+    },
+    /// A function with parameter updates was called through the read-only entry point.
+    #[error("this function updates parameters in place: call it with `run_update`")]
+    UpdatesNeedMut,
+    /// A parameter name is not in the layout.
+    #[error("no parameter named `{name}` (have: {have})")]
+    UnknownParam {
+        /// The name asked for.
+        name: String,
+        /// The names the layout holds.
+        have: String,
+    },
+    /// An output index is out of range.
+    #[error("output {index} requested, the function has {count}")]
+    UnknownOutput {
+        /// The index asked for.
+        index: usize,
+        /// How many outputs there are.
+        count: usize,
+    },
+    /// A gradient check needs a function whose first output is a scalar cost.
+    #[error("gradient check: {0}")]
+    GradCheck(String),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,109 @@
+//! Reverse-mode differentiation as a graph transform: `grad(cost, wrt)` returns new nodes.
+//!
+//! The walk: mark the nodes on a path from some `wrt` to `cost` (a forward pass in id
+//! order, which is topological), seed the cost's cotangent with 1, then visit the marked
+//! nodes in reverse id order. Each node's cotangent is the sum of the contributions its
+//! consumers sent it (fan-in); the node's op turns it into contributions for its own marked
+//! inputs through its vector-Jacobian rule, and a contribution at a broadcast shape is summed
+//! back to the input's shape. Nothing is evaluated: the result is an ordinary graph, so it
+//! can be printed, compiled and differentiated again (Hessian-vector products).
+
+use crate::graph::{Dim, Expr, NodeId, Origin};
+use crate::Scalar;
+
+/// The gradients of the scalar `cost` with respect to each of `wrt`, as graph nodes;
+/// `None` for an input the cost does not depend on.
+///
+/// # Panics
+/// If `cost` has more than one element, or if the expressions come from different graphs.
+///
+/// ```
+/// use symgrad::{dims, grad, Graph};
+/// let g = Graph::<f64>::new();
+/// let x = g.input("x", dims![3]);
+/// let unused = g.input("u", dims![3]);
+/// let f = (x * x).sum_all();
+/// let d = grad(f, &[x, unused]);
+/// assert!(d[0].is_some() && d[1].is_none());
+/// ```
+pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option<Expr<'g, T>>> {
+    let g = cost.graph();
+    let cs = cost.shape();
+    assert!(
+        cs.iter().all(|d| *d == Dim::Fixed(1)),
+        "symgrad: grad needs a cost with one element, got shape {}",
+        g.fmt_shape(&cs)
+    );
+    for w in wrt {
+        assert!(
+            std::ptr::eq(w.graph(), g),
+            "symgrad: grad across two graphs"
+        );
+    }
+    let n = cost.id().index() + 1;
+
+    // Forward: which nodes depend on some wrt.
+    let mut reaches = vec![false; n];
+    for w in wrt {
+        if w.id().index() < n {
+            reaches[w.id().index()] = true;
+        }
+    }
+    for i in 0..n {
+        if !reaches[i] {
+            let node = g.node(NodeId(i as u32));
+            reaches[i] = node.inputs.iter().any(|inp| reaches[inp.index()]);
+        }
+    }
+
+    // Backward: cotangents, summed as they arrive.
+    let mut cot: Vec<Option<Expr<'g, T>>> = vec![None; n];
+    if reaches[n - 1] {
+        let seed = g.with_origin(Origin::Grad { of: cost.id() }, || {
+            let one = g.scalar(1.0);
+            if cs.is_empty() {
+                one
+            } else {
+                one.broadcast_to(cs.clone())
+            }
+        });
+        cot[n - 1] = Some(seed);
+    }
+    for i in (0..n).rev() {
+        let Some(gy) = cot[i] else { continue };
+        let (op, inputs) = {
+            let node = g.node(NodeId(i as u32));
+            if node.op.is_leaf() {
+                continue;
+            }
+            (node.op.clone(), node.inputs.clone())
+        };
+        let needs: Vec<bool> = inputs.iter().map(|x| reaches[x.index()]).collect();
+        if !needs.iter().any(|&b| b) {
+            continue;
+        }
+        let xs: Vec<Expr<'g, T>> = inputs.iter().map(|&x| g.expr(x)).collect();
+        let y = g.expr(NodeId(i as u32));
+        g.with_origin(Origin::Grad { of: y.id() }, || {
+            let contribs = op.vjp(&xs, y, gy, &needs);
+            for ((x, c), &need) in xs.iter().zip(contribs).zip(&needs) {
+                let Some(c) = c.filter(|_| need) else {
+                    continue;
+                };
+                let c = if c.shape() == x.shape() {
+                    c
+                } else {
+                    c.sum_to(x.shape())
+                };
+                let slot = &mut cot[x.id().index()];
+                *slot = Some(match *slot {
+                    Some(prev) => prev + c,
+                    None => c,
+                });
+            }
+        });
+    }
+    wrt.iter()
+        .map(|w| cot.get(w.id().index()).copied().flatten())
+        .collect()
+}

@@ -1,0 +1,373 @@
+//! The expression graph: an append-only arena of nodes, symbolic shapes, and `Expr` handles.
+//!
+//! Nodes are appended after their inputs, so a node's id is always larger than its inputs'
+//! ids and id order is a topological order: passes walk `0..len` forwards and `grad` walks
+//! it backwards, with no sort. Ids are newtypes that index a vector, never references into
+//! it, so the arena can grow while handles are alive. The graph knows nothing of numbers
+//! beyond the constants it holds: evaluation lives in `compile`.
+
+mod expr;
+mod print;
+
+use std::cell::{Ref, RefCell};
+use std::fmt;
+
+use smallvec::SmallVec;
+
+pub use expr::{where_, Expr, IntoExpr};
+
+use crate::ops::Op;
+use crate::params::{ParamId, ParamLayout};
+use crate::tensor::{Shape, Tensor};
+use crate::Scalar;
+
+/// Index of a node in its graph.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The index as a `usize`.
+    #[inline]
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+/// A named symbolic dimension (such as the batch size), bound when a compiled function is
+/// called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SymId(pub u32);
+
+/// One dimension of a symbolic shape: a fixed size, or a symbol bound at call time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dim {
+    /// A size known when the graph is built.
+    Fixed(usize),
+    /// A size bound by the inputs when the compiled function is called.
+    Sym(SymId),
+}
+
+impl From<usize> for Dim {
+    fn from(d: usize) -> Self {
+        Dim::Fixed(d)
+    }
+}
+
+impl From<&usize> for Dim {
+    fn from(d: &usize) -> Self {
+        Dim::Fixed(*d)
+    }
+}
+
+impl From<SymId> for Dim {
+    fn from(s: SymId) -> Self {
+        Dim::Sym(s)
+    }
+}
+
+impl From<&Dim> for Dim {
+    fn from(d: &Dim) -> Self {
+        *d
+    }
+}
+
+/// A shape whose dimensions may be symbolic.
+pub type SymShape = SmallVec<[Dim; 4]>;
+
+/// Builds an array of [`Dim`]s from sizes and symbols: `dims![batch, 784]`.
+///
+/// ```
+/// use symgrad::{dims, Dim, Graph};
+/// let g = Graph::<f32>::new();
+/// let b = g.symbol("batch");
+/// assert_eq!(dims![b, 3], [Dim::Sym(b), Dim::Fixed(3)]);
+/// ```
+#[macro_export]
+macro_rules! dims {
+    ($($d:expr),* $(,)?) => {{
+        let dims: &[$crate::Dim] = &[$($crate::Dim::from($d)),*];
+        dims.to_vec()
+    }};
+}
+
+/// Where a node came from: the user's code, the gradient rule of a node, or a rewrite rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Built by the user's code.
+    User,
+    /// Built by the vector-Jacobian rule of this node, during `grad`.
+    Grad {
+        /// The forward node whose rule built it.
+        of: NodeId,
+    },
+    /// Built by a rewrite rule.
+    Rewrite {
+        /// The rule's name.
+        rule: &'static str,
+    },
+}
+
+/// One node: an op, its inputs, its inferred shape and its origin.
+#[derive(Clone, Debug)]
+pub struct Node<T> {
+    /// The operation.
+    pub op: Op<T>,
+    /// Input node ids, in the op's argument order.
+    pub inputs: SmallVec<[NodeId; 3]>,
+    /// The shape, inferred when the node was built.
+    pub shape: SymShape,
+    /// Where the node came from.
+    pub origin: Origin,
+}
+
+#[derive(Debug)]
+struct GraphData<T> {
+    nodes: Vec<Node<T>>,
+    symbols: Vec<String>,
+    inputs: Vec<NodeId>,
+    origin: Origin,
+}
+
+/// An expression graph over the float type `T`.
+///
+/// Build it through [`Expr`] handles: they borrow the graph, are `Copy`, and overload the
+/// arithmetic operators, also against plain `f64` numbers.
+///
+/// ```
+/// use symgrad::{dims, grad, Graph};
+/// let g = Graph::<f64>::new();
+/// let x = g.input("x", dims![]);
+/// let y = (x * x + 1.0).log();
+/// let dy = grad(y, &[x])[0].unwrap();
+/// assert_eq!(dy.shape_fixed(), Some(vec![]));
+/// ```
+#[derive(Debug)]
+pub struct Graph<T> {
+    data: RefCell<GraphData<T>>,
+}
+
+impl<T: Scalar> Default for Graph<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Scalar> Graph<T> {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Graph {
+            data: RefCell::new(GraphData {
+                nodes: Vec::new(),
+                symbols: Vec::new(),
+                inputs: Vec::new(),
+                origin: Origin::User,
+            }),
+        }
+    }
+
+    /// The symbolic dimension called `name`, created on first use.
+    pub fn symbol(&self, name: &str) -> SymId {
+        let mut d = self.data.borrow_mut();
+        if let Some(i) = d.symbols.iter().position(|s| s == name) {
+            return SymId(i as u32);
+        }
+        d.symbols.push(name.to_string());
+        SymId((d.symbols.len() - 1) as u32)
+    }
+
+    /// The name of a symbolic dimension.
+    pub fn symbol_name(&self, s: SymId) -> String {
+        self.data.borrow().symbols[s.0 as usize].clone()
+    }
+
+    /// Number of symbols.
+    pub fn symbol_count(&self) -> usize {
+        self.data.borrow().symbols.len()
+    }
+
+    /// A named input array, given when the compiled function is called. Dimensions may be
+    /// fixed or symbolic.
+    ///
+    /// # Panics
+    /// If an input of that name exists already.
+    pub fn input<D: Into<Dim>>(
+        &self,
+        name: &str,
+        shape: impl IntoIterator<Item = D>,
+    ) -> Expr<'_, T> {
+        let shape: SymShape = shape.into_iter().map(Into::into).collect();
+        {
+            let d = self.data.borrow();
+            let dup = d
+                .inputs
+                .iter()
+                .any(|&i| matches!(&d.nodes[i.index()].op, Op::Input { name: n } if n == name));
+            assert!(!dup, "symgrad: an input named `{name}` exists already");
+        }
+        let id = self.push_node(
+            Op::Input {
+                name: name.to_string(),
+            },
+            &[],
+            shape,
+        );
+        self.data.borrow_mut().inputs.push(id);
+        self.expr(id)
+    }
+
+    /// The parameter `name` of `layout`: a view of its range of the flat vector x.
+    ///
+    /// # Panics
+    /// If the layout has no parameter of that name.
+    pub fn param(&self, layout: &ParamLayout, name: &str) -> Expr<'_, T> {
+        let id = layout
+            .id(name)
+            .unwrap_or_else(|| panic!("symgrad: no parameter named `{name}` in the layout"));
+        self.param_id(layout, id)
+    }
+
+    /// The parameter with id `id` of `layout`.
+    pub fn param_id(&self, layout: &ParamLayout, id: ParamId) -> Expr<'_, T> {
+        let e = layout.entry(id);
+        // One node per parameter: asking twice gives the same node.
+        {
+            let d = self.data.borrow();
+            if let Some(pos) = d
+                .nodes
+                .iter()
+                .position(|n| matches!(&n.op, Op::Param { id: p, .. } if *p == id))
+            {
+                return self.expr(NodeId(pos as u32));
+            }
+        }
+        let shape: SymShape = e.shape.iter().map(|&d| Dim::Fixed(d)).collect();
+        let op = Op::Param {
+            id,
+            name: e.name.clone(),
+            offset: e.offset,
+        };
+        let nid = self.push_node(op, &[], shape);
+        self.expr(nid)
+    }
+
+    /// A constant array.
+    pub fn constant(&self, t: Tensor<T>) -> Expr<'_, T> {
+        let shape: SymShape = t.shape().iter().map(|&d| Dim::Fixed(d)).collect();
+        let id = self.push_node(Op::Const(t), &[], shape);
+        self.expr(id)
+    }
+
+    /// A rank-0 constant.
+    pub fn scalar(&self, v: f64) -> Expr<'_, T> {
+        self.constant(Tensor::scalar(T::from_f64(v)))
+    }
+
+    /// The handle of node `id`.
+    pub fn expr(&self, id: NodeId) -> Expr<'_, T> {
+        assert!(id.index() < self.len(), "symgrad: no node {id}");
+        Expr::new(self, id)
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.data.borrow().nodes.len()
+    }
+
+    /// Whether the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Borrows node `id`.
+    pub fn node(&self, id: NodeId) -> Ref<'_, Node<T>> {
+        Ref::map(self.data.borrow(), |d| &d.nodes[id.index()])
+    }
+
+    /// The inputs, in the order they were declared.
+    pub fn inputs(&self) -> Vec<NodeId> {
+        self.data.borrow().inputs.clone()
+    }
+
+    /// Runs `f` with every node it builds tagged with `origin`.
+    pub fn with_origin<R>(&self, origin: Origin, f: impl FnOnce() -> R) -> R {
+        let old = std::mem::replace(&mut self.data.borrow_mut().origin, origin);
+        let r = f();
+        self.data.borrow_mut().origin = old;
+        r
+    }
+
+    /// Formats a symbolic shape with symbol names: `[batch, 784]`.
+    pub fn fmt_shape(&self, s: &[Dim]) -> String {
+        let d = self.data.borrow();
+        let parts: Vec<String> = s
+            .iter()
+            .map(|dim| match dim {
+                Dim::Fixed(n) => n.to_string(),
+                Dim::Sym(id) => d.symbols[id.0 as usize].clone(),
+            })
+            .collect();
+        format!("[{}]", parts.join(", "))
+    }
+
+    /// A short description of a node for messages: `input `X``, `param `W1``, `%7 (exp)`.
+    pub fn describe(&self, id: NodeId) -> String {
+        let n = self.node(id);
+        match &n.op {
+            Op::Input { name } => format!("input `{name}`"),
+            Op::Param { name, .. } => format!("param `{name}`"),
+            op => format!("{id} ({})", op.name()),
+        }
+    }
+
+    /// Appends a node whose shape is inferred by the op's shape rule.
+    ///
+    /// # Panics
+    /// If the op rejects the input shapes: the message names the op, the shapes and the
+    /// inputs.
+    pub fn apply(&self, op: Op<T>, inputs: &[NodeId]) -> NodeId {
+        let shapes: Vec<SymShape> = inputs.iter().map(|&i| self.node(i).shape.clone()).collect();
+        let refs: Vec<&[Dim]> = shapes.iter().map(|s| &s[..]).collect();
+        match op.infer_shape(&refs) {
+            Ok(shape) => self.push_node(op, inputs, shape),
+            Err(why) => {
+                let args: Vec<String> = inputs
+                    .iter()
+                    .zip(&shapes)
+                    .map(|(&i, s)| format!("{} of shape {}", self.describe(i), self.fmt_shape(s)))
+                    .collect();
+                panic!("symgrad: {}: {why}; inputs: {}", op.name(), args.join(", "));
+            }
+        }
+    }
+
+    fn push_node(&self, op: Op<T>, inputs: &[NodeId], shape: SymShape) -> NodeId {
+        let mut d = self.data.borrow_mut();
+        let id = NodeId(d.nodes.len() as u32);
+        let origin = d.origin.clone();
+        d.nodes.push(Node {
+            op,
+            inputs: inputs.iter().copied().collect(),
+            shape,
+            origin,
+        });
+        id
+    }
+
+    /// The concrete shape of a node whose dimensions are all fixed.
+    pub fn fixed_shape(&self, id: NodeId) -> Option<Shape> {
+        self.node(id)
+            .shape
+            .iter()
+            .map(|d| match d {
+                Dim::Fixed(n) => Some(*n),
+                Dim::Sym(_) => None,
+            })
+            .collect()
+    }
+}

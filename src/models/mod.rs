@@ -1,0 +1,3 @@
+//! Models built with the public graph API only: the deep autoencoder.
+
+pub mod autoencoder;

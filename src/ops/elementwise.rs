@@ -1,0 +1,189 @@
+//! Elementwise ops as two tables: each row holds an op's name, its scalar kernel and its
+//! vector-Jacobian rule, with the derivative in the doc line.
+//!
+//! Adding an elementwise op is adding one row: the enum, the kernel dispatch, the printer's
+//! name and the gradient rule are generated from it. The `vjp` rules return graph nodes built
+//! from the forward node's inputs `x` (or `a`, `b`), its output `y` and the cotangent `gy`,
+//! so gradients are differentiable again. Broadcasting is undone by `grad`, not here.
+
+use crate::graph::Expr;
+use crate::tensor::kernels::{map2, map_contiguous, Strided};
+use crate::Scalar;
+
+macro_rules! unary_table {
+    ($( $(#[doc = $doc:literal])* $V:ident = $name:literal, f: |$x:ident| $f:expr, vjp: |$vx:ident, $vy:ident, $gy:ident| $vjp:expr; )*) => {
+        /// Elementwise functions of one argument.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Unary { $( $(#[doc = $doc])* $V, )* }
+
+        impl Unary {
+            /// Every unary op, in table order.
+            pub const ALL: &'static [Unary] = &[$(Unary::$V),*];
+
+            /// The name used in printed graphs and by the builder method.
+            pub fn name(self) -> &'static str {
+                match self { $(Unary::$V => $name,)* }
+            }
+
+            /// The op called `name`.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($name => Some(Unary::$V),)* _ => None }
+            }
+
+            /// The scalar function.
+            #[inline]
+            pub fn apply<T: Scalar>(self, v: T) -> T {
+                match self { $(Unary::$V => { let $x = v; $f })* }
+            }
+
+            /// `out[i] = f(a[i])`, with the match outside the loop.
+            pub fn kernel<T: Scalar>(self, a: &[T], out: &mut [T]) {
+                match self { $(Unary::$V => map_contiguous(a, out, |$x: T| $f),)* }
+            }
+
+            /// The vector-Jacobian product: the cotangent of `x` given `y = f(x)` and `gy`.
+            #[allow(unused_variables)]
+            pub fn vjp<'g, T: Scalar>(self, x: Expr<'g, T>, y: Expr<'g, T>, gy: Expr<'g, T>) -> Option<Expr<'g, T>> {
+                match self { $(Unary::$V => { let ($vx, $vy, $gy) = (x, y, gy); $vjp })* }
+            }
+        }
+    };
+}
+
+unary_table! {
+    /// `-x`; d/dx = -1.
+    Neg = "neg", f: |x| -x, vjp: |x, y, gy| Some(-gy);
+    /// `exp x`; d/dx = exp x = y.
+    Exp = "exp", f: |x| x.exp(), vjp: |x, y, gy| Some(gy * y);
+    /// `log x`; d/dx = 1 / x.
+    Log = "log", f: |x| x.ln(), vjp: |x, y, gy| Some(gy / x);
+    /// `log(1 + x)`; d/dx = 1 / (1 + x).
+    Log1p = "log1p", f: |x| x.ln_1p(), vjp: |x, y, gy| Some(gy / (x + 1.0));
+    /// `exp(x) - 1`; d/dx = exp x = y + 1.
+    Expm1 = "expm1", f: |x| x.exp_m1(), vjp: |x, y, gy| Some(gy * (y + 1.0));
+    /// `sqrt x`; d/dx = 1 / (2 y).
+    Sqrt = "sqrt", f: |x| x.sqrt(), vjp: |x, y, gy| Some(gy / (y * 2.0));
+    /// `|x|`; d/dx = sign x.
+    Abs = "abs", f: |x| x.abs(), vjp: |x, y, gy| Some(gy * x.sign());
+    /// `sign x` in {-1, 0, 1}; d/dx = 0 almost everywhere.
+    Sign = "sign", f: |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x }, vjp: |x, y, gy| None;
+    /// `tanh x`; d/dx = 1 - y^2.
+    Tanh = "tanh", f: |x| x.tanh(), vjp: |x, y, gy| Some(gy * (1.0 - y.square()));
+    /// `1 / (1 + exp(-x))`, without overflow for either sign; d/dx = y (1 - y).
+    Sigmoid = "sigmoid", f: |x| if x >= T::zero() { T::one() / (T::one() + (-x).exp()) } else { let e = x.exp(); e / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
+    /// `log(1 + exp x) = max(x, 0) + log1p(exp(-|x|))`; d/dx = sigmoid x.
+    Softplus = "softplus", f: |x| if x.is_nan() { x } else { x.max(T::zero()) + (-x.abs()).exp().ln_1p() }, vjp: |x, y, gy| Some(gy * x.sigmoid());
+    /// `max(x, 0)` (NaN stays NaN); d/dx = [x > 0].
+    Relu = "relu", f: |x| if x < T::zero() { T::zero() } else { x }, vjp: |x, y, gy| Some(gy * x.gt(0.0));
+}
+
+macro_rules! binary_table {
+    ($( $(#[doc = $doc:literal])* $V:ident = $name:literal $(($sym:literal))?, f: |$a:ident, $b:ident| $f:expr,
+        vjp: |$va:ident, $vb:ident, $vy:ident, $gy:ident| ($da:expr, $db:expr); )*) => {
+        /// Elementwise functions of two arguments, with numpy broadcasting.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Binary { $( $(#[doc = $doc])* $V, )* }
+
+        impl Binary {
+            /// Every binary op, in table order.
+            pub const ALL: &'static [Binary] = &[$(Binary::$V),*];
+
+            /// The name used in printed graphs.
+            pub fn name(self) -> &'static str {
+                match self { $(Binary::$V => $name,)* }
+            }
+
+            /// The op called `name`.
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name { $($name => Some(Binary::$V),)* _ => None }
+            }
+
+            /// The infix symbol, for the ops printed infix.
+            pub fn infix(self) -> Option<&'static str> {
+                match self { $(Binary::$V => { None::<&'static str> $(.or(Some($sym)))? })* }
+            }
+
+            /// The scalar function.
+            #[inline]
+            pub fn apply<T: Scalar>(self, va: T, vb: T) -> T {
+                match self { $(Binary::$V => { let ($a, $b) = (va, vb); $f })* }
+            }
+
+            /// `out = f(a, b)` over broadcast operands, with the match outside the loop.
+            pub fn kernel<T: Scalar>(self, a: &Strided<'_, T>, b: &Strided<'_, T>, out: &mut [T], out_shape: &[usize]) {
+                match self { $(Binary::$V => map2(out, out_shape, a, b, |$a: T, $b: T| $f),)* }
+            }
+
+            /// The cotangents of `a` and `b` (each built only if `needs` asks for it), at the
+            /// output's shape: `grad` sums them back to the inputs' shapes.
+            #[allow(unused_variables)]
+            pub fn vjp<'g, T: Scalar>(self, a: Expr<'g, T>, b: Expr<'g, T>, y: Expr<'g, T>, gy: Expr<'g, T>, needs: [bool; 2])
+                -> [Option<Expr<'g, T>>; 2] {
+                match self { $(Binary::$V => {
+                    let ($va, $vb, $vy, $gy) = (a, b, y, gy);
+                    [if needs[0] { $da } else { None }, if needs[1] { $db } else { None }]
+                })* }
+            }
+        }
+    };
+}
+
+fn flag<T: Scalar>(c: bool) -> T {
+    if c {
+        T::one()
+    } else {
+        T::zero()
+    }
+}
+
+binary_table! {
+    /// `a + b`; d/da = 1, d/db = 1.
+    Add = "add" ("+"), f: |a, b| a + b, vjp: |a, b, y, gy| (Some(gy), Some(gy));
+    /// `a - b`; d/da = 1, d/db = -1.
+    Sub = "sub" ("-"), f: |a, b| a - b, vjp: |a, b, y, gy| (Some(gy), Some(-gy));
+    /// `a * b`; d/da = b, d/db = a.
+    Mul = "mul" ("*"), f: |a, b| a * b, vjp: |a, b, y, gy| (Some(gy * b), Some(gy * a));
+    /// `a / b`; d/da = 1 / b, d/db = -a / b^2 = -y / b.
+    Div = "div" ("/"), f: |a, b| a / b, vjp: |a, b, y, gy| (Some(gy / b), Some(-(gy * y) / b));
+    /// `a ^ b`; d/da = b a^(b-1), d/db = y log a.
+    Pow = "pow" ("^"), f: |a, b| a.powf(b), vjp: |a, b, y, gy| (Some(gy * (b * a.pow(b - 1.0))), Some(gy * (y * a.log())));
+    /// `max(a, b)` (NaN propagates); d/da = [a >= b], d/db = [a < b].
+    Maximum = "maximum", f: |a, b| if a >= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * a.ge(b)), Some(gy * a.lt(b)));
+    /// `min(a, b)` (NaN propagates); d/da = [a <= b], d/db = [a > b].
+    Minimum = "minimum", f: |a, b| if a <= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * a.le(b)), Some(gy * a.gt(b)));
+    /// `[a > b]` as 1 or 0; no gradient.
+    Gt = "gt" (">"), f: |a, b| flag::<T>(a > b), vjp: |a, b, y, gy| (None, None);
+    /// `[a >= b]`; no gradient.
+    Ge = "ge" (">="), f: |a, b| flag::<T>(a >= b), vjp: |a, b, y, gy| (None, None);
+    /// `[a < b]`; no gradient.
+    Lt = "lt" ("<"), f: |a, b| flag::<T>(a < b), vjp: |a, b, y, gy| (None, None);
+    /// `[a <= b]`; no gradient.
+    Le = "le" ("<="), f: |a, b| flag::<T>(a <= b), vjp: |a, b, y, gy| (None, None);
+    /// `[a == b]`; no gradient.
+    Eq = "eq" ("=="), f: |a, b| flag::<T>(a == b), vjp: |a, b, y, gy| (None, None);
+    /// `[a != b]`; no gradient.
+    Ne = "ne" ("!="), f: |a, b| flag::<T>(a != b), vjp: |a, b, y, gy| (None, None);
+}
+
+/// `x^n`, integer `n`; d/dx = n x^(n-1).
+pub fn powi_vjp<'g, T: Scalar>(x: Expr<'g, T>, n: i32, gy: Expr<'g, T>) -> Option<Expr<'g, T>> {
+    match n {
+        0 => None,
+        1 => Some(gy),
+        2 => Some(gy * (x * 2.0)),
+        _ => Some(gy * (x.powi(n - 1) * n as f64)),
+    }
+}
+
+/// `where(c, a, b)`: d/da = [c != 0], d/db = [c == 0], none for `c`. The cotangents are
+/// selected, not multiplied, so an infinity in `gy` never meets a 0 from the mask.
+pub fn where_vjp<'g, T: Scalar>(
+    c: Expr<'g, T>,
+    gy: Expr<'g, T>,
+    needs: [bool; 2],
+) -> [Option<Expr<'g, T>>; 2] {
+    [
+        needs[0].then(|| c.select(gy, 0.0)),
+        needs[1].then(|| c.select(0.0, gy)),
+    ]
+}

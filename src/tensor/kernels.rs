@@ -1,0 +1,431 @@
+//! Kernels on slices: strided elementwise maps with broadcasting, reductions, copies.
+//!
+//! Every elementwise kernel is one engine: operands are described by strides in the output's
+//! index space (0 where an operand is broadcast), adjacent dimensions that are contiguous for
+//! every operand are merged, and the output is walked row by row with a tight inner loop.
+//! Large outputs are split across threads with rayon. Bias addition (`[m, n] + [n]`) and
+//! same-shape maps therefore run at memory speed without special-case code at the call site.
+
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+use super::{numel, strides, Shape};
+use crate::Scalar;
+
+/// Outputs with at least this many elements are computed in parallel.
+pub const PARALLEL_MIN: usize = 1 << 15;
+
+/// An operand of an elementwise kernel: data, offset of its first element, and one stride
+/// per output dimension.
+#[derive(Clone, Debug)]
+pub struct Strided<'a, T> {
+    /// The data the strides index into.
+    pub data: &'a [T],
+    /// Offset of the element at output index 0.
+    pub offset: usize,
+    /// Stride per output dimension (0 where broadcast).
+    pub strides: Shape,
+}
+
+impl<'a, T> Strided<'a, T> {
+    /// A contiguous operand of `shape`, broadcast to `out_shape` (numpy rules, right-aligned).
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; callers have checked them when the graph was built.
+    pub fn broadcast(data: &'a [T], shape: &[usize], out_shape: &[usize]) -> Self {
+        let r = out_shape.len();
+        assert!(
+            shape.len() <= r,
+            "broadcast: rank {} into rank {}",
+            shape.len(),
+            r
+        );
+        let own = strides(shape);
+        let mut st: Shape = SmallVec::from_elem(0, r);
+        let lead = r - shape.len();
+        for (i, (&d, &s)) in shape.iter().zip(own.iter()).enumerate() {
+            let od = out_shape[lead + i];
+            if d == od {
+                st[lead + i] = if d == 1 { 0 } else { s };
+            } else {
+                assert!(d == 1, "broadcast: {shape:?} into {out_shape:?}");
+            }
+        }
+        Strided {
+            data,
+            offset: 0,
+            strides: st,
+        }
+    }
+}
+
+/// Merges dimensions that every operand walks contiguously and drops size-1 dimensions.
+/// Returns the merged shape and each operand's merged strides.
+fn coalesce<const N: usize>(shape: &[usize], ops: [&[usize]; N]) -> (Shape, [Shape; N]) {
+    let mut out_shape: Shape = Shape::new();
+    let mut out_str: [Shape; N] = std::array::from_fn(|_| Shape::new());
+    // Built innermost first, reversed at the end.
+    for d in (0..shape.len()).rev() {
+        let size = shape[d];
+        if size == 1 {
+            continue;
+        }
+        if let Some(&last) = out_shape.last() {
+            let k = out_shape.len() - 1;
+            let mergeable = (0..N).all(|o| ops[o][d] == out_str[o][k] * last);
+            if mergeable {
+                out_shape[k] = last * size;
+                continue;
+            }
+        }
+        out_shape.push(size);
+        for o in 0..N {
+            out_str[o].push(ops[o][d]);
+        }
+    }
+    out_shape.reverse();
+    for s in out_str.iter_mut() {
+        s.reverse();
+    }
+    (out_shape, out_str)
+}
+
+/// Offsets of row `row` (an index over all but the last merged dimension) for each operand.
+#[inline]
+fn row_offsets<const N: usize>(
+    row: usize,
+    shape: &[usize],
+    st: &[Shape; N],
+    base: [usize; N],
+) -> [usize; N] {
+    let mut off = base;
+    let mut r = row;
+    let outer = shape.len().saturating_sub(1);
+    for d in (0..outer).rev() {
+        let i = r % shape[d];
+        r /= shape[d];
+        for o in 0..N {
+            off[o] += i * st[o][d];
+        }
+    }
+    off
+}
+
+/// Runs `row_fn(out_row, offsets, inner_strides)` over every row of the output, in parallel
+/// when the output is large.
+fn for_rows<T: Scalar, const N: usize>(
+    out: &mut [T],
+    out_shape: &[usize],
+    ops: [&Strided<'_, T>; N],
+    row_fn: impl Fn(&mut [T], [usize; N], [usize; N]) + Sync,
+) {
+    let total = numel(out_shape);
+    debug_assert_eq!(out.len(), total);
+    if total == 0 {
+        return;
+    }
+    let strides_in: [&[usize]; N] = std::array::from_fn(|o| &ops[o].strides[..]);
+    let (shape, st) = coalesce(out_shape, strides_in);
+    let base: [usize; N] = std::array::from_fn(|o| ops[o].offset);
+    let inner = shape.last().copied().unwrap_or(1);
+    let inner_st: [usize; N] = std::array::from_fn(|o| st[o].last().copied().unwrap_or(0));
+    let rows = total / inner;
+    let run = |first_row: usize, chunk: &mut [T]| {
+        for (r, orow) in chunk.chunks_mut(inner).enumerate() {
+            let off = row_offsets(first_row + r, &shape, &st, base);
+            row_fn(orow, off, inner_st);
+        }
+    };
+    if total >= PARALLEL_MIN && rows > 1 {
+        let threads = rayon::current_num_threads().max(1);
+        let rows_per_task = rows.div_ceil(threads * 4).max(1);
+        out.par_chunks_mut(rows_per_task * inner)
+            .enumerate()
+            .for_each(|(t, chunk)| run(t * rows_per_task, chunk));
+    } else if total >= PARALLEL_MIN {
+        // One long row: split it, each piece with its own offsets.
+        let piece = total.div_ceil(rayon::current_num_threads().max(1) * 4);
+        out.par_chunks_mut(piece)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                let start = t * piece;
+                let off: [usize; N] = std::array::from_fn(|o| base[o] + start * inner_st[o]);
+                row_fn(chunk, off, inner_st);
+            });
+    } else {
+        run(0, out);
+    }
+}
+
+/// `out[i] = f(a[i])` for a contiguous `a` of the same length as `out`.
+pub fn map_contiguous<T: Scalar>(a: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
+    debug_assert_eq!(a.len(), out.len());
+    if out.len() >= PARALLEL_MIN {
+        let piece = out.len().div_ceil(rayon::current_num_threads().max(1) * 4);
+        out.par_chunks_mut(piece)
+            .zip(a.par_chunks(piece))
+            .for_each(|(o, a)| {
+                for (o, &a) in o.iter_mut().zip(a) {
+                    *o = f(a);
+                }
+            });
+    } else {
+        for (o, &a) in out.iter_mut().zip(a) {
+            *o = f(a);
+        }
+    }
+}
+
+/// `out = f(a)` with `a` strided in the output's index space (copies, transposes, slices).
+pub fn map1<T: Scalar>(
+    out: &mut [T],
+    out_shape: &[usize],
+    a: &Strided<'_, T>,
+    f: impl Fn(T) -> T + Sync,
+) {
+    let (ad,) = (a.data,);
+    for_rows(out, out_shape, [a], |orow, [oa], [sa]| {
+        let n = orow.len();
+        if sa == 1 {
+            for (o, &x) in orow.iter_mut().zip(&ad[oa..oa + n]) {
+                *o = f(x);
+            }
+        } else {
+            for (j, o) in orow.iter_mut().enumerate() {
+                *o = f(ad[oa + j * sa]);
+            }
+        }
+    });
+}
+
+/// `out = f(a, b)` with numpy broadcasting, `a` and `b` strided in the output's index space.
+pub fn map2<T: Scalar>(
+    out: &mut [T],
+    out_shape: &[usize],
+    a: &Strided<'_, T>,
+    b: &Strided<'_, T>,
+    f: impl Fn(T, T) -> T + Sync,
+) {
+    let (ad, bd) = (a.data, b.data);
+    for_rows(out, out_shape, [a, b], |orow, [oa, ob], [sa, sb]| {
+        let n = orow.len();
+        match (sa, sb) {
+            (1, 1) => {
+                for ((o, &x), &y) in orow.iter_mut().zip(&ad[oa..oa + n]).zip(&bd[ob..ob + n]) {
+                    *o = f(x, y);
+                }
+            }
+            (1, 0) => {
+                let y = bd[ob];
+                for (o, &x) in orow.iter_mut().zip(&ad[oa..oa + n]) {
+                    *o = f(x, y);
+                }
+            }
+            (0, 1) => {
+                let x = ad[oa];
+                for (o, &y) in orow.iter_mut().zip(&bd[ob..ob + n]) {
+                    *o = f(x, y);
+                }
+            }
+            _ => {
+                for (j, o) in orow.iter_mut().enumerate() {
+                    *o = f(ad[oa + j * sa], bd[ob + j * sb]);
+                }
+            }
+        }
+    });
+}
+
+/// `out = f(a, b, c)` with broadcasting (used by `where`).
+pub fn map3<T: Scalar>(
+    out: &mut [T],
+    out_shape: &[usize],
+    a: &Strided<'_, T>,
+    b: &Strided<'_, T>,
+    c: &Strided<'_, T>,
+    f: impl Fn(T, T, T) -> T + Sync,
+) {
+    let (ad, bd, cd) = (a.data, b.data, c.data);
+    for_rows(
+        out,
+        out_shape,
+        [a, b, c],
+        |orow, [oa, ob, oc], [sa, sb, sc]| {
+            for (j, o) in orow.iter_mut().enumerate() {
+                *o = f(ad[oa + j * sa], bd[ob + j * sb], cd[oc + j * sc]);
+            }
+        },
+    );
+}
+
+/// Reduces `x` (shape `x_shape`) into `out`, whose shape `out_shape` has the same rank or
+/// less (right-aligned) with size 1 on every reduced axis: `out = fold(init, x over the
+/// reduced axes)`. This is the transpose of broadcasting: `sum` uses it with `+`, `max`
+/// with `max`.
+pub fn reduce_into<T: Scalar>(
+    x: &[T],
+    x_shape: &[usize],
+    out: &mut [T],
+    out_shape: &[usize],
+    init: T,
+    fold: impl Fn(T, T) -> T + Sync + Copy,
+) {
+    out.fill(init);
+    if x.is_empty() {
+        return;
+    }
+    if out.len() == 1 {
+        *out.first_mut().expect("one element") = reduce_all(x, init, fold);
+        return;
+    }
+    // Strides of `out` in x's index space: 0 on reduced axes.
+    let ost = Strided::broadcast(&[] as &[T], out_shape, x_shape).strides;
+    let xst = strides(x_shape);
+    let (shape, st) = coalesce(x_shape, [&xst[..], &ost[..]]);
+    let inner = shape.last().copied().unwrap_or(1);
+    let rows = x.len() / inner;
+    let (xi, oi) = (
+        st[0].last().copied().unwrap_or(1),
+        st[1].last().copied().unwrap_or(0),
+    );
+    debug_assert_eq!(xi, 1);
+    for r in 0..rows {
+        let [ox, oo] = row_offsets(r, &shape, &st, [0, 0]);
+        let xrow = &x[ox..ox + inner];
+        if oi == 0 {
+            let o = &mut out[oo];
+            *o = xrow.iter().fold(*o, |acc, &v| fold(acc, v));
+        } else {
+            for (o, &v) in out[oo..].iter_mut().step_by(oi).zip(xrow) {
+                *o = fold(*o, v);
+            }
+        }
+    }
+}
+
+/// Folds all of `x` to one value, in parallel blocks for large inputs (which also keeps f32
+/// sums accurate: blocks are summed apart, then together).
+pub fn reduce_all<T: Scalar>(x: &[T], init: T, fold: impl Fn(T, T) -> T + Sync + Copy) -> T {
+    const BLOCK: usize = 4096;
+    let block = |c: &[T]| c.iter().fold(init, |a, &v| fold(a, v));
+    if x.len() >= PARALLEL_MIN {
+        let parts: Vec<T> = x.par_chunks(BLOCK).map(block).collect();
+        parts.iter().fold(init, |a, &v| fold(a, v))
+    } else {
+        x.chunks(BLOCK).map(block).fold(init, fold)
+    }
+}
+
+/// Copies `x` into `out` permuted: `out.shape[d] = x.shape[perm[d]]`.
+pub fn transpose<T: Scalar>(x: &[T], x_shape: &[usize], perm: &[usize], out: &mut [T]) {
+    let xs = strides(x_shape);
+    let out_shape: Shape = perm.iter().map(|&p| x_shape[p]).collect();
+    let st: Shape = perm.iter().map(|&p| xs[p]).collect();
+    map1(
+        out,
+        &out_shape,
+        &Strided {
+            data: x,
+            offset: 0,
+            strides: st,
+        },
+        |v| v,
+    );
+}
+
+/// `out = x[.., start..start + len, ..]` along `axis`.
+pub fn slice<T: Scalar>(
+    x: &[T],
+    x_shape: &[usize],
+    axis: usize,
+    start: usize,
+    len: usize,
+    out: &mut [T],
+) {
+    let xs = strides(x_shape);
+    let mut out_shape: Shape = x_shape.iter().copied().collect();
+    out_shape[axis] = len;
+    let a = Strided {
+        data: x,
+        offset: start * xs[axis],
+        strides: xs,
+    };
+    map1(out, &out_shape, &a, |v| v);
+}
+
+/// Writes `x` into `out` at `start` along `axis` (`out` has the larger extent there); the
+/// rest of `out` is left as it is.
+pub fn place<T: Scalar>(
+    x: &[T],
+    x_shape: &[usize],
+    axis: usize,
+    start: usize,
+    out: &mut [T],
+    out_shape: &[usize],
+) {
+    let outer: usize = x_shape[..axis].iter().product();
+    let block: usize = x_shape[axis..].iter().product();
+    let out_block: usize = out_shape[axis..].iter().product();
+    let off = start * out_shape[axis + 1..].iter().product::<usize>();
+    for i in 0..outer {
+        let o = i * out_block + off;
+        out[o..o + block].copy_from_slice(&x[i * block..(i + 1) * block]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bias_broadcast_and_reduce_are_transposes() {
+        let a: Vec<f64> = (0..6).map(|v| v as f64).collect();
+        let b = vec![10.0, 20.0, 30.0];
+        let mut out = vec![0.0; 6];
+        map2(
+            &mut out,
+            &[2, 3],
+            &Strided::broadcast(&a, &[2, 3], &[2, 3]),
+            &Strided::broadcast(&b, &[3], &[2, 3]),
+            |x, y| x + y,
+        );
+        assert_eq!(out, vec![10.0, 21.0, 32.0, 13.0, 24.0, 35.0]);
+        let mut s = vec![0.0; 3];
+        reduce_into(&out, &[2, 3], &mut s, &[3], 0.0, |a, b| a + b);
+        assert_eq!(s, vec![23.0, 45.0, 67.0]);
+        let mut rows = vec![0.0; 2];
+        reduce_into(&out, &[2, 3], &mut rows, &[2, 1], 0.0, |a, b| a + b);
+        assert_eq!(rows, vec![63.0, 72.0]);
+    }
+
+    #[test]
+    fn transpose_slice_place_round_trip() {
+        let x: Vec<f64> = (0..24).map(|v| v as f64).collect();
+        let mut t = vec![0.0; 24];
+        transpose(&x, &[2, 3, 4], &[2, 0, 1], &mut t);
+        // out[k, i, j] = x[i, j, k]
+        assert_eq!(t[1 * 6 + 1 * 3 + 2], x[1 * 12 + 2 * 4 + 1]);
+        let mut s = vec![0.0; 2 * 2 * 4];
+        slice(&x, &[2, 3, 4], 1, 1, 2, &mut s);
+        assert_eq!(&s[..4], &x[4..8]);
+        let mut back = vec![0.0; 24];
+        place(&s, &[2, 2, 4], 1, 1, &mut back, &[2, 3, 4]);
+        assert_eq!(&back[4..12], &x[4..12]);
+        assert_eq!(&back[..4], &[0.0; 4]);
+    }
+
+    #[test]
+    fn large_parallel_map_matches_serial() {
+        let n = PARALLEL_MIN * 3 + 7;
+        let a: Vec<f32> = (0..n).map(|v| v as f32).collect();
+        let mut o = vec![0.0f32; n];
+        map2(
+            &mut o,
+            &[n],
+            &Strided::broadcast(&a, &[n], &[n]),
+            &Strided::broadcast(&[2.0f32], &[], &[n]),
+            |x, y| x * y,
+        );
+        assert!(o.iter().enumerate().all(|(i, &v)| v == 2.0 * i as f32));
+    }
+}
