@@ -38,6 +38,11 @@ pub trait Scalar:
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64` without loss.
     fn to_f64_lossless(self) -> f64;
+
+    /// `exp(x)` written without branches or calls, so that loops over it vectorize
+    /// (Cephes' polynomials, within 2 ulp of the correctly rounded result over the whole
+    /// range; NaN and infinities as in `exp`).
+    fn exp_simd(self) -> Self;
 }
 
 mod sealed {
@@ -57,6 +62,10 @@ impl Scalar for f32 {
     fn to_f64_lossless(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
+    fn exp_simd(self) -> Self {
+        exp_f32(self)
+    }
 }
 
 impl Scalar for f64 {
@@ -69,5 +78,134 @@ impl Scalar for f64 {
     #[inline]
     fn to_f64_lossless(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn exp_simd(self) -> Self {
+        exp_f64(self)
+    }
+}
+
+/// 2^k for k in the normal exponent range, from the exponent bits.
+#[inline(always)]
+fn pow2_f32(k: i32) -> f32 {
+    f32::from_bits(((k + 127) << 23) as u32)
+}
+
+#[inline(always)]
+fn pow2_f64(k: i64) -> f64 {
+    f64::from_bits(((k + 1023) << 52) as u64)
+}
+
+/// Cephes `expf`: x = n ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-7 polynomial, 2^n put
+/// back in two halves so that results near overflow and in the subnormal range are right.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
+                                     // Clamp with comparisons so that NaN passes through.
+    let xc = if x > 88.8 {
+        88.8
+    } else if x < -104.0 {
+        -104.0
+    } else {
+        x
+    };
+    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = xc - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+        * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1)
+        * (r * r)
+        + r
+        + 1.0;
+    let k = t.to_bits() as i32 - MAGIC.to_bits() as i32;
+    let k1 = k >> 1;
+    let y = p * pow2_f32(k1) * pow2_f32(k - k1);
+    if x > 88.722_84 {
+        f32::INFINITY
+    } else if x < -103.972_08 {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// Cephes `exp`: x = n ln2 + r, exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)), 2^n in halves.
+#[inline(always)]
+fn exp_f64(x: f64) -> f64 {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
+    let xc = if x > 709.9 {
+        709.9
+    } else if x < -745.2 {
+        -745.2
+    } else {
+        x
+    };
+    let t = xc * std::f64::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = xc - n * 6.931_457_519_531_25e-1 - n * 1.428_606_820_309_417_232_12e-6;
+    let rr = r * r;
+    let px = r * ((1.261_771_930_748_105_908_78e-4 * rr + 3.029_944_077_074_419_613e-2) * rr + 1.0);
+    let qx = ((3.001_985_051_386_644_550_42e-6 * rr + 2.524_483_403_496_841_041_92e-3) * rr
+        + 2.272_655_482_081_550_287_66e-1)
+        * rr
+        + 2.0;
+    let e = 1.0 + 2.0 * px / (qx - px);
+    let k = t.to_bits() as i64 - MAGIC.to_bits() as i64;
+    let k1 = k >> 1;
+    let y = e * pow2_f64(k1) * pow2_f64(k - k1);
+    if x > 709.782_712_893_384 {
+        f64::INFINITY
+    } else if x < -745.133_219_101_941_2 {
+        0.0
+    } else {
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ulps32(a: f32, b: f32) -> i64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).abs()
+    }
+
+    #[test]
+    fn exp_simd_f32_is_within_2_ulp() {
+        let mut worst = 0;
+        let mut x = -103.0f32;
+        while x < 88.7 {
+            let want = (x as f64).exp() as f32;
+            if want.is_normal() {
+                worst = worst.max(ulps32(exp_f32(x), want));
+            }
+            x += 0.000_37 * x.abs().max(0.1);
+        }
+        assert!(worst <= 2, "worst {worst} ulp");
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_f32(89.0), f32::INFINITY);
+        assert!(exp_f32(f32::NAN).is_nan());
+        assert_eq!(exp_f32(0.0), 1.0);
+    }
+
+    #[test]
+    fn exp_simd_f64_is_within_2_ulp() {
+        let mut worst = 0i64;
+        let mut x = -708.0f64;
+        while x < 709.7 {
+            let want = x.exp();
+            let got = exp_f64(x);
+            worst = worst.max((got.to_bits() as i64 - want.to_bits() as i64).abs());
+            x += 0.000_7 * x.abs().max(0.01);
+        }
+        assert!(worst <= 2, "worst {worst} ulp");
+        assert_eq!(exp_f64(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp_f64(f64::NEG_INFINITY), 0.0);
+        assert!(exp_f64(f64::NAN).is_nan());
+        assert!(exp_f64(-740.0) > 0.0 && exp_f64(-740.0) < 1e-320);
     }
 }

@@ -315,6 +315,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
             current: None,
             arena: Vec::new(),
             stats: CallStats::default(),
+            profile: None,
         }
     }
 }
@@ -340,6 +341,7 @@ pub struct Function<T: Scalar> {
     current: Option<usize>,
     arena: Vec<T>,
     stats: CallStats,
+    profile: Option<Vec<std::time::Duration>>,
 }
 
 /// Plans kept per function (bindings of the symbolic dimensions).
@@ -457,6 +459,36 @@ impl<T: Scalar> Function<T> {
     /// Counters of calls, plans and arena growth.
     pub fn stats(&self) -> CallStats {
         self.stats
+    }
+
+    /// Turns per-instruction timing on (or off, dropping what was recorded).
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(|| vec![std::time::Duration::ZERO; self.prog.len()]);
+    }
+
+    /// Time spent per op name over the calls made since profiling was turned on, largest
+    /// first: `(op label, total seconds, instructions)`.
+    pub fn profile(&self) -> Vec<(String, f64, usize)> {
+        let Some(p) = &self.profile else {
+            return Vec::new();
+        };
+        let mut by: HashMap<String, (f64, usize)> = HashMap::new();
+        for (ins, d) in self.prog.iter().zip(p) {
+            if ins.op.is_leaf() {
+                continue;
+            }
+            let key = match &ins.op {
+                Op::MatMul { ta, tb } => format!("matmul[ta={ta},tb={tb}]"),
+                op => op.name().to_string(),
+            };
+            let e = by.entry(key).or_default();
+            e.0 += d.as_secs_f64();
+            e.1 += 1;
+        }
+        let mut v: Vec<(String, f64, usize)> =
+            by.into_iter().map(|(k, (t, n))| (k, t, n)).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        v
     }
 
     /// The program with the buffer plan of the last call, one instruction a line.
@@ -643,7 +675,14 @@ impl<T: Scalar> Function<T> {
                     _ => unreachable!("computed nodes live in the arena or the gradient"),
                 }
             };
-            ins.op.eval(&args, out, shape);
+            match self.profile.as_mut() {
+                None => ins.op.eval(&args, out, shape),
+                Some(p) => {
+                    let t = std::time::Instant::now();
+                    ins.op.eval(&args, out, shape);
+                    p[i] += t.elapsed();
+                }
+            }
         }
         if !gptr.is_null() {
             for go in &self.grads {

@@ -54,7 +54,7 @@ unary_table! {
     /// `-x`; d/dx = -1.
     Neg = "neg", f: |x| -x, vjp: |x, y, gy| Some(-gy);
     /// `exp x`; d/dx = exp x = y.
-    Exp = "exp", f: |x| x.exp(), vjp: |x, y, gy| Some(gy * y);
+    Exp = "exp", f: |x| x.exp_simd(), vjp: |x, y, gy| Some(gy * y);
     /// `log x`; d/dx = 1 / x.
     Log = "log", f: |x| x.ln(), vjp: |x, y, gy| Some(gy / x);
     /// `log(1 + x)`; d/dx = 1 / (1 + x).
@@ -69,8 +69,8 @@ unary_table! {
     Sign = "sign", f: |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x }, vjp: |x, y, gy| None;
     /// `tanh x`; d/dx = 1 - y^2.
     Tanh = "tanh", f: |x| x.tanh(), vjp: |x, y, gy| Some(gy * (1.0 - y.square()));
-    /// `1 / (1 + exp(-x))`, without overflow for either sign; d/dx = y (1 - y).
-    Sigmoid = "sigmoid", f: |x| if x >= T::zero() { T::one() / (T::one() + (-x).exp()) } else { let e = x.exp(); e / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
+    /// `1 / (1 + exp(-x))` as `1 / (1 + e)` or `e / (1 + e)` with `e = exp(-|x|)` (no overflow); d/dx = y (1 - y).
+    Sigmoid = "sigmoid", f: |x| { let e = (-x.abs()).exp_simd(); (if x >= T::zero() { T::one() } else { e }) / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
     /// `log(1 + exp x) = max(x, 0) + log1p(exp(-|x|))`; d/dx = sigmoid x.
     Softplus = "softplus", f: |x| if x.is_nan() { x } else { x.max(T::zero()) + (-x.abs()).exp().ln_1p() }, vjp: |x, y, gy| Some(gy * x.sigmoid());
     /// `max(x, 0)` (NaN stays NaN); d/dx = [x > 0].

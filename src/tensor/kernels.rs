@@ -15,6 +15,31 @@ use crate::Scalar;
 /// Outputs with at least this many elements are computed in parallel.
 pub const PARALLEL_MIN: usize = 1 << 15;
 
+/// Runs `f` compiled for AVX2 and FMA when the processor has them, so that the loops
+/// inlined into it vectorize 8 (f32) or 4 (f64) lanes wide; elsewhere `f` runs as built.
+/// Rust does not contract `a * b + c` into an FMA, so both paths give the same bits.
+#[inline(always)]
+pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
+                f()
+            }
+            // SAFETY: the features were detected on this processor.
+            return unsafe { run(f) };
+        }
+    }
+    f()
+}
+
+/// A pointer that may cross threads; users guarantee disjoint writes.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
 /// An operand of an elementwise kernel: data, offset of its first element, and one stride
 /// per output dimension.
 #[derive(Clone, Debug)]
@@ -131,10 +156,12 @@ fn for_rows<T: Scalar, const N: usize>(
     let inner_st: [usize; N] = std::array::from_fn(|o| st[o].last().copied().unwrap_or(0));
     let rows = total / inner;
     let run = |first_row: usize, chunk: &mut [T]| {
-        for (r, orow) in chunk.chunks_mut(inner).enumerate() {
-            let off = row_offsets(first_row + r, &shape, &st, base);
-            row_fn(orow, off, inner_st);
-        }
+        vectorized(|| {
+            for (r, orow) in chunk.chunks_mut(inner).enumerate() {
+                let off = row_offsets(first_row + r, &shape, &st, base);
+                row_fn(orow, off, inner_st);
+            }
+        })
     };
     if total >= PARALLEL_MIN && rows > 1 {
         let threads = rayon::current_num_threads().max(1);
@@ -289,17 +316,39 @@ pub fn reduce_into<T: Scalar>(
         st[1].last().copied().unwrap_or(0),
     );
     debug_assert_eq!(xi, 1);
-    for r in 0..rows {
-        let [ox, oo] = row_offsets(r, &shape, &st, [0, 0]);
-        let xrow = &x[ox..ox + inner];
-        if oi == 0 {
-            let o = &mut out[oo];
-            *o = xrow.iter().fold(*o, |acc, &v| fold(acc, v));
-        } else {
-            for (o, &v) in out[oo..].iter_mut().step_by(oi).zip(xrow) {
-                *o = fold(*o, v);
+    // Columns [c0, c1) of every row: the unit of work, so that threads write disjoint parts.
+    let band = |c0: usize, c1: usize, out: SendPtr<T>| {
+        vectorized(|| {
+            for r in 0..rows {
+                let [ox, oo] = row_offsets(r, &shape, &st, [0, 0]);
+                let xrow = &x[ox + c0..ox + c1];
+                // SAFETY: `oo + c` indexes `out` (its shape broadcasts to x's), and bands of
+                // columns given to different threads are disjoint.
+                unsafe {
+                    if oi == 0 {
+                        let o = &mut *out.0.add(oo);
+                        *o = xrow.iter().fold(*o, |acc, &v| fold(acc, v));
+                    } else {
+                        let orow = std::slice::from_raw_parts_mut(out.0.add(oo + c0), c1 - c0);
+                        for (o, &v) in orow.iter_mut().zip(xrow) {
+                            *o = fold(*o, v);
+                        }
+                    }
+                }
             }
-        }
+        })
+    };
+    let ptr = SendPtr(out.as_mut_ptr());
+    let threads = rayon::current_num_threads().max(1);
+    if oi == 1 && x.len() >= PARALLEL_MIN && inner >= 64 * threads {
+        let width = inner.div_ceil(threads * 2).div_ceil(16) * 16;
+        let bands: Vec<(usize, usize)> = (0..inner)
+            .step_by(width)
+            .map(|c| (c, (c + width).min(inner)))
+            .collect();
+        bands.into_par_iter().for_each(|(c0, c1)| band(c0, c1, ptr));
+    } else {
+        band(0, inner, ptr);
     }
 }
 
@@ -307,7 +356,7 @@ pub fn reduce_into<T: Scalar>(
 /// sums accurate: blocks are summed apart, then together).
 pub fn reduce_all<T: Scalar>(x: &[T], init: T, fold: impl Fn(T, T) -> T + Sync + Copy) -> T {
     const BLOCK: usize = 4096;
-    let block = |c: &[T]| c.iter().fold(init, |a, &v| fold(a, v));
+    let block = |c: &[T]| vectorized(|| c.iter().fold(init, |a, &v| fold(a, v)));
     if x.len() >= PARALLEL_MIN {
         let parts: Vec<T> = x.par_chunks(BLOCK).map(block).collect();
         parts.iter().fold(init, |a, &v| fold(a, v))
