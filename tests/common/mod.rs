@@ -1,0 +1,121 @@
+//! Helpers shared by the integration tests: parameters with sampled values, random constants,
+//! and first- and second-order gradient checks of a cost built from parameters.
+#![allow(dead_code)]
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use symgrad::{
+    check_gradient, grad, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Scalar, Tensor,
+};
+
+/// How the values of an op's inputs are drawn (avoiding the points where it has no
+/// derivative or no value).
+#[derive(Clone, Copy, Debug)]
+pub enum Domain {
+    /// Uniform in [lo, hi].
+    Any(f64, f64),
+    /// Magnitude uniform in [lo, hi], random sign (away from kinks at 0).
+    Signed(f64, f64),
+    /// Distinct values, at least 0.1 apart in every input (no ties for max, maximum).
+    Distinct,
+}
+
+pub fn sample(domain: Domain, n: usize, rng: &mut StdRng, salt: usize) -> Vec<f64> {
+    match domain {
+        Domain::Any(lo, hi) => (0..n).map(|_| rng.random_range(lo..hi)).collect(),
+        Domain::Signed(lo, hi) => (0..n)
+            .map(|_| {
+                let m = rng.random_range(lo..hi);
+                if rng.random_bool(0.5) {
+                    m
+                } else {
+                    -m
+                }
+            })
+            .collect(),
+        Domain::Distinct => {
+            // A shuffled grid, offset per input so two inputs never meet either.
+            let mut v: Vec<f64> = (0..n)
+                .map(|i| -1.0 + 0.23 * i as f64 + 0.05 * salt as f64)
+                .collect();
+            for i in (1..n).rev() {
+                let j = rng.random_range(0..=i);
+                v.swap(i, j);
+            }
+            v
+        }
+    }
+}
+
+/// A random constant of the given shape.
+pub fn random_const<'g, T: Scalar>(
+    g: &'g Graph<T>,
+    shape: &[usize],
+    rng: &mut StdRng,
+) -> Expr<'g, T> {
+    let n: usize = shape.iter().product();
+    let data = (0..n)
+        .map(|_| T::from_f64(rng.random_range(-1.0..1.0)))
+        .collect();
+    g.constant(Tensor::from_vec(shape.to_vec(), data))
+}
+
+/// Parameters `p0, p1, ...` with the given shapes.
+pub fn layout_for(shapes: &[Vec<usize>]) -> ParamLayout {
+    let mut l = ParamLayout::new();
+    for (i, s) in shapes.iter().enumerate() {
+        l.add(&format!("p{i}"), s);
+    }
+    l
+}
+
+/// Checks d cost / d params at `x` against finite differences, then the second order: the
+/// gradient of `<grad cost, v>` for a random constant `v` (a Hessian-vector product) against
+/// finite differences of `<grad cost, v>`.
+pub fn check_first_and_second<T: Scalar>(
+    what: &str,
+    layout: &ParamLayout,
+    x: &[f64],
+    build: &dyn for<'g> Fn(&'g Graph<T>, &[Expr<'g, T>]) -> Expr<'g, T>,
+    opts: &GradCheckOptions,
+    second: bool,
+) {
+    let xs: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
+    let mut rng = StdRng::seed_from_u64(7);
+    // First order: cost = sum(f(p) * R).
+    let g = Graph::<T>::new();
+    let ps: Vec<Expr<'_, T>> = layout.ids().map(|id| g.param_id(layout, id)).collect();
+    let out = build(&g, &ps);
+    let shape = out.shape_fixed().expect("fixed output shape");
+    let r = random_const(&g, &shape, &mut rng);
+    let cost = (out * r).sum_all();
+    let mut f = Compiler::new(&g, layout)
+        .inputs(&[])
+        .value_and_grad(cost)
+        .build();
+    let rep = check_gradient(&mut f, layout, &xs, &[], opts).unwrap();
+    assert!(rep.passed, "{what}: first order\n{rep}");
+    if !second {
+        return;
+    }
+    // Second order: s = sum_k <grad_k, V_k>.
+    let grads = grad(cost, &ps);
+    let mut s: Option<Expr<'_, T>> = None;
+    for (gk, e) in grads.iter().zip(layout.entries()) {
+        if let Some(gk) = gk {
+            let v = random_const(&g, &e.shape, &mut rng);
+            let term = (*gk * v).sum_all();
+            s = Some(match s {
+                Some(acc) => acc + term,
+                None => term,
+            });
+        }
+    }
+    let Some(s) = s else { return };
+    let mut f2 = Compiler::new(&g, layout)
+        .inputs(&[])
+        .value_and_grad(s)
+        .build();
+    let rep2 = check_gradient(&mut f2, layout, &xs, &[], opts).unwrap();
+    assert!(rep2.passed, "{what}: second order\n{rep2}");
+}

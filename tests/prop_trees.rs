@@ -1,0 +1,134 @@
+//! proptest over random expression trees of depth 4 to 6, mixing elementwise ops,
+//! broadcasting, reductions and matrix products: compiled gradients against finite
+//! differences, and f32 against f64.
+
+mod common;
+
+use proptest::prelude::*;
+use symgrad::{check_gradient, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Scalar};
+
+/// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`; every node has
+/// shape [3, 4] and is defined and smooth for all real inputs.
+#[derive(Clone, Debug)]
+enum Tree {
+    Leaf(u8),
+    Unary(u8, Box<Tree>),
+    Binary(u8, Box<Tree>, Box<Tree>),
+}
+
+fn tree() -> impl Strategy<Value = Tree> {
+    let leaf = (0u8..3).prop_map(Tree::Leaf);
+    leaf.prop_recursive(6, 64, 2, |inner| {
+        prop_oneof![
+            (0u8..9, inner.clone()).prop_map(|(k, t)| Tree::Unary(k, Box::new(t))),
+            (0u8..6, inner.clone(), inner).prop_map(|(k, l, r)| Tree::Binary(
+                k,
+                Box::new(l),
+                Box::new(r)
+            )),
+        ]
+    })
+}
+
+fn depth(t: &Tree) -> usize {
+    match t {
+        Tree::Leaf(_) => 0,
+        Tree::Unary(_, a) => 1 + depth(a),
+        Tree::Binary(_, a, b) => 1 + depth(a).max(depth(b)),
+    }
+}
+
+fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
+    match t {
+        Tree::Leaf(k) => match k {
+            0 => p[0],
+            1 => p[0] * 0.0 + p[1], // broadcast [4] up to [3, 4]
+            _ => p[0] * 0.0 + p[2], // broadcast [3, 1]
+        },
+        Tree::Unary(k, a) => {
+            let a = build(a, p);
+            match k {
+                0 => a.tanh(),
+                1 => a.sigmoid(),
+                2 => a.softplus(),
+                3 => -a,
+                4 => a.square() * 0.5,
+                5 => (a.square() + 1.0).log(),
+                6 => a.tanh().exp(),
+                7 => a.sum(&[1], true) * 0.25 + a, // reduction, broadcast back
+                _ => a.matmul_t(a, true, false).tanh().matmul(a.t()).t() * 0.1, // [4,4] then back to [3,4]
+            }
+        }
+        Tree::Binary(k, l, r) => {
+            let (l, r) = (build(l, p), build(r, p));
+            match k {
+                0 => l + r,
+                1 => l - r,
+                2 => l * r,
+                3 => l / (r.square() + 1.0),
+                4 => l.matmul_t(r, false, true).tanh().matmul(r) * 0.2, // [3,3] @ [3,4]
+                _ => (l.sigmoid() * 2.0).pow(r.tanh()),
+            }
+        }
+    }
+}
+
+fn layout() -> ParamLayout {
+    let mut l = ParamLayout::new();
+    l.add("a", &[3, 4]);
+    l.add("b", &[4]);
+    l.add("c", &[3, 1]);
+    l
+}
+
+fn values(seed: u64) -> Vec<f64> {
+    (0..19)
+        .map(|i| ((seed as f64 * 0.618 + i as f64 * 0.37).sin() * 1.5))
+        .collect()
+}
+
+fn value_and_grad<T: Scalar>(t: &Tree, x: &[f64]) -> (f64, Vec<f64>) {
+    let l = layout();
+    let g = Graph::<T>::new();
+    let p: Vec<Expr<'_, T>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
+    let cost = build(t, &p).sum_all();
+    let mut f = Compiler::new(&g, &l)
+        .inputs(&[])
+        .value_and_grad(cost)
+        .build();
+    let xs: Vec<T> = x.iter().map(|&v| T::from_f64(v)).collect();
+    let mut gr = vec![T::zero(); l.len()];
+    let v = f.value_and_grad(&xs, &[], &mut gr).unwrap();
+    (
+        v.to_f64_lossless(),
+        gr.iter().map(|v| v.to_f64_lossless()).collect(),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn random_trees_match_finite_differences(t in tree().prop_filter("depth >= 4", |t| depth(t) >= 4), seed in 0u64..1000) {
+        let l = layout();
+        let g = Graph::<f64>::new();
+        let p: Vec<Expr<'_, f64>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
+        let cost = build(&t, &p).sum_all();
+        let mut f = Compiler::new(&g, &l).inputs(&[]).value_and_grad(cost).build();
+        let opts = GradCheckOptions { rtol: Some(1e-4), atol: Some(1e-6), ..Default::default() };
+        let rep = check_gradient(&mut f, &l, &values(seed), &[], &opts).unwrap();
+        prop_assert!(rep.passed, "{:?}\n{}", t, rep);
+    }
+
+    #[test]
+    fn f32_agrees_with_f64_within_f32_tolerance(t in tree().prop_filter("depth >= 4", |t| depth(t) >= 4), seed in 0u64..1000) {
+        let x = values(seed);
+        let (v64, g64) = value_and_grad::<f64>(&t, &x);
+        let (v32, g32) = value_and_grad::<f32>(&t, &x);
+        let scale = g64.iter().fold(v64.abs(), |m, g| m.max(g.abs())).max(1.0);
+        prop_assert!((v32 - v64).abs() <= 1e-4 * scale, "value {} vs {}", v32, v64);
+        for (a, b) in g32.iter().zip(&g64) {
+            prop_assert!((a - b).abs() <= 1e-4 * scale, "gradient {} vs {} (scale {})", a, b, scale);
+        }
+    }
+}
