@@ -1,7 +1,9 @@
 //! gemm vs matrixmultiply at the MNIST autoencoder's shapes (batch 1000): the measurement
 //! behind the choice of GEMM crate recorded in docs/ARCHITECTURE.md.
 //!
-//! Run: `cargo bench --bench gemm_choice`. Prints GFLOP/s per crate, shape, thread count.
+//! Run, once per thread count (each crate reads it once per process):
+//! `RAYON_NUM_THREADS=2 MATMUL_NUM_THREADS=2 cargo bench --bench gemm_choice`
+//! Prints GFLOP/s per crate and shape.
 
 use std::time::Instant;
 
@@ -30,7 +32,8 @@ macro_rules! bench_type {
             (1000, 500, 1000, false, false, "H1 W2"),
             (1000, 30, 250, false, false, "H3 W4"),
         ];
-        for threads in [1usize, 2] {
+        let threads = rayon::current_num_threads();
+        {
             for &(m, n, k, ta, tb, what) in &shapes {
                 let a: Vec<$T> = (0..m * k).map(|i| ((i % 17) as $T) * 0.01).collect();
                 let b: Vec<$T> = (0..k * n).map(|i| ((i % 13) as $T) * 0.01).collect();
@@ -42,7 +45,6 @@ macro_rules! bench_type {
                 let tg = time(|| unsafe {
                     gemm::gemm(m, n, k, c.as_mut_ptr(), 1, n as isize, false, a.as_ptr(), acs, ars, b.as_ptr(), bcs, brs, 0.0, 1.0, false, false, false, par)
                 });
-                std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
                 let tm = time(|| unsafe {
                     $mm(m, k, n, 1.0, a.as_ptr(), ars, acs, b.as_ptr(), brs, bcs, 0.0, c.as_mut_ptr(), n as isize, 1)
                 });
@@ -58,10 +60,11 @@ macro_rules! bench_type {
 }
 
 fn main() {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build_global()
-        .ok();
+    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_default();
+    let mm = std::env::var("MATMUL_NUM_THREADS").unwrap_or_default();
+    if threads != mm {
+        eprintln!("set RAYON_NUM_THREADS and MATMUL_NUM_THREADS to the same count (now {threads:?}, {mm:?})");
+    }
     bench_type!(f32, matrixmultiply::sgemm);
     bench_type!(f64, matrixmultiply::dgemm);
 }

@@ -83,7 +83,7 @@ fn layout() -> ParamLayout {
 
 fn values(seed: u64) -> Vec<f64> {
     (0..19)
-        .map(|i| ((seed as f64 * 0.618 + i as f64 * 0.37).sin() * 1.5))
+        .map(|i| (seed as f64 * 0.618 + i as f64 * 0.37).sin() * 1.5)
         .collect()
 }
 

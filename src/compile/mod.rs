@@ -35,6 +35,8 @@ pub struct Instr<T> {
     pub shape: SymShape,
     /// The graph node this came from.
     pub node: NodeId,
+    /// The op as the graph prints it (with names and attributes).
+    pub label: String,
     /// For inputs, the input slot; for constants, the constant's index.
     slot: usize,
 }
@@ -228,6 +230,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
                 inputs: n.inputs.iter().map(|i| index[i]).collect(),
                 shape: n.shape.clone(),
                 node: id,
+                label: g.op_label(id),
                 slot,
             });
         }
@@ -247,6 +250,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
                 inputs: SmallVec::from_slice(&[p]),
                 shape: ins.shape,
                 node: ins.node,
+                label: "copy".into(),
                 slot: 0,
             });
             prog.len() - 1
@@ -498,7 +502,11 @@ impl<T: Scalar> Function<T> {
         let plan = self.current.map(|c| &self.plans[c].1);
         for (i, ins) in self.prog.iter().enumerate() {
             let args: Vec<String> = ins.inputs.iter().map(|a| format!("${a}")).collect();
-            let _ = write!(s, "${i} = {}({})", ins.op.name(), args.join(", "));
+            if ins.op.is_leaf() {
+                let _ = write!(s, "${i} = {}", ins.label);
+            } else {
+                let _ = write!(s, "${i} = {}({})", ins.label, args.join(", "));
+            }
             if let Some(p) = plan {
                 let _ = write!(s, " : {:?} @ {:?}", &p.shapes[i][..], p.locs[i]);
             }
@@ -638,7 +646,7 @@ impl<T: Scalar> Function<T> {
         let plan = &self.plans[ci].1;
         let arena = self.arena.as_mut_ptr();
         let gptr: *mut T = grad
-            .as_deref_mut()
+            .as_mut()
             .map_or(std::ptr::null_mut(), |g| g.as_mut_ptr());
         let xptr = x.as_ptr();
         let view = |p: usize| -> TensorRef<'_, T> {

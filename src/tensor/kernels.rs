@@ -452,8 +452,9 @@ mod tests {
         let x: Vec<f64> = (0..24).map(|v| v as f64).collect();
         let mut t = vec![0.0; 24];
         transpose(&x, &[2, 3, 4], &[2, 0, 1], &mut t);
-        // out[k, i, j] = x[i, j, k]
-        assert_eq!(t[1 * 6 + 1 * 3 + 2], x[1 * 12 + 2 * 4 + 1]);
+        // out[k, i, j] = x[i, j, k]; (k, i, j) = (1, 1, 2) has offset 6 + 3 + 2, and
+        // x[1, 2, 1] has offset 12 + 8 + 1.
+        assert_eq!(t[6 + 3 + 2], x[12 + 8 + 1]);
         let mut s = vec![0.0; 2 * 2 * 4];
         slice(&x, &[2, 3, 4], 1, 1, 2, &mut s);
         assert_eq!(&s[..4], &x[4..8]);

@@ -69,6 +69,9 @@ pub fn layout_for(shapes: &[Vec<usize>]) -> ParamLayout {
     l
 }
 
+/// Builds an op's output from a graph and its parameters.
+pub type BuildFn<T> = dyn for<'g> Fn(&'g Graph<T>, &[Expr<'g, T>]) -> Expr<'g, T>;
+
 /// Checks d cost / d params at `x` against finite differences, then the second order: the
 /// gradient of `<grad cost, v>` for a random constant `v` (a Hessian-vector product) against
 /// finite differences of `<grad cost, v>`.
@@ -76,7 +79,7 @@ pub fn check_first_and_second<T: Scalar>(
     what: &str,
     layout: &ParamLayout,
     x: &[f64],
-    build: &dyn for<'g> Fn(&'g Graph<T>, &[Expr<'g, T>]) -> Expr<'g, T>,
+    build: &BuildFn<T>,
     opts: &GradCheckOptions,
     second: bool,
 ) {
