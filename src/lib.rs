@@ -46,6 +46,7 @@ pub mod grad;
 pub mod graph;
 pub mod models;
 pub mod ops;
+pub mod optim;
 pub mod params;
 pub mod scalar;
 pub mod tensor;

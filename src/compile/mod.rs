@@ -320,7 +320,11 @@ impl<'g, T: Scalar> Compiler<'g, T> {
             arena: Vec::new(),
             stats: CallStats::default(),
             profile: None,
+            bound_by: Vec::new(),
+            binding: Vec::new(),
+            used_symbols: Vec::new(),
         }
+        .with_used_symbols()
     }
 }
 
@@ -346,7 +350,25 @@ pub struct Function<T: Scalar> {
     arena: Vec<T>,
     stats: CallStats,
     profile: Option<Vec<std::time::Duration>>,
+    /// Scratch for binding symbols: (value, input that bound it), and the values alone.
+    bound_by: Vec<Option<(usize, usize)>>,
+    binding: Vec<usize>,
+    /// Symbols the program's shapes use.
+    used_symbols: Vec<usize>,
 }
+
+/// Raw locations of one call's buffers, handed to the rayon scope that runs the program.
+#[derive(Clone, Copy)]
+struct Ptrs<T> {
+    arena: *mut T,
+    grad: *mut T,
+    x: *const T,
+}
+
+// SAFETY: the pointers address buffers borrowed for the whole call (`execute` holds the
+// borrows until the scope returns); kernels write disjoint ranges, as planned.
+unsafe impl<T: Send> Send for Ptrs<T> {}
+unsafe impl<T: Sync> Sync for Ptrs<T> {}
 
 /// Plans kept per function (bindings of the symbolic dimensions).
 const PLAN_CACHE: usize = 8;
@@ -518,7 +540,28 @@ impl<T: Scalar> Function<T> {
         s
     }
 
-    fn bind(&self, inputs: &[TensorRef<'_, T>]) -> Result<Vec<usize>> {
+    fn with_used_symbols(mut self) -> Self {
+        let mut used = vec![false; self.symbols.len()];
+        for ins in &self.prog {
+            for d in &ins.shape {
+                if let Dim::Sym(s) = d {
+                    used[s.0 as usize] = true;
+                }
+            }
+        }
+        self.used_symbols = (0..used.len()).filter(|&s| used[s]).collect();
+        self.bound_by = vec![None; self.symbols.len()];
+        self.binding = vec![0; self.symbols.len()];
+        self
+    }
+
+    /// Checks input arrays against the compiled inputs' shapes without running anything.
+    pub fn check_inputs(&mut self, inputs: &[TensorRef<'_, T>]) -> Result<()> {
+        self.bind(inputs)
+    }
+
+    /// Binds the symbols from the inputs' shapes into `self.binding`, allocating nothing.
+    fn bind(&mut self, inputs: &[TensorRef<'_, T>]) -> Result<()> {
         if inputs.len() != self.input_names.len() {
             return Err(Error::InputCount {
                 expected: self.input_names.len(),
@@ -526,7 +569,8 @@ impl<T: Scalar> Function<T> {
                 given: inputs.len(),
             });
         }
-        let mut binding: Vec<Option<(usize, usize)>> = vec![None; self.symbols.len()];
+        let binding = &mut self.bound_by;
+        binding.iter_mut().for_each(|b| *b = None);
         for (k, (t, want)) in inputs.iter().zip(&self.input_shapes).enumerate() {
             let name = &self.input_names[k];
             let expected = || {
@@ -575,22 +619,17 @@ impl<T: Scalar> Function<T> {
                 });
             }
         }
-        let mut out = vec![0; self.symbols.len()];
-        for ins in &self.prog {
-            for d in &ins.shape {
-                if let Dim::Sym(s) = d {
-                    match binding[s.0 as usize] {
-                        Some((v, _)) => out[s.0 as usize] = v,
-                        None => {
-                            return Err(Error::UnboundSymbol {
-                                symbol: self.symbols[s.0 as usize].clone(),
-                            })
-                        }
-                    }
+        for &s in &self.used_symbols {
+            match self.bound_by[s] {
+                Some((v, _)) => self.binding[s] = v,
+                None => {
+                    return Err(Error::UnboundSymbol {
+                        symbol: self.symbols[s].clone(),
+                    })
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     fn execute(
@@ -621,16 +660,16 @@ impl<T: Scalar> Function<T> {
             }
             _ => {}
         }
-        let binding = self.bind(inputs)?;
-        let ci = match self.plans.iter().position(|(b, _)| *b == binding) {
+        self.bind(inputs)?;
+        let ci = match self.plans.iter().position(|(b, _)| *b == self.binding) {
             Some(i) => i,
             None => {
-                let plan = self.make_plan(&binding);
+                let plan = self.make_plan(&self.binding);
                 self.stats.plans_built += 1;
                 if self.plans.len() == PLAN_CACHE {
                     self.plans.remove(0);
                 }
-                self.plans.push((binding, plan));
+                self.plans.push((self.binding.clone(), plan));
                 self.plans.len() - 1
             }
         };
@@ -643,71 +682,82 @@ impl<T: Scalar> Function<T> {
         self.stats.arena_len = self.arena.len();
         self.stats.calls += 1;
 
-        let plan = &self.plans[ci].1;
-        let arena = self.arena.as_mut_ptr();
-        let gptr: *mut T = grad
-            .as_mut()
-            .map_or(std::ptr::null_mut(), |g| g.as_mut_ptr());
-        let xptr = x.as_ptr();
-        let view = |p: usize| -> TensorRef<'_, T> {
-            let shape = &plan.shapes[p];
-            let len = numel(shape);
-            // SAFETY: every location was sized for this shape by the planner: arena blocks
-            // inside `arena_len`, parameter and gradient ranges inside x's length (checked
-            // above), inputs checked by `bind`.
-            let data = unsafe {
-                match plan.locs[p] {
-                    Loc::Arena(off) => std::slice::from_raw_parts(arena.add(off), len),
-                    Loc::X(off) => std::slice::from_raw_parts(xptr.add(off), len),
-                    Loc::Grad(off) => std::slice::from_raw_parts(gptr.add(off), len),
-                    Loc::Input(i) => inputs[i].data,
-                    Loc::Const(i) => self.consts[i].data(),
-                }
-            };
-            TensorRef { shape, data }
+        let ptrs = Ptrs {
+            arena: self.arena.as_mut_ptr(),
+            grad: grad
+                .as_mut()
+                .map_or(std::ptr::null_mut(), |g| g.as_mut_ptr()),
+            x: x.as_ptr(),
         };
-        for (i, ins) in self.prog.iter().enumerate() {
-            if ins.op.is_leaf() {
-                continue;
-            }
-            let args: SmallVec<[TensorRef<'_, T>; 4]> =
-                ins.inputs.iter().map(|&a| view(a)).collect();
-            let shape = &plan.shapes[i];
-            let len = numel(shape);
-            // SAFETY: the planner gives each node a block that no live value shares, so the
-            // output aliases none of `args`.
-            let out = unsafe {
-                match plan.locs[i] {
-                    Loc::Arena(off) => std::slice::from_raw_parts_mut(arena.add(off), len),
-                    Loc::Grad(off) => std::slice::from_raw_parts_mut(gptr.add(off), len),
-                    _ => unreachable!("computed nodes live in the arena or the gradient"),
-                }
+        let (plan, prog, consts, grads) =
+            (&self.plans[ci].1, &self.prog, &self.consts, &self.grads);
+        let profile = self.profile.as_mut();
+        // The whole program runs inside one rayon scope: the parallel kernels then start on a
+        // worker thread, so a call enters the pool once rather than once per kernel (each
+        // entry from outside the pool costs rayon a few small allocations; rayon issue 666).
+        rayon::scope(move |_| {
+            // Capture the wrapper whole (a closure would otherwise capture its raw fields).
+            let ptrs = ptrs;
+            // SAFETY (whole block): every location was sized for its shape by the planner:
+            // arena blocks inside `arena_len`, parameter and gradient ranges inside x's and
+            // the gradient's lengths (checked above), inputs checked by `bind`; the planner
+            // gives each node a block that no live value shares, so an output aliases none of
+            // its inputs.
+            let view = |p: usize| -> TensorRef<'_, T> {
+                let shape = &plan.shapes[p];
+                let len = numel(shape);
+                let data = unsafe {
+                    match plan.locs[p] {
+                        Loc::Arena(off) => std::slice::from_raw_parts(ptrs.arena.add(off), len),
+                        Loc::X(off) => std::slice::from_raw_parts(ptrs.x.add(off), len),
+                        Loc::Grad(off) => std::slice::from_raw_parts(ptrs.grad.add(off), len),
+                        Loc::Input(i) => inputs[i].data,
+                        Loc::Const(i) => consts[i].data(),
+                    }
+                };
+                TensorRef { shape, data }
             };
-            match self.profile.as_mut() {
-                None => ins.op.eval(&args, out, shape),
-                Some(p) => {
-                    let t = std::time::Instant::now();
-                    ins.op.eval(&args, out, shape);
-                    p[i] += t.elapsed();
+            let mut profile = profile;
+            for (i, ins) in prog.iter().enumerate() {
+                if ins.op.is_leaf() {
+                    continue;
                 }
-            }
-        }
-        if !gptr.is_null() {
-            for go in &self.grads {
-                let len = go.range.len();
-                // SAFETY: ranges lie inside the gradient (length checked above); a copied
-                // value never lives in its own destination range (planner: `Copy` targets
-                // are not written directly into that range).
-                unsafe {
-                    let dst = gptr.add(go.range.start);
-                    match go.target {
-                        GradTarget::Zero => std::ptr::write_bytes(dst, 0, len),
-                        GradTarget::Direct(_) => {}
-                        GradTarget::Copy(p) => std::ptr::copy(view(p).data.as_ptr(), dst, len),
+                let args: SmallVec<[TensorRef<'_, T>; 4]> =
+                    ins.inputs.iter().map(|&a| view(a)).collect();
+                let shape = &plan.shapes[i];
+                let len = numel(shape);
+                let out = unsafe {
+                    match plan.locs[i] {
+                        Loc::Arena(off) => std::slice::from_raw_parts_mut(ptrs.arena.add(off), len),
+                        Loc::Grad(off) => std::slice::from_raw_parts_mut(ptrs.grad.add(off), len),
+                        _ => unreachable!("computed nodes live in the arena or the gradient"),
+                    }
+                };
+                match profile.as_deref_mut() {
+                    None => ins.op.eval(&args, out, shape),
+                    Some(p) => {
+                        let t = std::time::Instant::now();
+                        ins.op.eval(&args, out, shape);
+                        p[i] += t.elapsed();
                     }
                 }
             }
-        }
+            if !ptrs.grad.is_null() {
+                for go in grads {
+                    let len = go.range.len();
+                    // A copied value never lives in its own destination range (planner:
+                    // `Copy` targets are not written directly into that range).
+                    unsafe {
+                        let dst = ptrs.grad.add(go.range.start);
+                        match go.target {
+                            GradTarget::Zero => std::ptr::write_bytes(dst, 0, len),
+                            GradTarget::Direct(_) => {}
+                            GradTarget::Copy(p) => std::ptr::copy(view(p).data.as_ptr(), dst, len),
+                        }
+                    }
+                }
+            }
+        });
         Ok(())
     }
 }

@@ -295,7 +295,7 @@ pub fn reduce_into<T: Scalar>(
     out: &mut [T],
     out_shape: &[usize],
     init: T,
-    fold: impl Fn(T, T) -> T + Sync + Copy,
+    fold: impl Fn(T, T) -> T + Send + Sync + Copy,
 ) {
     out.fill(init);
     if x.is_empty() {
@@ -354,12 +354,11 @@ pub fn reduce_into<T: Scalar>(
 
 /// Folds all of `x` to one value, in parallel blocks for large inputs (which also keeps f32
 /// sums accurate: blocks are summed apart, then together).
-pub fn reduce_all<T: Scalar>(x: &[T], init: T, fold: impl Fn(T, T) -> T + Sync + Copy) -> T {
+pub fn reduce_all<T: Scalar>(x: &[T], init: T, fold: impl Fn(T, T) -> T + Send + Sync + Copy) -> T {
     const BLOCK: usize = 4096;
     let block = |c: &[T]| vectorized(|| c.iter().fold(init, |a, &v| fold(a, v)));
     if x.len() >= PARALLEL_MIN {
-        let parts: Vec<T> = x.par_chunks(BLOCK).map(block).collect();
-        parts.iter().fold(init, |a, &v| fold(a, v))
+        x.par_chunks(BLOCK).map(block).reduce(|| init, fold)
     } else {
         x.chunks(BLOCK).map(block).fold(init, fold)
     }

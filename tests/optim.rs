@@ -1,0 +1,408 @@
+//! The minimizers on the standard problems of Moré, Garbow & Hillstrom, with upper bounds on
+//! their evaluation counts (argmin's practice: a regression in a line search or a beta
+//! formula shows as more evaluations before it shows as a wrong answer); scipy's counts on
+//! the Rosenbrock problems at n = 1000; non-finite values; budgets; callbacks; a compiled
+//! symgrad function as the objective.
+
+use std::cell::Cell;
+use std::ops::ControlFlow;
+
+use symgrad::optim::linesearch::HagerZhang;
+use symgrad::optim::problems::{self, Problem};
+use symgrad::optim::{
+    fmin_cg, minimize_m, Beta, Budget, CompiledObjective, FnObjective, FusedObjective, Lbfgs,
+    LearningRate, Momentum, NonlinearCg, Objective, Report, StopReason,
+};
+use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+
+fn solved(p: &Problem, r: &Report) -> bool {
+    r.f - p.f_min <= p.f_tol && matches!(r.stop, StopReason::GradientNorm { .. })
+}
+
+fn run_cg(p: &Problem, beta: Beta, hz: bool) -> Report {
+    let mut obj = FusedObjective::new(p.n, |x: &[f64], g: &mut [f64]| p.fg(x, g));
+    let mut x = p.x0.clone();
+    let mut cg = NonlinearCg::new(beta);
+    cg.stop.max_evals = 20_000;
+    if hz {
+        cg.line_search = Box::new(HagerZhang::default());
+    }
+    cg.minimize(&mut obj, &mut x)
+}
+
+fn run_lbfgs(p: &Problem, hz: bool) -> Report {
+    let mut obj = FusedObjective::new(p.n, |x: &[f64], g: &mut [f64]| p.fg(x, g));
+    let mut x = p.x0.clone();
+    let mut lb = Lbfgs::new();
+    if hz {
+        lb.line_search = Box::new(HagerZhang::default());
+    }
+    lb.minimize(&mut obj, &mut x)
+}
+
+/// Evaluation bounds per problem (rows in `problems::standard()` order) and solver: the counts
+/// measured on 2026-11-27 plus 25% and 5, rounded (print them with `cargo test --test optim
+/// -- --ignored --nocapture measured_counts`). `None`: the solver is known to fail there (see
+/// `known_failures_report_why`).
+#[rustfmt::skip]
+const BOUNDS: [[Option<usize>; 10]; 9] = [
+    //  FR         PR         PR+        HS         DY         HZ         PR+/HZ ls   L-BFGS     L-BFGS/HZ  minimize.m
+    [Some(118), Some(112), Some(112), Some(115), Some(117), Some(118), Some(264), Some(62), Some(74), Some(93)],    // Rosenbrock
+    [Some(125), Some(82), Some(90), Some(82), Some(103), Some(89), Some(274), Some(62), Some(83), Some(118)],       // ext. Rosenbrock n=10
+    [Some(175), Some(199), Some(163), Some(215), Some(190), Some(230), Some(1742), Some(44), Some(63), Some(112)], // Powell singular
+    [Some(198), Some(112), Some(112), Some(123), Some(142), Some(125), Some(2177), Some(45), Some(45), Some(237)], // ext. Powell n=20
+    [Some(44), Some(35), Some(40), Some(34), Some(59), Some(92), Some(204), Some(25), Some(25), Some(43)],         // Beale
+    [None, Some(47), Some(57), Some(44), None, None, Some(1185), Some(39), Some(45), Some(137)],                    // Brown badly scaled
+    [Some(442), Some(98), Some(94), Some(128), Some(412), Some(558), Some(1583), Some(144), Some(188), Some(493)], // Wood
+    [Some(119), Some(104), Some(132), Some(163), Some(142), Some(127), Some(739), Some(47), Some(47), Some(212)],  // helical valley
+    [Some(78), Some(58), Some(68), Some(67), Some(73), Some(58), Some(114), Some(40), Some(42), Some(80)],          // trigonometric
+];
+
+const BETAS: [Beta; 6] = [
+    Beta::FletcherReeves,
+    Beta::PolakRibiere,
+    Beta::PolakRibierePlus,
+    Beta::HestenesStiefel,
+    Beta::DaiYuan,
+    Beta::HagerZhang,
+];
+
+/// The evaluations each solver needs (the minimize.m column: the smallest budget, in steps
+/// of 5, that reaches the minimum), as the rows of `BOUNDS` with 25% and 5 added.
+#[test]
+#[ignore = "prints the measurements behind BOUNDS"]
+fn measured_counts() {
+    for p in problems::standard() {
+        let mut row: Vec<Option<usize>> = Vec::new();
+        for beta in BETAS {
+            let r = run_cg(&p, beta, false);
+            row.push(solved(&p, &r).then_some(r.f_evals));
+        }
+        let r = run_cg(&p, Beta::PolakRibierePlus, true);
+        row.push(solved(&p, &r).then_some(r.f_evals));
+        for hz in [false, true] {
+            let r = run_lbfgs(&p, hz);
+            row.push(solved(&p, &r).then_some(r.f_evals));
+        }
+        let mut obj = FusedObjective::new(p.n, |x: &[f64], g: &mut [f64]| p.fg(x, g));
+        let budget = (5..=5000).step_by(5).find(|&b| {
+            let mut x = p.x0.clone();
+            minimize_m(&mut obj, &mut x, Budget::Evaluations(b)).f - p.f_min <= p.f_tol
+        });
+        row.push(budget);
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                c.map_or("None".into(), |v| {
+                    format!("Some({})", (v as f64 * 1.25).ceil() as usize + 5)
+                })
+            })
+            .collect();
+        println!("    [{}], // {}", cells.join(", "), p.name);
+    }
+}
+
+#[test]
+fn every_solver_reaches_the_known_minimum_within_its_evaluation_bound() {
+    let mut failures = Vec::new();
+    for (p, bounds) in problems::standard().iter().zip(BOUNDS) {
+        let mut check = |label: &str, r: &Report, bound: Option<usize>| {
+            let Some(bound) = bound else { return };
+            if !solved(p, r) || r.f_evals > bound || r.g_evals != r.f_evals {
+                failures.push(format!(
+                    "{} / {label}: f = {:e}, {} evaluations (bound {bound}), {:?}",
+                    p.name, r.f, r.f_evals, r.stop
+                ));
+            }
+        };
+        for (k, beta) in BETAS.iter().enumerate() {
+            check(&format!("CG {beta:?}"), &run_cg(p, *beta, false), bounds[k]);
+        }
+        check(
+            "CG PR+ with Hager-Zhang search",
+            &run_cg(p, Beta::PolakRibierePlus, true),
+            bounds[6],
+        );
+        check("L-BFGS", &run_lbfgs(p, false), bounds[7]);
+        check(
+            "L-BFGS with Hager-Zhang search",
+            &run_lbfgs(p, true),
+            bounds[8],
+        );
+        // minimize.m stops only on its budget: give it the bound, then check where it got.
+        let budget = bounds[9].expect("minimize.m solves every problem");
+        let mut obj = FusedObjective::new(p.n, |x: &[f64], g: &mut [f64]| p.fg(x, g));
+        let mut x = p.x0.clone();
+        let r = minimize_m(&mut obj, &mut x, Budget::Evaluations(budget));
+        if r.f - p.f_min > p.f_tol || r.f_evals > budget {
+            failures.push(format!(
+                "{} / minimize.m: f = {:e} after {} of {budget} evaluations",
+                p.name, r.f, r.f_evals
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn known_failures_report_why() {
+    // Fletcher-Reeves, Dai-Yuan and Hager-Zhang's beta jam on Brown's badly scaled function:
+    // at x1 ~ 1e6 the curvature along x2 is ~2e12, steps fall below x1's resolution, and
+    // even steepest descent cannot move. They must still lower f and say why they stopped.
+    let p = problems::brown_badly_scaled();
+    for beta in [Beta::FletcherReeves, Beta::DaiYuan, Beta::HagerZhang] {
+        let r = run_cg(&p, beta, false);
+        assert!(r.f < 1e-2 * r.f0, "{beta:?}: {r}");
+        match &r.stop {
+            StopReason::LineSearchFailed(f) => {
+                assert!(
+                    f.reason.contains("rounding errors prevent progress"),
+                    "{beta:?}: {}",
+                    f.reason
+                );
+                assert!(!f.trials.is_empty());
+            }
+            other => panic!("{beta:?}: expected a line-search failure, got {other:?}"),
+        }
+    }
+}
+
+/// scipy 1.17 on this machine (benches/compare/scipy_optim.py): fmin_cg(gtol=1e-5,
+/// norm=inf) and L-BFGS-B (m=10, ftol=0, gtol=1e-5), evaluations of f (= of g).
+#[test]
+fn as_good_as_scipy_counted() {
+    let cases = [
+        (problems::extended_rosenbrock(1000), 64, 44),
+        (problems::chained_rosenbrock(1000), 16522, 5805),
+    ];
+    for (p, scipy_cg, scipy_lbfgs) in cases {
+        let cg = run_cg(&p, Beta::PolakRibierePlus, false);
+        assert!(
+            solved(&p, &cg) && cg.f_evals <= scipy_cg && cg.g_evals <= scipy_cg,
+            "{}: CG {cg}",
+            p.name
+        );
+        let lb = run_lbfgs(&p, false);
+        assert!(
+            solved(&p, &lb) && lb.f_evals <= scipy_lbfgs && lb.g_evals <= scipy_lbfgs,
+            "{}: L-BFGS {lb}",
+            p.name
+        );
+    }
+}
+
+/// sqrt(1 + (x - 1)^2), NaN beyond x = 3 (start at -30): nearly linear far from its minimum, so line
+/// searches extrapolate into the NaN region and must back off. Counts the NaN evaluations.
+fn huber_with_a_hole(hits: &Cell<usize>) -> impl FnMut(&[f64], &mut [f64]) -> f64 + '_ {
+    move |x: &[f64], g: &mut [f64]| {
+        if x[0] > 3.0 {
+            hits.set(hits.get() + 1);
+            g[0] = f64::NAN;
+            return f64::NAN;
+        }
+        let r = (1.0 + (x[0] - 1.0).powi(2)).sqrt();
+        g[0] = (x[0] - 1.0) / r;
+        r
+    }
+}
+
+#[test]
+fn non_finite_values_are_survived_and_reported() {
+    for (label, which) in [("CG", 0), ("L-BFGS", 1), ("minimize.m", 2)] {
+        let hits = Cell::new(0);
+        let mut obj = FusedObjective::new(1, huber_with_a_hole(&hits));
+        let mut x = [-30.0];
+        let r = match which {
+            0 => NonlinearCg::new(Beta::PolakRibierePlus).minimize(&mut obj, &mut x),
+            1 => Lbfgs::new().minimize(&mut obj, &mut x),
+            _ => minimize_m(&mut obj, &mut x, Budget::Evaluations(200)),
+        };
+        assert!(
+            hits.get() > 0,
+            "{label}: the search never met the NaN region; the test would prove nothing"
+        );
+        assert!(
+            r.f.is_finite() && (x[0] - 1.0).abs() < 1e-4,
+            "{label}: x = {x:?}, {r}"
+        );
+    }
+    // A NaN at the start is reported, not iterated on.
+    let hits = Cell::new(0);
+    let mut obj = FusedObjective::new(1, huber_with_a_hole(&hits));
+    let mut x = [5.0];
+    let r = NonlinearCg::new(Beta::PolakRibierePlus).minimize(&mut obj, &mut x);
+    assert!(matches!(r.stop, StopReason::NonFinite { .. }), "{r}");
+    assert_eq!(x, [5.0]);
+}
+
+#[test]
+fn minimize_m_budgets_are_exact() {
+    let p = problems::extended_rosenbrock(10);
+    let mut obj = FusedObjective::new(p.n, |x: &[f64], g: &mut [f64]| p.fg(x, g));
+    for k in [1, 2, 3, 7] {
+        let mut x = p.x0.clone();
+        let r = minimize_m(&mut obj, &mut x, Budget::LineSearches(k));
+        assert_eq!(r.line_searches, k);
+        assert_eq!(r.stop, StopReason::MaxLineSearches(k));
+        assert!(r.f < r.f0);
+    }
+    for k in [1, 5, 23, 100] {
+        let mut x = p.x0.clone();
+        let r = minimize_m(&mut obj, &mut x, Budget::Evaluations(k));
+        assert!(
+            r.f_evals <= k,
+            "{} evaluations for a budget of {k}",
+            r.f_evals
+        );
+    }
+}
+
+#[test]
+fn reports_count_every_evaluation_and_the_callback_can_stop() {
+    let p = problems::rosenbrock();
+    let calls = Cell::new(0usize);
+    let mut obj = FusedObjective::new(2, |x: &[f64], g: &mut [f64]| {
+        calls.set(calls.get() + 1);
+        p.fg(x, g)
+    });
+    let mut x = p.x0.clone();
+    let mut cg = NonlinearCg::new(Beta::PolakRibierePlus);
+    cg.callback = Some(Box::new(|rec, _x| {
+        if rec.iter == 5 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }));
+    let r = cg.minimize(&mut obj, &mut x);
+    assert_eq!(r.stop, StopReason::Callback);
+    assert_eq!(r.iterations, 5);
+    assert_eq!(r.history.len(), 5);
+    assert_eq!(
+        r.f_evals,
+        calls.get(),
+        "line-search evaluations are counted"
+    );
+    assert!(
+        r.history.windows(2).all(|w| w[1].f <= w[0].f),
+        "f never rises"
+    );
+}
+
+#[test]
+fn fmin_cg_mirrors_the_seed() {
+    let p = problems::rosenbrock();
+    let (x, r) = fmin_cg(
+        |x: &[f64]| p.f(x),
+        |x: &[f64], g: &mut [f64]| {
+            p.fg(x, g);
+        },
+        &p.x0,
+    );
+    assert!(
+        (x[0] - 1.0).abs() < 1e-4 && (x[1] - 1.0).abs() < 1e-4,
+        "{r}"
+    );
+    // f and fprime are separate closures here: each trial calls both once.
+    assert_eq!(r.f_evals, r.g_evals);
+}
+
+#[test]
+fn momentum_classical_and_nesterov_minimize_a_stream_of_batches() {
+    // f = sum over 10 batches of |A_k x - b_k|^2 / 10 with x* known.
+    let n = 5;
+    let x_star: Vec<f64> = (0..n).map(|i| i as f64 - 2.0).collect();
+    let a = |k: usize, i: usize, j: usize| {
+        ((k * 31 + i * 7 + j * 3) % 11) as f64 / 11.0 + if i == j { 1.0 } else { 0.0 }
+    };
+    let fg = |k: usize, x: &[f64], g: &mut [f64]| -> f64 {
+        g.fill(0.0);
+        let mut f = 0.0;
+        for i in 0..n {
+            let r: f64 = (0..n).map(|j| a(k, i, j) * (x[j] - x_star[j])).sum();
+            f += r * r / 10.0;
+            for (j, gj) in g.iter_mut().enumerate() {
+                *gj += 2.0 * r * a(k, i, j) / 10.0;
+            }
+        }
+        f
+    };
+    for nesterov in [false, true] {
+        let mut opt = Momentum::new(LearningRate::Constant(0.05), 0.9);
+        opt.nesterov = nesterov;
+        let mut x = vec![0.0; n];
+        let r = opt.minimize_batches(&mut x, 60, 10, fg);
+        assert_eq!(r.f_evals, 600);
+        assert!(
+            x.iter().zip(&x_star).all(|(a, b)| (a - b).abs() < 1e-3),
+            "nesterov={nesterov}: {x:?} {r}"
+        );
+        assert!(r.history.last().unwrap().f < 1e-6 * r.f0);
+    }
+    // The paper's schedule: momentum 0.5 for five epochs, then 0.9.
+    let mut opt = Momentum::<f64>::new(
+        LearningRate::Step {
+            initial: 0.1,
+            factor: 0.5,
+            every: 10,
+        },
+        0.5,
+    );
+    opt.momentum = vec![(0, 0.5), (5, 0.9)];
+    assert_eq!((opt.momentum_at(4), opt.momentum_at(5)), (0.5, 0.9));
+    assert_eq!((opt.lr.at(9), opt.lr.at(10)), (0.1, 0.05));
+}
+
+#[test]
+fn a_compiled_symgrad_function_is_an_objective() {
+    // Least squares through a compiled graph, minimized by L-BFGS with no copy of x.
+    let mut layout = ParamLayout::new();
+    layout.add("w", &[3, 1]);
+    let g = Graph::<f64>::new();
+    let n = g.symbol("n");
+    let x = g.input("X", dims![n, 3]);
+    let y = g.input("y", dims![n, 1]);
+    let cost = (x.matmul(g.param(&layout, "w")) - y).square().mean_all();
+    let mut f = Compiler::new(&g, &layout)
+        .inputs(&[x, y])
+        .value_and_grad(cost)
+        .build();
+    let xs: Vec<f64> = (0..30)
+        .map(|i| ((i * 17 % 13) as f64 - 6.0) / 6.0)
+        .collect();
+    let ys: Vec<f64> = xs
+        .chunks(3)
+        .map(|r| 2.0 * r[0] - r[1] + 0.5 * r[2])
+        .collect();
+    let (xshape, yshape) = ([10, 3], [10, 1]);
+    let bad = [7, 3];
+    assert!(CompiledObjective::new(
+        &mut f,
+        &[
+            TensorRef::new(&bad, &xs[..21]),
+            TensorRef::new(&yshape, &ys)
+        ]
+    )
+    .is_err());
+    let mut obj = CompiledObjective::new(
+        &mut f,
+        &[TensorRef::new(&xshape, &xs), TensorRef::new(&yshape, &ys)],
+    )
+    .unwrap();
+    assert_eq!(obj.dim(), 3);
+    let mut w = vec![0.0; 3];
+    let r = Lbfgs::new().minimize(&mut obj, &mut w);
+    assert!(
+        (w[0] - 2.0).abs() < 1e-5 && (w[1] + 1.0).abs() < 1e-5 && (w[2] - 0.5).abs() < 1e-5,
+        "{w:?} {r}"
+    );
+    // The same through a pair of closures.
+    let mut pair = FnObjective::new(
+        1,
+        |x: &[f64]| (x[0] - 3.0).powi(2),
+        |x: &[f64], g: &mut [f64]| g[0] = 2.0 * (x[0] - 3.0),
+    );
+    let mut z = [0.0];
+    NonlinearCg::new(Beta::FletcherReeves).minimize(&mut pair, &mut z);
+    assert!((z[0] - 3.0).abs() < 1e-6);
+}
