@@ -34,25 +34,54 @@ pub enum Beta {
     HagerZhang,
 }
 
+/// The five inner products the beta formulas need, in one pass over the vectors.
+struct Dots {
+    gg_new: f64,
+    gg_old: f64,
+    g_new_old: f64,
+    dg_new: f64,
+    dg_old: f64,
+}
+
+impl Dots {
+    fn of<T: Scalar>(g_new: &[T], g_old: &[T], d: &[T]) -> Self {
+        let mut s = [0.0f64; 5];
+        for ((&a, &b), &c) in g_new.iter().zip(g_old).zip(d) {
+            let (a, b, c) = (
+                a.to_f64_lossless(),
+                b.to_f64_lossless(),
+                c.to_f64_lossless(),
+            );
+            s[0] += a * a;
+            s[1] += b * b;
+            s[2] += a * b;
+            s[3] += c * a;
+            s[4] += c * b;
+        }
+        Dots {
+            gg_new: s[0],
+            gg_old: s[1],
+            g_new_old: s[2],
+            dg_new: s[3],
+            dg_old: s[4],
+        }
+    }
+}
+
 impl Beta {
-    fn compute<T: Scalar>(self, g_new: &[T], g_old: &[T], d: &[T]) -> f64 {
-        let gg_old = dot(g_old, g_old);
-        let gg_new = dot(g_new, g_new);
-        let g_new_old = dot(g_new, g_old);
-        let gy = gg_new - g_new_old; // g+ . y
-        let dy = dot(d, g_new) - dot(d, g_old); // d . y
+    fn compute(self, k: &Dots, d_norm: impl FnOnce() -> f64) -> f64 {
+        let gy = k.gg_new - k.g_new_old; // g+ . y
+        let dy = k.dg_new - k.dg_old; // d . y
         match self {
-            Beta::FletcherReeves => gg_new / gg_old,
-            Beta::PolakRibiere => gy / gg_old,
-            Beta::PolakRibierePlus => (gy / gg_old).max(0.0),
+            Beta::FletcherReeves => k.gg_new / k.gg_old,
+            Beta::PolakRibiere => gy / k.gg_old,
+            Beta::PolakRibierePlus => (gy / k.gg_old).max(0.0),
             Beta::HestenesStiefel => gy / dy,
-            Beta::DaiYuan => gg_new / dy,
+            Beta::DaiYuan => k.gg_new / dy,
             Beta::HagerZhang => {
-                let yy = gg_new - 2.0 * g_new_old + gg_old;
-                let dg = dot(d, g_new);
-                let b = (gy - 2.0 * yy * dg / dy) / dy;
-                let dn = dot(d, d).sqrt();
-                let eta = -1.0 / (dn * 0.01f64.min(gg_old.sqrt()));
+                let yy = k.gg_new - 2.0 * k.g_new_old + k.gg_old;
+                let b = (gy - 2.0 * yy * k.dg_new / dy) / dy;
+                let eta = -1.0 / (d_norm() * 0.01f64.min(k.gg_old.sqrt()));
                 b.max(eta)
             }
         }
@@ -240,25 +269,26 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
             }
             let f_new = probe.settle(r.step);
             it += 1;
-            // Accept the point.
+            // Accept the point: x by copy (it is the caller's), the gradients by swapping.
             x.copy_from_slice(&xt);
             std::mem::swap(&mut g_old, &mut g);
-            g.copy_from_slice(&gt);
+            std::mem::swap(&mut g, &mut gt);
             f_prev = f;
             let decrease = f - f_new;
             f = f_new;
             gnorm = self.stop.grad_norm.of(&g);
             // The next direction (steepest descent after a failed search).
             since_restart += 1;
-            let gg = dot(&g, &g);
+            let dots = Dots::of(&g, &g_old, &d);
+            let gg = dots.gg_new;
             let mut restart = !r.ok
                 || since_restart >= restart_every
                 || self
                     .powell_restart
-                    .is_some_and(|c| dot(&g, &g_old).abs() >= c * gg);
+                    .is_some_and(|c| dots.g_new_old.abs() >= c * gg);
             let mut beta = None;
             if !restart {
-                let b = self.beta.compute(&g, &g_old, &d);
+                let b = self.beta.compute(&dots, || dot(&d, &d).sqrt());
                 if b.is_finite() {
                     for (di, &gi) in d.iter_mut().zip(&g) {
                         *di = T::from_f64(b) * *di - gi;

@@ -432,11 +432,8 @@ impl<T: Scalar, O: Objective<T> + ?Sized> linesearch::LineFn for Probe<'_, '_, T
                 b.step = step;
             }
         }
-        let slope = if all_finite(self.gt) {
-            dot(self.gt, self.d)
-        } else {
-            f64::NAN
-        };
+        // Non-finite exactly when some component of the gradient is (inf * 0 is NaN too).
+        let slope = dot(self.gt, self.d);
         (f, slope)
     }
 }
