@@ -4,8 +4,10 @@
 //!
 //! Lowering keeps the nodes the outputs depend on, in id (topological) order. A call checks
 //! the inputs, binds the symbols (the batch size), takes the cached plan for that binding or
-//! makes one, and runs the kernels in order. In the steady state a call allocates nothing:
-//! the arena and the plans are kept between calls (see [`CallStats`]).
+//! makes one, and runs the kernels in order, inside one rayon scope. In the steady state a
+//! call allocates nothing of its own: the arena and the plans are kept between calls (see
+//! [`CallStats`]); rayon's pool entry and the gemm crate's packing buffers are all that is
+//! left (counted in tests/alloc_free.rs).
 
 mod plan;
 
