@@ -108,7 +108,7 @@ impl Beta {
 pub struct NonlinearCg<'c, T: Scalar> {
     /// The beta formula.
     pub beta: Beta,
-    /// The line search (default: More–Thuente with c1 = 1e-4, c2 = 0.4).
+    /// The line search (default: More–Thuente with c1 = 1e-4, c2 = 0.1).
     pub line_search: Box<dyn LineSearch + 'c>,
     /// When to stop.
     pub stop: Stop,
