@@ -41,6 +41,7 @@
 
 pub mod check;
 pub mod compile;
+pub mod data;
 pub mod error;
 pub mod grad;
 pub mod graph;
@@ -50,6 +51,7 @@ pub mod optim;
 pub mod params;
 pub mod scalar;
 pub mod tensor;
+pub mod train;
 
 pub use check::{check_gradient, GradCheckOptions, GradCheckReport};
 pub use compile::{CallStats, Compiler, Function};

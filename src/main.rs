@@ -71,6 +71,7 @@ fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), Box<dyn std::error:
         sizes: vec![12, 6, 2],
         units: vec![Unit::Logistic, Unit::Linear],
         output_unit: Unit::Logistic,
+        tied: false,
     };
     let layout = ae.layout();
     let g = Graph::<f64>::new();

@@ -80,6 +80,7 @@ fn compiled_calls_and_minimizer_iterations_allocate_nothing_in_the_steady_state(
         sizes: vec![64, 32, 8],
         units: vec![Unit::Logistic, Unit::Linear],
         output_unit: Unit::Logistic,
+        tied: false,
     };
     let layout = ae.layout();
     let g = Graph::<f32>::new();

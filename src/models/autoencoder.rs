@@ -34,6 +34,18 @@ impl Unit {
     }
 }
 
+/// How a reconstruction is scored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// Cross-entropy of logistic outputs, from the logits: `softplus(z) - x z` summed over
+    /// pixels (equal to `-[x log y + (1 - x) log(1 - y)]` with `y = sigmoid(z)`, but finite
+    /// for any z), averaged over the batch.
+    CrossEntropy,
+    /// Squared error summed over pixels, averaged over the batch (for linear, "Gaussian"
+    /// visible units).
+    SquaredError,
+}
+
 /// A deep autoencoder: encoder sizes `sizes[0] -> ... -> sizes[k]`, the decoder mirrors it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Autoencoder {
@@ -42,8 +54,11 @@ pub struct Autoencoder {
     /// Units of each encoder layer's output (`sizes.len() - 1` entries); the decoder's
     /// layers use the mirrored units, and the output layer `output_unit`.
     pub units: Vec<Unit>,
-    /// Units of the reconstruction.
+    /// Units of the reconstruction (`Linear` for Gaussian visible units).
     pub output_unit: Unit,
+    /// Decoder layer `j` uses the transpose of encoder layer `2k + 1 - j`'s weights (the
+    /// paper's networks are untied: the decoder has its own copies).
+    pub tied: bool,
 }
 
 /// The nodes of an autoencoder applied to an input.
@@ -64,6 +79,7 @@ impl Autoencoder {
             sizes: vec![784, 1000, 500, 250, 30],
             units: vec![Unit::Logistic, Unit::Logistic, Unit::Logistic, Unit::Linear],
             output_unit: Unit::Logistic,
+            tied: false,
         }
     }
 
@@ -80,6 +96,7 @@ impl Autoencoder {
                 Unit::Linear,
             ],
             output_unit: Unit::Logistic,
+            tied: false,
         }
     }
 
@@ -105,14 +122,34 @@ impl Autoencoder {
         v
     }
 
-    /// The flat layout: `W1, b1, ..., W{2k}, b{2k}`, each `Wi` of shape `[inputs, outputs]`.
+    /// The flat layout: `W1, b1, ..., W{2k}, b{2k}`, each `Wi` of shape `[inputs, outputs]`;
+    /// when tied, the decoder layers have biases only (`b{k+1} ... b{2k}`).
     pub fn layout(&self) -> ParamLayout {
+        let k = self.depth();
         let mut l = ParamLayout::new();
         for (i, (n_in, n_out, _)) in self.layers().into_iter().enumerate() {
-            l.add(&format!("W{}", i + 1), &[n_in, n_out]);
+            if !self.tied || i < k {
+                l.add(&format!("W{}", i + 1), &[n_in, n_out]);
+            }
             l.add(&format!("b{}", i + 1), &[n_out]);
         }
         l
+    }
+
+    /// The weight matrix of layer `i` (from 0) as used in the forward pass: its own, or, for
+    /// a tied decoder layer, the transpose of its mirror's.
+    fn weight<'g, T: Scalar>(
+        &self,
+        g: &'g Graph<T>,
+        layout: &ParamLayout,
+        i: usize,
+    ) -> (Expr<'g, T>, bool) {
+        let k = self.depth();
+        if self.tied && i >= k {
+            (g.param(layout, &format!("W{}", 2 * k - i)), true)
+        } else {
+            (g.param(layout, &format!("W{}", i + 1)), false)
+        }
     }
 
     /// Random initial parameters: weights `scale * N(0, 1)`, biases 0 (the paper's
@@ -143,9 +180,9 @@ impl Autoencoder {
         let mut code = x;
         let mut logits = x;
         for (i, (_, _, unit)) in self.layers().into_iter().enumerate() {
-            let w = g.param(layout, &format!("W{}", i + 1));
+            let (w, transposed) = self.weight(g, layout, i);
             let b = g.param(layout, &format!("b{}", i + 1));
-            logits = h.matmul(w) + b;
+            logits = h.matmul_t(w, false, transposed) + b;
             h = unit.apply(logits);
             if i + 1 == k {
                 code = h;
@@ -155,6 +192,31 @@ impl Autoencoder {
             code,
             logits,
             output: h,
+        }
+    }
+
+    /// The training cost of a reconstruction with logits `z` of the data `x`.
+    ///
+    /// # Panics
+    /// If `loss` is cross-entropy and the output units are not logistic.
+    pub fn cost<'g, T: Scalar>(
+        &self,
+        loss: Loss,
+        x: Expr<'g, T>,
+        f: &Forward<'g, T>,
+    ) -> Expr<'g, T> {
+        match loss {
+            Loss::CrossEntropy => {
+                assert_eq!(
+                    self.output_unit,
+                    Unit::Logistic,
+                    "symgrad: cross-entropy needs logistic output units"
+                );
+                (f.logits.softplus() - x * f.logits)
+                    .sum(&[1], false)
+                    .mean_all()
+            }
+            Loss::SquaredError => Self::squared_error(x, f.output),
         }
     }
 
@@ -182,5 +244,60 @@ mod tests {
     fn parameter_counts_match_the_paper() {
         assert_eq!(Autoencoder::mnist().layout().len(), 2_837_314);
         assert_eq!(Autoencoder::curves().layout().len(), 842_340);
+        let tied = Autoencoder {
+            tied: true,
+            ..Autoencoder::mnist()
+        };
+        assert_eq!(
+            tied.layout().len(),
+            784 * 1000
+                + 1000 * 500
+                + 500 * 250
+                + 250 * 30
+                + 1000
+                + 500
+                + 250
+                + 30
+                + 250
+                + 500
+                + 1000
+                + 784
+        );
+    }
+
+    #[test]
+    fn stable_cross_entropy_equals_the_literal_form_and_stays_finite() {
+        use crate::{dims, Compiler, TensorRef};
+        let ae = Autoencoder {
+            sizes: vec![6, 3],
+            units: vec![Unit::Linear],
+            output_unit: Unit::Logistic,
+            tied: true,
+        };
+        let layout = ae.layout();
+        let g = Graph::<f64>::new();
+        let x = g.input("x", dims![2, 6]);
+        let f = ae.forward(&g, &layout, x);
+        let stable = ae.cost(Loss::CrossEntropy, x, &f);
+        let literal = Autoencoder::cross_entropy(x, f.output);
+        let mut fun = Compiler::new(&g, &layout)
+            .inputs(&[x])
+            .output(stable)
+            .output(literal)
+            .build();
+        let data = [0.0, 0.2, 0.5, 0.9, 1.0, 0.3, 1.0, 0.0, 0.1, 0.7, 0.4, 0.6];
+        let mut p: Vec<f64> = (0..layout.len())
+            .map(|i| ((i * 7 % 5) as f64 - 2.0) * 0.3)
+            .collect();
+        fun.run(&p, &[TensorRef::new(&[2, 6], &data)], None)
+            .unwrap();
+        let (a, b) = (fun.scalar_output(0).unwrap(), fun.scalar_output(1).unwrap());
+        assert!((a - b).abs() < 1e-12 * a.abs(), "{a} vs {b}");
+        // Huge weights: logits of +-1000s. The literal form overflows to infinity, the stable one does not.
+        p.iter_mut().for_each(|v| *v *= 3000.0);
+        fun.run(&p, &[TensorRef::new(&[2, 6], &data)], None)
+            .unwrap();
+        assert!(fun.scalar_output(0).unwrap().is_finite());
+        assert!(!fun.scalar_output(1).unwrap().is_finite());
     }
 }

@@ -352,15 +352,25 @@ pub fn reduce_into<T: Scalar>(
     }
 }
 
-/// Folds all of `x` to one value, in parallel blocks for large inputs (which also keeps f32
-/// sums accurate: blocks are summed apart, then together).
+/// Folds all of `x` to one value. Large inputs are cut into a fixed number of parts, folded
+/// in parallel into a stack array and then in order, so the result does not depend on how
+/// rayon schedules the work (runs are reproducible bit for bit) and nothing is allocated;
+/// blocks of 4096 are folded apart first, which also keeps f32 sums accurate.
 pub fn reduce_all<T: Scalar>(x: &[T], init: T, fold: impl Fn(T, T) -> T + Send + Sync + Copy) -> T {
     const BLOCK: usize = 4096;
+    const PARTS: usize = 64;
     let block = |c: &[T]| vectorized(|| c.iter().fold(init, |a, &v| fold(a, v)));
+    let serial = |x: &[T]| x.chunks(BLOCK).map(block).fold(init, fold);
     if x.len() >= PARALLEL_MIN {
-        x.par_chunks(BLOCK).map(block).reduce(|| init, fold)
+        let mut parts = [init; PARTS];
+        let per = x.len().div_ceil(PARTS);
+        parts
+            .par_iter_mut()
+            .zip(x.par_chunks(per))
+            .for_each(|(p, c)| *p = serial(c));
+        parts.iter().fold(init, |a, &v| fold(a, v))
     } else {
-        x.chunks(BLOCK).map(block).fold(init, fold)
+        serial(x)
     }
 }
 

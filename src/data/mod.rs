@@ -1,0 +1,171 @@
+//! Data sets: MNIST's IDX files (gzipped or raw), the curves-like generator, and seeded
+//! shuffling into contiguous batches. Knows nothing of graphs.
+
+mod curves;
+mod idx;
+
+pub use curves::{curves_like, CURVES_SIDE};
+pub use idx::{find_mnist, load_mnist, read_idx_images, read_idx_labels, IdxImages, Mnist};
+
+use std::path::PathBuf;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use thiserror::Error;
+
+use crate::Scalar;
+
+/// Errors reading data files. Each names the file and what was expected.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// The file could not be opened or read.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        message: String,
+    },
+    /// The file does not start with the expected IDX magic number.
+    #[error("{path}: expected IDX magic number {expected:#010x} ({what}), found {found:#010x}")]
+    Magic {
+        /// The file.
+        path: PathBuf,
+        /// The magic number expected.
+        expected: u32,
+        /// What kind of file that is.
+        what: &'static str,
+        /// The number found.
+        found: u32,
+    },
+    /// The file ends early.
+    #[error(
+        "{path}: truncated: the header announces {expected} bytes of data, the file has {found}"
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header promises.
+        expected: usize,
+        /// Bytes there are.
+        found: usize,
+    },
+    /// Images and labels do not go together.
+    #[error("{images_path} has {images} images but {labels_path} has {labels} labels")]
+    Mismatch {
+        /// The image file.
+        images_path: PathBuf,
+        /// Its count.
+        images: usize,
+        /// The label file.
+        labels_path: PathBuf,
+        /// Its count.
+        labels: usize,
+    },
+    /// A data set could not be found.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// A data set as a row-major `[n, dim]` matrix of values in [0, 1], with optional labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset<T> {
+    /// Number of examples.
+    pub n: usize,
+    /// Values per example.
+    pub dim: usize,
+    /// Row-major `[n, dim]`.
+    pub x: Vec<T>,
+    /// One label per example, if the data set has them.
+    pub labels: Option<Vec<u8>>,
+}
+
+impl<T: Scalar> Dataset<T> {
+    /// Example `i`.
+    pub fn row(&self, i: usize) -> &[T] {
+        &self.x[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The first `n` examples.
+    pub fn head(&self, n: usize) -> Self {
+        let n = n.min(self.n);
+        Dataset {
+            n,
+            dim: self.dim,
+            x: self.x[..n * self.dim].to_vec(),
+            labels: self.labels.as_ref().map(|l| l[..n].to_vec()),
+        }
+    }
+
+    /// A copy with the examples in a seeded random order, so that an epoch's mini-batches
+    /// are contiguous slices of it (one copy per epoch, none per batch).
+    pub fn shuffled(&self, seed: u64) -> Self {
+        let mut order: Vec<usize> = (0..self.n).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        let mut x = Vec::with_capacity(self.x.len());
+        for &i in &order {
+            x.extend_from_slice(self.row(i));
+        }
+        let labels = self
+            .labels
+            .as_ref()
+            .map(|l| order.iter().map(|&i| l[i]).collect());
+        Dataset {
+            n: self.n,
+            dim: self.dim,
+            x,
+            labels,
+        }
+    }
+
+    /// Mini-batch `k` of size `b` (the last may be shorter): `(rows, data)`.
+    pub fn batch(&self, k: usize, b: usize) -> (usize, &[T]) {
+        let start = (k * b).min(self.n);
+        let end = ((k + 1) * b).min(self.n);
+        (end - start, &self.x[start * self.dim..end * self.dim])
+    }
+
+    /// Number of mini-batches of size `b`.
+    pub fn batches(&self, b: usize) -> usize {
+        self.n.div_ceil(b.max(1))
+    }
+
+    /// Converts the element type.
+    pub fn cast<U: Scalar>(&self) -> Dataset<U> {
+        Dataset {
+            n: self.n,
+            dim: self.dim,
+            x: self
+                .x
+                .iter()
+                .map(|v| U::from_f64(v.to_f64_lossless()))
+                .collect(),
+            labels: self.labels.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffling_is_seeded_and_keeps_rows_with_labels() {
+        let d = Dataset {
+            n: 5,
+            dim: 2,
+            x: (0..10).map(|v| v as f64).collect::<Vec<f64>>(),
+            labels: Some(vec![0, 1, 2, 3, 4]),
+        };
+        let a = d.shuffled(3);
+        assert_eq!(a, d.shuffled(3));
+        assert_ne!(a.x, d.x);
+        for i in 0..5 {
+            let l = a.labels.as_ref().unwrap()[i] as usize;
+            assert_eq!(a.row(i), d.row(l));
+        }
+        assert_eq!(d.batches(2), 3);
+        assert_eq!(d.batch(2, 2), (1, &d.x[8..10]));
+    }
+}

@@ -1,0 +1,360 @@
+//! Greedy layer-wise pre-training: each layer is trained alone on the codes of the layer
+//! below, as a shallow autoencoder (mini-batch gradient descent with momentum on its
+//! reconstruction cost) or as an RBM (contrastive divergence CD-k, the paper's method).
+//! Both are built as symgrad graphs; CD's update is a graph whose "gradient" outputs are the
+//! negated CD statistics, written into the layer's flat vector and stepped by `Momentum`.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::StandardNormal;
+
+use super::{seed_for, Event};
+use crate::data::Dataset;
+use crate::models::autoencoder::{Autoencoder, Unit};
+use crate::optim::{LearningRate, Momentum};
+use crate::{dims, Compiler, Error, Graph, ParamLayout, Scalar, TensorRef};
+
+/// How each layer is pre-trained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PretrainMethod {
+    /// A shallow autoencoder with tied weights, by gradient descent with momentum.
+    Autoencoder,
+    /// A restricted Boltzmann machine by contrastive divergence with `k` Gibbs steps.
+    Rbm {
+        /// Gibbs steps per update (the paper: 1).
+        k: usize,
+    },
+}
+
+/// Pre-training settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PretrainConfig {
+    /// The method.
+    pub method: PretrainMethod,
+    /// Epochs per layer.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch: usize,
+    /// Learning rate for layers with logistic hidden units.
+    pub lr: f64,
+    /// Learning rate for a layer with linear hidden units (the code layer).
+    pub lr_linear: f64,
+    /// Momentum schedule: `(first epoch, momentum)`.
+    pub momentum: Vec<(usize, f64)>,
+    /// L2 weight decay on the weights (not the biases).
+    pub weight_decay: f64,
+    /// Initial weights: `init_scale * N(0, 1)`; biases start at 0.
+    pub init_scale: f64,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl PretrainConfig {
+    /// The paper's RBM recipe (its released code): CD-1, batches of 100, learning rate 0.1
+    /// (0.001 for the linear code layer), momentum 0.5 for 5 epochs then 0.9, weight decay
+    /// 0.0002, initial weights 0.1 N(0, 1).
+    pub fn paper(epochs: usize) -> Self {
+        PretrainConfig {
+            method: PretrainMethod::Rbm { k: 1 },
+            epochs,
+            batch: 100,
+            lr: 0.1,
+            lr_linear: 0.001,
+            momentum: vec![(0, 0.5), (5, 0.9)],
+            weight_decay: 0.0002,
+            init_scale: 0.1,
+            seed: 1,
+        }
+    }
+
+    /// Shallow autoencoders by momentum descent: batches of 100, learning rate 0.1 (0.01
+    /// for the linear code layer), momentum 0.5 then 0.9, no weight decay.
+    pub fn autoencoder(epochs: usize) -> Self {
+        PretrainConfig {
+            method: PretrainMethod::Autoencoder,
+            lr: 0.1,
+            lr_linear: 0.01,
+            weight_decay: 0.0,
+            ..Self::paper(epochs)
+        }
+    }
+}
+
+/// The parameters of one pre-trained layer: `w` is `[inputs, outputs]` row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerParams<T> {
+    /// Weights.
+    pub w: Vec<T>,
+    /// Hidden biases (the encoder's).
+    pub b_hidden: Vec<T>,
+    /// Visible biases (the mirrored decoder's).
+    pub b_visible: Vec<T>,
+}
+
+fn layer_layout(n_in: usize, n_out: usize) -> ParamLayout {
+    let mut l = ParamLayout::new();
+    l.add("W", &[n_in, n_out]);
+    l.add("b_hidden", &[n_out]);
+    l.add("b_visible", &[n_in]);
+    l
+}
+
+/// Pre-trains the encoder layers of an autoencoder, one after the other.
+pub struct Pretrainer<'a, T: Scalar> {
+    /// The network.
+    pub ae: &'a Autoencoder,
+    /// Settings.
+    pub cfg: PretrainConfig,
+    /// The trained layers so far.
+    pub layers: Vec<LayerParams<T>>,
+}
+
+impl<'a, T: Scalar> Pretrainer<'a, T> {
+    /// A pre-trainer with no layer trained yet.
+    pub fn new(ae: &'a Autoencoder, cfg: PretrainConfig) -> Self {
+        Pretrainer {
+            ae,
+            cfg,
+            layers: Vec::new(),
+        }
+    }
+
+    /// The codes of `data` after the layers trained so far (probabilities for logistic
+    /// units, no sampling).
+    pub fn codes(&self, data: &Dataset<T>) -> Result<Dataset<T>, Error> {
+        let mut cur = data.clone();
+        for (i, p) in self.layers.iter().enumerate() {
+            let (n_in, n_out) = (self.ae.sizes[i], self.ae.sizes[i + 1]);
+            let l = layer_layout(n_in, n_out);
+            let g = Graph::<T>::new();
+            let b = g.symbol("batch");
+            let x = g.input("X", dims![b, n_in]);
+            let h = self.ae.units[i].apply(x.matmul(g.param(&l, "W")) + g.param(&l, "b_hidden"));
+            let mut f = Compiler::new(&g, &l).inputs(&[x]).output(h).build();
+            let flat: Vec<T> =
+                p.w.iter()
+                    .chain(&p.b_hidden)
+                    .chain(&p.b_visible)
+                    .copied()
+                    .collect();
+            let mut out = Vec::with_capacity(cur.n * n_out);
+            for k in 0..cur.batches(1000) {
+                let (rows, xs) = cur.batch(k, 1000);
+                let shape = [rows, n_in];
+                f.run(&flat, &[TensorRef::new(&shape, xs)], None)?;
+                out.extend_from_slice(f.output(0)?.data);
+            }
+            cur = Dataset {
+                n: cur.n,
+                dim: n_out,
+                x: out,
+                labels: cur.labels.clone(),
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Trains the next layer on the codes of the layers below, for `cfg.epochs` epochs (from
+    /// epoch `start_epoch`, with `state` the layer's flat vector and momentum velocity when
+    /// resuming), calling `on_epoch_end(epoch, state)` after each epoch (for checkpoints).
+    pub fn train_next_layer(
+        &mut self,
+        data: &Dataset<T>,
+        resume: Option<(usize, Vec<T>, Vec<T>)>,
+        progress: &mut dyn FnMut(&Event),
+        on_epoch_end: &mut dyn FnMut(usize, &[T], &[T]) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let i = self.layers.len();
+        assert!(
+            i < self.ae.depth(),
+            "symgrad: every layer is trained already"
+        );
+        let codes = self.codes(data)?;
+        let (n_in, n_out) = (self.ae.sizes[i], self.ae.sizes[i + 1]);
+        let hidden = self.ae.units[i];
+        // Visible units: the data's for the first layer, the previous layer's units above.
+        let visible = if i == 0 {
+            self.ae.output_unit
+        } else {
+            self.ae.units[i - 1]
+        };
+        let layout = layer_layout(n_in, n_out);
+        let cfg = &self.cfg;
+        let (mut p, velocity, start) = match resume {
+            Some((epoch, x, v)) => (x, v, epoch),
+            None => {
+                let mut rng = StdRng::seed_from_u64(seed_for(cfg.seed, 1, i as u64, u64::MAX));
+                let mut p = vec![T::zero(); layout.len()];
+                for v in &mut p[layout.lookup("W")?.range()] {
+                    let z: f64 = rng.sample(StandardNormal);
+                    *v = T::from_f64(cfg.init_scale * z);
+                }
+                (p, Vec::new(), 0)
+            }
+        };
+        let lr = if hidden == Unit::Linear {
+            cfg.lr_linear
+        } else {
+            cfg.lr
+        };
+        let mut opt = Momentum::<T>::new(LearningRate::Constant(lr), 0.0);
+        opt.momentum = cfg.momentum.clone();
+        opt.weight_decay = cfg.weight_decay;
+        opt.decay_ranges = vec![layout.lookup("W")?.range()];
+        opt.velocity = velocity;
+
+        let g = Graph::<T>::new();
+        let bs = g.symbol("batch");
+        let x = g.input("X", dims![bs, n_in]);
+        let noise = g.input("U", dims![bs, n_out]);
+        let (w, bh, bv) = (
+            g.param(&layout, "W"),
+            g.param(&layout, "b_hidden"),
+            g.param(&layout, "b_visible"),
+        );
+        let mut step = match cfg.method {
+            PretrainMethod::Autoencoder => {
+                let h = hidden.apply(x.matmul(w) + bh);
+                let z = h.matmul_t(w, false, true) + bv;
+                let cost = match visible {
+                    Unit::Logistic => (z.softplus() - x * z).sum(&[1], false).mean_all(),
+                    _ => (x - visible.apply(z)).square().sum(&[1], false).mean_all(),
+                };
+                let err = (x - visible.apply(z)).square().sum(&[1], false).mean_all();
+                // The noise input is unused here; declaring it keeps one calling convention.
+                let _ = noise;
+                Compiler::new(&g, &layout)
+                    .inputs(&[x, noise])
+                    .output(err)
+                    .value_and_grad(cost)
+                    .build()
+            }
+            PretrainMethod::Rbm { k } => {
+                // Positive phase; hidden states sampled with the noise U (uniform for binary
+                // units: h = [p > U]; standard normal for linear units: h = p + U).
+                let pos = hidden.apply(x.matmul(w) + bh);
+                let sample = |p| {
+                    if hidden == Unit::Linear {
+                        p + noise
+                    } else {
+                        crate::Expr::gt(p, noise)
+                    }
+                };
+                let mut hs = sample(pos);
+                let mut neg_v = visible.apply(hs.matmul_t(w, false, true) + bv);
+                let mut neg_h = hidden.apply(neg_v.matmul(w) + bh);
+                // Further Gibbs steps reuse the same noise (CD-k for k > 1 is a variant here).
+                for _ in 1..k.max(1) {
+                    hs = sample(neg_h);
+                    neg_v = visible.apply(hs.matmul_t(w, false, true) + bv);
+                    neg_h = hidden.apply(neg_v.matmul(w) + bh);
+                }
+                let n = x.numel(&[0]);
+                let gw = -(x.matmul_t(pos, true, false) - neg_v.matmul_t(neg_h, true, false)) / n;
+                let gbh = -(pos.sum(&[0], false) - neg_h.sum(&[0], false)) / n;
+                let gbv = -(x.sum(&[0], false) - neg_v.sum(&[0], false)) / n;
+                let err = (x - neg_v).square().sum(&[1], false).mean_all();
+                Compiler::new(&g, &layout)
+                    .inputs(&[x, noise])
+                    .output(err)
+                    .flat_gradient(&[Some(gw), Some(gbh), Some(gbv)])
+                    .build()
+            }
+        };
+        let batches = codes.batches(cfg.batch);
+        let mut grad = vec![T::zero(); layout.len()];
+        let mut u = vec![T::zero(); cfg.batch * n_out];
+        for epoch in start..cfg.epochs {
+            let shuffled = codes.shuffled(seed_for(cfg.seed, 2, i as u64, epoch as u64));
+            let mut rng = StdRng::seed_from_u64(seed_for(cfg.seed, 3, i as u64, epoch as u64));
+            let mut sum = 0.0;
+            for b in 0..batches {
+                let (rows, xs) = shuffled.batch(b, cfg.batch);
+                let noise_data = &mut u[..rows * n_out];
+                for v in noise_data.iter_mut() {
+                    let r: f64 = if hidden == Unit::Linear {
+                        rng.sample(StandardNormal)
+                    } else {
+                        rng.random()
+                    };
+                    *v = T::from_f64(r);
+                }
+                let (xshape, ushape) = ([rows, n_in], [rows, n_out]);
+                step.run(
+                    &p,
+                    &[
+                        TensorRef::new(&xshape, xs),
+                        TensorRef::new(&ushape, noise_data),
+                    ],
+                    Some(&mut grad),
+                )?;
+                let err = step.scalar_output(0)?.to_f64_lossless();
+                opt.step(&mut p, &grad, epoch);
+                sum += err;
+                progress(&Event::PretrainBatch {
+                    layer: i,
+                    epoch,
+                    batch: b,
+                    batches,
+                    error: err,
+                });
+            }
+            progress(&Event::PretrainEpoch {
+                layer: i,
+                epoch,
+                error: sum / batches as f64,
+            });
+            on_epoch_end(epoch, &p, &opt.velocity)?;
+        }
+        let (rw, rh, rv) = (
+            layout.lookup("W")?.range(),
+            layout.lookup("b_hidden")?.range(),
+            layout.lookup("b_visible")?.range(),
+        );
+        self.layers.push(LayerParams {
+            w: p[rw].to_vec(),
+            b_hidden: p[rh].to_vec(),
+            b_visible: p[rv].to_vec(),
+        });
+        Ok(())
+    }
+}
+
+/// The unrolled network's flat vector from pre-trained layers: encoder layer i gets `W_i`,
+/// `b_hidden_i`; the mirrored decoder layer gets `W_i^T` (untied: its own copy) and
+/// `b_visible_i`.
+pub fn unroll<T: Scalar>(
+    ae: &Autoencoder,
+    layers: &[LayerParams<T>],
+    layout: &ParamLayout,
+) -> Result<Vec<T>, Error> {
+    let k = ae.depth();
+    assert_eq!(
+        layers.len(),
+        k,
+        "symgrad: unroll needs every layer pre-trained"
+    );
+    let mut x = vec![T::zero(); layout.len()];
+    for (i, p) in layers.iter().enumerate() {
+        let (n_in, n_out) = (ae.sizes[i], ae.sizes[i + 1]);
+        layout
+            .view_mut(&mut x, &format!("W{}", i + 1))?
+            .copy_from_slice(&p.w);
+        layout
+            .view_mut(&mut x, &format!("b{}", i + 1))?
+            .copy_from_slice(&p.b_hidden);
+        let j = 2 * k - i; // the mirror layer, numbered from 1
+        if !ae.tied {
+            let wt = layout.view_mut(&mut x, &format!("W{j}"))?;
+            for r in 0..n_in {
+                for c in 0..n_out {
+                    wt[c * n_in + r] = p.w[r * n_out + c];
+                }
+            }
+        }
+        layout
+            .view_mut(&mut x, &format!("b{j}"))?
+            .copy_from_slice(&p.b_visible);
+    }
+    Ok(x)
+}

@@ -1,0 +1,87 @@
+//! The pipeline end to end on a small version: pre-train (RBMs, as in the paper), unroll,
+//! fine-tune with the paper's minimize.m scheme, and beat PCA with as many components as
+//! the code has units. Also: MNIST as read from the IDX files, when it is available.
+
+use symgrad::data::{curves_like, find_mnist, load_mnist, Dataset};
+use symgrad::models::autoencoder::{Autoencoder, Loss, Unit};
+use symgrad::train::{
+    unroll, Event, Finetune, FinetuneConfig, Finetuner, Pca, PretrainConfig, Pretrainer,
+};
+
+#[test]
+fn pretrain_unroll_finetune_beats_pca() {
+    let all = curves_like::<f32>(3500, 11);
+    let train = all.head(3000);
+    let test = Dataset {
+        n: 500,
+        dim: 784,
+        x: all.x[3000 * 784..].to_vec(),
+        labels: None,
+    };
+    let ae = Autoencoder {
+        sizes: vec![784, 128, 32, 6],
+        units: vec![Unit::Logistic, Unit::Logistic, Unit::Linear],
+        output_unit: Unit::Logistic,
+        tied: false,
+    };
+    let mut pre = Pretrainer::<f32>::new(&ae, PretrainConfig::paper(4));
+    let mut epochs_seen = 0;
+    for _ in 0..ae.depth() {
+        pre.train_next_layer(
+            &train,
+            None,
+            &mut |e| {
+                if let Event::PretrainEpoch { error, .. } = e {
+                    assert!(error.is_finite());
+                    epochs_seen += 1;
+                }
+            },
+            &mut |_, _, _| Ok(()),
+        )
+        .unwrap();
+    }
+    assert_eq!(epochs_seen, 12);
+    let mut ft = Finetuner::<f32>::new(&ae, Loss::CrossEntropy);
+    let mut x = unroll(&ae, &pre.layers, &ft.layout).unwrap();
+    let unrolled = ft.error(&x, &test).unwrap();
+    let cfg = FinetuneConfig {
+        method: Finetune::MinimizeM {
+            batch: 500,
+            line_searches: 3,
+        },
+        epochs: 30,
+        loss: Loss::CrossEntropy,
+        seed: 5,
+    };
+    let records = ft
+        .run(&mut x, &train, &test, &cfg, 0, &mut |_| {}, &mut |_, _| {
+            Ok(())
+        })
+        .unwrap();
+    let last = records.last().unwrap();
+    let pca = Pca::fit(&train, 6).unwrap().error(&test);
+    println!(
+        "test error: unrolled {unrolled:.2}, fine-tuned {:.2}; PCA(6) {pca:.2}",
+        last.test_error
+    );
+    assert!(last.test_error < unrolled, "fine-tuning lowers the error");
+    assert!(
+        last.test_error < 0.85 * pca,
+        "deep autoencoder {:.2} is not well below PCA {pca:.2}",
+        last.test_error
+    );
+}
+
+#[test]
+fn mnist_files_read_as_the_reference_says() {
+    let Some(dir) = find_mnist() else {
+        eprintln!("SKIPPED: MNIST not found (set SYMGRAD_MNIST or place the IDX files in ../shared/data/mnist)");
+        return;
+    };
+    let m = load_mnist::<f64>(&dir).unwrap();
+    assert_eq!((m.train.n, m.test.n, m.train.dim), (60_000, 10_000, 784));
+    assert_eq!(&m.train.labels.as_ref().unwrap()[..5], &[5, 0, 4, 1, 9]);
+    assert_eq!(&m.test.labels.as_ref().unwrap()[..5], &[7, 2, 1, 0, 4]);
+    let mean = m.train.x.iter().sum::<f64>() / m.train.x.len() as f64;
+    assert!((mean - 0.130660).abs() < 1e-6, "pixel mean {mean}");
+}
