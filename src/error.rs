@@ -96,6 +96,12 @@ pub enum Error {
         /// How many outputs there are.
         count: usize,
     },
+    /// Writing a checkpoint failed during training.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// A long computation was stopped by its progress callback (Ctrl-C).
+    #[error("interrupted")]
+    Interrupted,
     /// A gradient check needs a function whose first output is a scalar cost.
     #[error("gradient check: {0}")]
     GradCheck(String),

@@ -1,12 +1,23 @@
-//! The `symgrad` command line: a thin layer over the library.
+//! The `symgrad` command line: a thin layer over the library (clap for arguments, indicatif
+//! for progress). Every error is one line on stderr and a non-zero exit.
 
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use symgrad::models::autoencoder::{Autoencoder, Unit};
+use symgrad::data::Dataset;
+use symgrad::models::autoencoder::{Autoencoder, Loss, Unit};
+use symgrad::train::run::{
+    load_data, load_params, train_run, DataSource, Precision, RunConfig, RunError,
+};
+use symgrad::train::{Event, Finetune, PretrainConfig, PretrainMethod};
 use symgrad::{check_gradient, dims, grad, Compiler, GradCheckOptions, Graph, Scalar, TensorRef};
 
 #[derive(Parser)]
@@ -20,10 +31,121 @@ struct Cli {
     command: Option<Command>,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum DataArg {
+    Curves,
+    Mnist,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum PretrainArg {
+    Rbm,
+    Ae,
+    None,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FinetuneArg {
+    MinimizeM,
+    Lbfgs,
+    Momentum,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PrecisionArg {
+    F32,
+    F64,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Start from a preset: `demo` (small, minutes), `curves` or `mnist` (the paper's recipes).
+    #[arg(long, default_value = "demo")]
+    preset: String,
+    /// Continue the run in this folder from its last checkpoint (other options are ignored).
+    #[arg(long, value_name = "FOLDER")]
+    resume: Option<PathBuf>,
+    /// Data set.
+    #[arg(long, value_enum)]
+    data: Option<DataArg>,
+    /// Folder of the MNIST IDX files (default: $SYMGRAD_MNIST or ../shared/data/mnist).
+    #[arg(long)]
+    mnist_dir: Option<PathBuf>,
+    /// Training examples to use.
+    #[arg(long)]
+    train_size: Option<usize>,
+    /// Test examples to use.
+    #[arg(long)]
+    test_size: Option<usize>,
+    /// Encoder layer sizes, input first: 784,1000,500,250,30.
+    #[arg(long, value_delimiter = ',')]
+    layers: Option<Vec<usize>>,
+    /// Units of each encoder layer: logistic, linear, relu, tanh (e.g. logistic,logistic,linear).
+    #[arg(long, value_delimiter = ',')]
+    units: Option<Vec<String>>,
+    /// Tie the decoder's weights to the encoder's (the paper's are untied).
+    #[arg(long)]
+    tied: bool,
+    /// Pre-training method.
+    #[arg(long, value_enum)]
+    pretrain: Option<PretrainArg>,
+    /// Pre-training epochs per layer.
+    #[arg(long)]
+    pretrain_epochs: Option<usize>,
+    /// Pre-training mini-batch size.
+    #[arg(long)]
+    pretrain_batch: Option<usize>,
+    /// Fine-tuning minimizer.
+    #[arg(long, value_enum)]
+    finetune: Option<FinetuneArg>,
+    /// Fine-tuning epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Fine-tuning mini-batch size.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Precision.
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Output folder.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Train a deep autoencoder: pre-train, unroll, fine-tune; writes parameters, a report,
+    /// pictures and checkpoints into the output folder.
+    Train(Box<TrainArgs>),
+    /// Test error of a trained run (params.safetensors) on its data.
+    Eval {
+        /// The run folder.
+        run: PathBuf,
+    },
+    /// Writes the codes of the test set as CSV (one row per image: label, then code units).
+    Encode {
+        /// The run folder.
+        run: PathBuf,
+        /// The CSV file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Writes a PNG of test images above their reconstructions.
+    Reconstruct {
+        /// The run folder.
+        run: PathBuf,
+        /// The PNG file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Build the MNIST deep autoencoder's cost, differentiate it, check and time the compiled
-    /// F and gradient, then train a small autoencoder on made data (the default).
+    /// F and gradient, then train a small autoencoder on made data.
     Demo {
         /// Batch size for the timing.
         #[arg(long, default_value_t = 1000)]
@@ -39,12 +161,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Demo {
-        batch: 1000,
-        steps: 300,
-        seed: 1,
-    }) {
-        Command::Demo { batch, steps, seed } => demo(batch, steps, seed),
+    let result = match cli.command {
+        // No command: the main job, `train` with its defaults (the demo preset).
+        None => match Cli::parse_from(["symgrad", "train"]).command {
+            Some(Command::Train(a)) => train(&a),
+            _ => unreachable!("`train` parses as the train command"),
+        },
+        Some(Command::Train(a)) => train(&a),
+        Some(Command::Eval { run }) => eval(&run),
+        Some(Command::Encode { run, out }) => encode(&run, &out),
+        Some(Command::Reconstruct { run, out }) => reconstruct(&run, &out),
+        Some(Command::Demo { batch, steps, seed }) => demo(batch, steps, seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,7 +182,381 @@ fn main() -> ExitCode {
     }
 }
 
-fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
+type AnyError = Box<dyn std::error::Error>;
+
+fn config_from(a: &TrainArgs) -> Result<RunConfig, AnyError> {
+    let mut c = RunConfig::preset(&a.preset).ok_or_else(|| {
+        format!(
+            "--preset: expected demo, curves or mnist, got `{}`",
+            a.preset
+        )
+    })?;
+    if let Some(d) = a.data {
+        c.data = match d {
+            DataArg::Curves => DataSource::Curves,
+            DataArg::Mnist => DataSource::Mnist { dir: None },
+        };
+    }
+    if let Some(dir) = &a.mnist_dir {
+        c.data = DataSource::Mnist {
+            dir: Some(dir.clone()),
+        };
+    }
+    c.train_size = a.train_size.or(c.train_size);
+    c.test_size = a.test_size.or(c.test_size);
+    if let Some(sizes) = &a.layers {
+        c.network.sizes = sizes.clone();
+        // Default units for a new shape: logistic, linear code.
+        let k = sizes.len().saturating_sub(1);
+        c.network.units = (0..k)
+            .map(|i| {
+                if i + 1 == k {
+                    Unit::Linear
+                } else {
+                    Unit::Logistic
+                }
+            })
+            .collect();
+    }
+    if let Some(units) = &a.units {
+        c.network.units = units
+            .iter()
+            .map(|u| {
+                Unit::from_name(u).ok_or_else(|| {
+                    format!("--units: expected logistic, linear, relu or tanh, got `{u}`")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    c.network.tied = a.tied || c.network.tied;
+    match a.pretrain {
+        Some(PretrainArg::None) => c.pretrain = None,
+        Some(PretrainArg::Rbm) => {
+            c.pretrain = Some(PretrainConfig {
+                epochs: c.pretrain.as_ref().map_or(10, |p| p.epochs),
+                ..PretrainConfig::paper(10)
+            })
+        }
+        Some(PretrainArg::Ae) => {
+            c.pretrain = Some(PretrainConfig {
+                epochs: c.pretrain.as_ref().map_or(10, |p| p.epochs),
+                ..PretrainConfig::autoencoder(10)
+            })
+        }
+        None => {}
+    }
+    if let Some(p) = c.pretrain.as_mut() {
+        p.epochs = a.pretrain_epochs.unwrap_or(p.epochs);
+        p.batch = a.pretrain_batch.unwrap_or(p.batch);
+        if p.batch == 0 {
+            return Err("--pretrain-batch must be at least 1".into());
+        }
+    }
+    let batch = a.batch;
+    if batch == Some(0) {
+        return Err("--batch must be at least 1".into());
+    }
+    if let Some(f) = a.finetune {
+        c.finetune.method = match f {
+            FinetuneArg::MinimizeM => Finetune::MinimizeM {
+                batch: batch.unwrap_or(1000),
+                line_searches: 3,
+            },
+            FinetuneArg::Lbfgs => Finetune::Lbfgs { iterations: 20 },
+            FinetuneArg::Momentum => Finetune::Momentum {
+                batch: batch.unwrap_or(100),
+                lr: 0.001,
+                momentum: 0.9,
+            },
+        };
+    } else if let Some(b) = batch {
+        match &mut c.finetune.method {
+            Finetune::MinimizeM { batch, .. } | Finetune::Momentum { batch, .. } => *batch = b,
+            Finetune::Lbfgs { .. } => {
+                return Err("--batch does not apply to full-batch L-BFGS".into())
+            }
+        }
+    }
+    c.finetune.epochs = a.epochs.unwrap_or(c.finetune.epochs);
+    c.seed = a.seed.unwrap_or(c.seed);
+    if let Some(p) = a.precision {
+        c.precision = match p {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::F64 => Precision::F64,
+        };
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+/// Progress bars for the phases, and Ctrl-C as a stop request.
+struct Bars {
+    bar: Option<ProgressBar>,
+    phase: String,
+    stop: Arc<AtomicBool>,
+    pretrain_epochs: usize,
+    finetune_epochs: usize,
+    last_test: Option<f64>,
+}
+
+impl Bars {
+    fn style() -> ProgressStyle {
+        ProgressStyle::with_template(
+            "{prefix:>22} [{bar:30}] {pos}/{len} batches, ETA {eta}  {msg}",
+        )
+        .expect("template")
+        .progress_chars("=> ")
+    }
+
+    fn start(&mut self, phase: String, len: u64) {
+        if self.phase != phase {
+            if let Some(b) = self.bar.take() {
+                b.finish();
+            }
+            let b = ProgressBar::new(len)
+                .with_style(Self::style())
+                .with_prefix(phase.clone());
+            self.bar = Some(b);
+            self.phase = phase;
+        }
+    }
+
+    fn on(&mut self, e: &Event) -> ControlFlow<()> {
+        match e {
+            Event::PretrainBatch {
+                layer,
+                epoch,
+                batch,
+                batches,
+                error,
+            } => {
+                self.start(
+                    format!("pre-train layer {}", layer + 1),
+                    (self.pretrain_epochs * batches) as u64,
+                );
+                if let Some(b) = &self.bar {
+                    b.set_position((epoch * batches + batch + 1) as u64);
+                    b.set_message(format!(
+                        "epoch {}, reconstruction error {error:.3}",
+                        epoch + 1
+                    ));
+                }
+            }
+            Event::PretrainEpoch { .. } => {}
+            Event::FinetuneBatch {
+                epoch,
+                batch,
+                batches,
+                cost,
+            } => {
+                self.start("fine-tune".into(), (self.finetune_epochs * batches) as u64);
+                if let Some(b) = &self.bar {
+                    b.set_position((epoch * batches + batch + 1) as u64);
+                    let test = self
+                        .last_test
+                        .map_or(String::new(), |t| format!(", test error {t:.3}"));
+                    b.set_message(format!("epoch {}, cost {cost:.3}{test}", epoch + 1));
+                }
+            }
+            Event::FinetuneEpoch(r) => {
+                self.last_test = Some(r.test_error);
+                if let Some(b) = &self.bar {
+                    b.println(format!(
+                        "epoch {:4}: train error {:.3}, test error {:.3} ({:.1} s)",
+                        r.epoch, r.train_error, r.test_error, r.seconds
+                    ));
+                }
+            }
+        }
+        if self.stop.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+fn train(a: &TrainArgs) -> Result<(), AnyError> {
+    if let Some(t) = a.threads {
+        if t == 0 {
+            return Err("--threads must be at least 1".into());
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build_global()
+            .map_err(|e| format!("--threads: {e}"))?;
+    }
+    let (cfg, dir, resume) = match &a.resume {
+        Some(dir) => {
+            let c: RunConfig = read_config(dir)?;
+            (c, dir.clone(), true)
+        }
+        None => (config_from(a)?, a.out.clone(), false),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                // A second Ctrl-C: leave at once; the last checkpoint is on disk.
+                std::process::exit(130);
+            }
+        })
+        .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    }
+    let n = &cfg.network;
+    println!(
+        "symgrad train: {:?} network {:?} ({} parameters), {} pre-training, fine-tuning {:?} for {} epochs, {:?}, into {}",
+        cfg.data,
+        n.sizes,
+        n.layout().len(),
+        cfg.pretrain.as_ref().map_or("no".to_string(), |p| format!("{} epochs of {}", p.epochs, match p.method {
+            PretrainMethod::Rbm { .. } => "RBM",
+            PretrainMethod::Autoencoder => "shallow-autoencoder",
+        })),
+        cfg.finetune.method,
+        cfg.finetune.epochs,
+        cfg.precision,
+        dir.display()
+    );
+    let mut bars = Bars {
+        bar: None,
+        phase: String::new(),
+        stop,
+        pretrain_epochs: cfg.pretrain.as_ref().map_or(0, |p| p.epochs),
+        finetune_epochs: cfg.finetune.epochs,
+        last_test: None,
+    };
+    let t = Instant::now();
+    let result = match cfg.precision {
+        Precision::F32 => finish::<f32>(&cfg, &dir, resume, &mut bars),
+        Precision::F64 => finish::<f64>(&cfg, &dir, resume, &mut bars),
+    };
+    if let Some(b) = bars.bar.take() {
+        b.finish();
+    }
+    match result {
+        Err(e) if matches!(e.downcast_ref::<RunError>(), Some(RunError::Interrupted(_))) => {
+            eprintln!("symgrad: {e}");
+            std::process::exit(130);
+        }
+        other => other?,
+    }
+    println!(
+        "done in {:.1} s; parameters, report and pictures are in {}",
+        t.elapsed().as_secs_f64(),
+        dir.display()
+    );
+    Ok(())
+}
+
+fn read_config(dir: &Path) -> Result<RunConfig, AnyError> {
+    let path = dir.join("checkpoint.safetensors");
+    let (_, meta) = symgrad::train::run::load_tensors::<f64>(&path)?;
+    let c = meta
+        .get("config")
+        .ok_or_else(|| format!("{}: no configuration in the checkpoint", path.display()))?;
+    Ok(serde_json::from_str(c).map_err(|e| format!("{}: configuration: {e}", path.display()))?)
+}
+
+fn finish<T: Scalar>(
+    cfg: &RunConfig,
+    dir: &Path,
+    resume: bool,
+    bars: &mut Bars,
+) -> Result<(), AnyError> {
+    let report = train_run::<T>(cfg, dir, resume, &mut |e| bars.on(e))?;
+    if let Some(b) = bars.bar.take() {
+        b.finish();
+    }
+    println!();
+    println!(
+        "test error per image (sum of squared pixel errors, mean over {} test images):",
+        load_data::<T>(cfg)?.1.n
+    );
+    println!("  {:<32} {:>10}", "method", "test error");
+    if let Some(u) = report.unrolled_test_error {
+        println!("  {:<32} {:>10.3}", "unrolled, before fine-tuning", u);
+    }
+    println!("  {:<32} {:>10.3}", "deep autoencoder", report.test_error);
+    println!(
+        "  {:<32} {:>10.3}",
+        format!(
+            "PCA, {} components",
+            cfg.network.sizes.last().expect("validated")
+        ),
+        report.pca_test_error
+    );
+    let (_, test) = load_data::<T>(cfg)?;
+    let (ae, x) = load_params::<T>(&dir.join("params.safetensors"))?;
+    symgrad::train::picture::reconstructions(&dir.join("reconstructions.png"), &ae, &x, &test)?;
+    symgrad::train::picture::learning_curve(
+        &dir.join("learning_curve.png"),
+        &report.state.records,
+        report.pca_test_error,
+    )?;
+    if ae.sizes.last() == Some(&2) {
+        symgrad::train::picture::codes(&dir.join("codes.png"), &ae, &x, &test)?;
+    }
+    Ok(())
+}
+
+fn run_data<T: Scalar>(run: &Path) -> Result<(Autoencoder, Vec<T>, Dataset<T>), AnyError> {
+    let (ae, x) = load_params::<T>(&run.join("params.safetensors"))?;
+    let report = std::fs::read_to_string(run.join("report.json"))
+        .map_err(|e| format!("{}: {e}", run.join("report.json").display()))?;
+    let v: serde_json::Value = serde_json::from_str(&report)
+        .map_err(|e| format!("{}: {e}", run.join("report.json").display()))?;
+    let cfg: RunConfig = serde_json::from_value(v["config"].clone())
+        .map_err(|e| format!("{}: config: {e}", run.join("report.json").display()))?;
+    let (_, test) = load_data::<T>(&cfg)?;
+    Ok((ae, x, test))
+}
+
+fn eval(run: &Path) -> Result<(), AnyError> {
+    let (ae, x, test) = run_data::<f32>(run)?;
+    let mut ft = symgrad::train::Finetuner::<f32>::new(&ae, Loss::CrossEntropy);
+    println!(
+        "test error per image: {:.4} ({} images)",
+        ft.error(&x, &test)?,
+        test.n
+    );
+    Ok(())
+}
+
+fn encode(run: &Path, out: &Path) -> Result<(), AnyError> {
+    let (ae, x, test) = run_data::<f32>(run)?;
+    let codes = symgrad::train::picture::encode(&ae, &x, &test)?;
+    let k = *ae.sizes.last().expect("a network has layers");
+    let mut s = String::from("label");
+    for j in 0..k {
+        s += &format!(",code{j}");
+    }
+    s.push('\n');
+    for i in 0..test.n {
+        let label = test
+            .labels
+            .as_ref()
+            .map_or(String::new(), |l| l[i].to_string());
+        s += &label;
+        for v in &codes[i * k..(i + 1) * k] {
+            s += &format!(",{v}");
+        }
+        s.push('\n');
+    }
+    symgrad::train::run::write_atomic(out, s.as_bytes())?;
+    println!("wrote {} codes of {} units to {}", test.n, k, out.display());
+    Ok(())
+}
+
+fn reconstruct(run: &Path, out: &Path) -> Result<(), AnyError> {
+    let (ae, x, test) = run_data::<f32>(run)?;
+    symgrad::train::picture::reconstructions(out, &ae, &x, &test)?;
+    println!("wrote {}", out.display());
+    Ok(())
+}
+
+fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), AnyError> {
     if batch == 0 {
         return Err("--batch must be at least 1".into());
     }
@@ -77,7 +578,7 @@ fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), Box<dyn std::error:
     let g = Graph::<f64>::new();
     let n = g.symbol("batch");
     let x = g.input("X", dims![n, 12]);
-    let cost = Autoencoder::cross_entropy(x, ae.forward(&g, &layout, x).output);
+    let cost = ae.cost(Loss::CrossEntropy, x, &ae.forward(&g, &layout, x));
     let mut f = Compiler::new(&g, &layout)
         .inputs(&[x])
         .value_and_grad(cost)
@@ -129,7 +630,7 @@ fn made_data(n: usize, d: usize, seed: u64) -> Vec<f64> {
     out
 }
 
-fn time_autoencoder<T: Scalar>(batch: usize, seed: u64) -> Result<(), Box<dyn std::error::Error>> {
+fn time_autoencoder<T: Scalar>(batch: usize, seed: u64) -> Result<(), AnyError> {
     let ae = Autoencoder::mnist();
     let layout = ae.layout();
     let t0 = Instant::now();

@@ -35,6 +35,7 @@ fn pretrain_unroll_finetune_beats_pca() {
                     assert!(error.is_finite());
                     epochs_seen += 1;
                 }
+                std::ops::ControlFlow::Continue(())
             },
             &mut |_, _, _| Ok(()),
         )
@@ -54,9 +55,16 @@ fn pretrain_unroll_finetune_beats_pca() {
         seed: 5,
     };
     let records = ft
-        .run(&mut x, &train, &test, &cfg, 0, &mut |_| {}, &mut |_, _| {
-            Ok(())
-        })
+        .run(
+            &mut x,
+            &train,
+            &test,
+            &cfg,
+            0,
+            Vec::new(),
+            &mut |_| std::ops::ControlFlow::Continue(()),
+            &mut |_, _, _| Ok(()),
+        )
         .unwrap();
     let last = records.last().unwrap();
     let pca = Pca::fit(&train, 6).unwrap().error(&test);

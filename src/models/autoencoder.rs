@@ -4,13 +4,15 @@
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
 
 use crate::graph::{Expr, Graph};
 use crate::params::ParamLayout;
 use crate::Scalar;
 
 /// The nonlinearity of a layer's output units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Unit {
     /// `sigmoid(a)`.
     Logistic,
@@ -23,6 +25,17 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The unit called `name` (`logistic`, `linear`, `relu`, `tanh`).
+    pub fn from_name(name: &str) -> Option<Unit> {
+        match name {
+            "logistic" | "sigmoid" => Some(Unit::Logistic),
+            "linear" | "gaussian" => Some(Unit::Linear),
+            "relu" => Some(Unit::Relu),
+            "tanh" => Some(Unit::Tanh),
+            _ => None,
+        }
+    }
+
     /// Applies the unit's nonlinearity.
     pub fn apply<'g, T: Scalar>(self, a: Expr<'g, T>) -> Expr<'g, T> {
         match self {
@@ -35,7 +48,8 @@ impl Unit {
 }
 
 /// How a reconstruction is scored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Loss {
     /// Cross-entropy of logistic outputs, from the logits: `softplus(z) - x z` summed over
     /// pixels (equal to `-[x log y + (1 - x) log(1 - y)]` with `y = sigmoid(z)`, but finite
@@ -47,7 +61,7 @@ pub enum Loss {
 }
 
 /// A deep autoencoder: encoder sizes `sizes[0] -> ... -> sizes[k]`, the decoder mirrors it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Autoencoder {
     /// Layer sizes of the encoder, input first, code last.
     pub sizes: Vec<usize>,

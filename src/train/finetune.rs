@@ -2,16 +2,22 @@
 //! parameter vector x; train and test errors after every epoch in the paper's metric (the
 //! squared reconstruction error summed over pixels, averaged over images).
 
+use std::ops::ControlFlow;
 use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
 
 use super::{seed_for, Event};
 use crate::data::Dataset;
 use crate::models::autoencoder::{Autoencoder, Loss};
-use crate::optim::{minimize_m, Budget, CompiledObjective, Lbfgs, LearningRate, Momentum, Stop};
+use crate::optim::{
+    minimize_m, Budget, CompiledObjective, Lbfgs, LearningRate, Momentum, Stop, StopReason,
+};
 use crate::{dims, Compiler, Error, Function, Graph, ParamLayout, Scalar, TensorRef};
 
 /// The fine-tuning scheme.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Finetune {
     /// The paper's: each epoch walks the shuffled training set in mini-batches, running
     /// `minimize.m` for `line_searches` line searches on each, afresh (no CG memory kept).
@@ -39,7 +45,7 @@ pub enum Finetune {
 }
 
 /// Fine-tuning settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FinetuneConfig {
     /// The scheme.
     pub method: Finetune,
@@ -52,7 +58,7 @@ pub struct FinetuneConfig {
 }
 
 /// One epoch's outcome.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// Epoch (from 1).
     pub epoch: usize,
@@ -65,6 +71,10 @@ pub struct EpochRecord {
     /// Evaluations of F and ∇F in the epoch.
     pub evaluations: usize,
 }
+
+/// Called after each fine-tuning epoch with its record, x and the momentum velocity (for
+/// checkpoints).
+pub type EpochHook<'a, T> = dyn FnMut(&EpochRecord, &[T], &[T]) -> Result<(), Error> + 'a;
 
 /// The compiled functions of a network: F and ∇F of the training cost, and the error metric.
 pub struct Finetuner<T: Scalar> {
@@ -108,6 +118,7 @@ impl<T: Scalar> Finetuner<T> {
 
     /// Runs epochs `start_epoch + 1 ..= cfg.epochs`, updating x in place; calls
     /// `on_epoch_end(record, x)` after each (for checkpoints and reports).
+    #[allow(clippy::too_many_arguments)] // the run's inputs, its resume point, and two hooks
     pub fn run(
         &mut self,
         x: &mut [T],
@@ -115,12 +126,13 @@ impl<T: Scalar> Finetuner<T> {
         test: &Dataset<T>,
         cfg: &FinetuneConfig,
         start_epoch: usize,
-        progress: &mut dyn FnMut(&Event),
-        on_epoch_end: &mut dyn FnMut(&EpochRecord, &[T]) -> Result<(), Error>,
+        start_velocity: Vec<T>,
+        progress: &mut dyn FnMut(&Event) -> ControlFlow<()>,
+        on_epoch_end: &mut EpochHook<'_, T>,
     ) -> Result<Vec<EpochRecord>, Error> {
         let dim = self.ae.sizes[0];
         let mut records = Vec::new();
-        let mut velocity: Vec<T> = Vec::new();
+        let mut velocity: Vec<T> = start_velocity;
         for epoch in start_epoch..cfg.epochs {
             let t = Instant::now();
             let mut evaluations = 0;
@@ -138,12 +150,16 @@ impl<T: Scalar> Finetuner<T> {
                             CompiledObjective::new(&mut self.cost, &[TensorRef::new(&shape, xs)])?;
                         let r = minimize_m(&mut obj, x, Budget::LineSearches(*line_searches));
                         evaluations += r.f_evals;
-                        progress(&Event::FinetuneBatch {
+                        if progress(&Event::FinetuneBatch {
                             epoch,
                             batch: k,
                             batches,
                             cost: r.f,
-                        });
+                        })
+                        .is_break()
+                        {
+                            return Err(Error::Interrupted);
+                        }
                     }
                 }
                 Finetune::Lbfgs { iterations } => {
@@ -152,26 +168,28 @@ impl<T: Scalar> Finetuner<T> {
                         &mut self.cost,
                         &[TensorRef::new(&shape, &train.x)],
                     )?;
+                    let iterations = *iterations;
                     let mut lb = Lbfgs::new();
                     lb.stop = Stop {
                         grad_tol: 0.0,
-                        max_iter: *iterations,
+                        max_iter: iterations,
                         ..Stop::default()
                     };
-                    let mut it = 0;
-                    lb.callback = Some(Box::new(move |rec, _| {
-                        it += 1;
-                        let _ = (rec, it);
-                        std::ops::ControlFlow::Continue(())
+                    lb.keep_history = false;
+                    lb.callback = Some(Box::new(|rec, _| {
+                        progress(&Event::FinetuneBatch {
+                            epoch,
+                            batch: rec.iter - 1,
+                            batches: iterations,
+                            cost: rec.f,
+                        })
                     }));
                     let r = lb.minimize(&mut obj, x);
+                    drop(lb);
                     evaluations += r.f_evals;
-                    progress(&Event::FinetuneBatch {
-                        epoch,
-                        batch: 0,
-                        batches: 1,
-                        cost: r.f,
-                    });
+                    if r.stop == StopReason::Callback {
+                        return Err(Error::Interrupted);
+                    }
                 }
                 Finetune::Momentum {
                     batch,
@@ -191,12 +209,16 @@ impl<T: Scalar> Finetuner<T> {
                                 .value_and_grad(x, &[TensorRef::new(&shape, xs)], &mut g)?;
                         opt.step(x, &g, epoch);
                         evaluations += 1;
-                        progress(&Event::FinetuneBatch {
+                        if progress(&Event::FinetuneBatch {
                             epoch,
                             batch: k,
                             batches,
                             cost: c.to_f64_lossless(),
-                        });
+                        })
+                        .is_break()
+                        {
+                            return Err(Error::Interrupted);
+                        }
                     }
                     velocity = opt.velocity;
                 }
@@ -209,9 +231,11 @@ impl<T: Scalar> Finetuner<T> {
                 seconds,
                 evaluations,
             };
-            progress(&Event::FinetuneEpoch(rec.clone()));
-            on_epoch_end(&rec, x)?;
-            records.push(rec);
+            on_epoch_end(&rec, x, &velocity)?;
+            records.push(rec.clone());
+            if progress(&Event::FinetuneEpoch(rec)).is_break() {
+                return Err(Error::Interrupted);
+            }
         }
         Ok(records)
     }

@@ -8,7 +8,9 @@
 
 mod finetune;
 mod pca;
+pub mod picture;
 mod pretrain;
+pub mod run;
 
 pub use finetune::{reconstruction_error, EpochRecord, Finetune, FinetuneConfig, Finetuner};
 pub use pca::Pca;

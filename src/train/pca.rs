@@ -196,8 +196,8 @@ mod tests {
         // little noise on (1, -1, 0).
         let mut x = Vec::new();
         for i in 0..2000 {
-            let a = 3.0 * ((i as f64 * 0.7).sin() * 1.4142);
-            let b = (i as f64 * 1.3).cos() * 1.4142;
+            let a = 3.0 * ((i as f64 * 0.7).sin() * std::f64::consts::SQRT_2);
+            let b = (i as f64 * 1.3).cos() * std::f64::consts::SQRT_2;
             let e = 0.01 * (i as f64 * 2.9).sin();
             x.extend_from_slice(&[a / 2f64.sqrt() + e, a / 2f64.sqrt() - e, b]);
         }
@@ -210,7 +210,7 @@ mod tests {
         let p = Pca::fit(&d, 2).unwrap();
         let c0 = &p.components[0];
         assert!(
-            (c0[0].abs() - 0.7071).abs() < 1e-2 && c0[2].abs() < 1e-2,
+            (c0[0].abs() - std::f64::consts::FRAC_1_SQRT_2).abs() < 1e-2 && c0[2].abs() < 1e-2,
             "{c0:?}"
         );
         assert!((p.components[1][2].abs() - 1.0).abs() < 1e-2);

@@ -7,6 +7,9 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+
+use std::ops::ControlFlow;
 
 use super::{seed_for, Event};
 use crate::data::Dataset;
@@ -15,7 +18,8 @@ use crate::optim::{LearningRate, Momentum};
 use crate::{dims, Compiler, Error, Graph, ParamLayout, Scalar, TensorRef};
 
 /// How each layer is pre-trained.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum PretrainMethod {
     /// A shallow autoencoder with tied weights, by gradient descent with momentum.
     Autoencoder,
@@ -27,7 +31,7 @@ pub enum PretrainMethod {
 }
 
 /// Pre-training settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PretrainConfig {
     /// The method.
     pub method: PretrainMethod,
@@ -99,6 +103,10 @@ fn layer_layout(n_in: usize, n_out: usize) -> ParamLayout {
     l
 }
 
+/// Called after each pre-training epoch with the epoch, the layer's flat vector and the
+/// momentum velocity (for checkpoints).
+pub type LayerEpochHook<'a, T> = dyn FnMut(usize, &[T], &[T]) -> Result<(), Error> + 'a;
+
 /// Pre-trains the encoder layers of an autoencoder, one after the other.
 pub struct Pretrainer<'a, T: Scalar> {
     /// The network.
@@ -161,8 +169,8 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
         &mut self,
         data: &Dataset<T>,
         resume: Option<(usize, Vec<T>, Vec<T>)>,
-        progress: &mut dyn FnMut(&Event),
-        on_epoch_end: &mut dyn FnMut(usize, &[T], &[T]) -> Result<(), Error>,
+        progress: &mut dyn FnMut(&Event) -> ControlFlow<()>,
+        on_epoch_end: &mut LayerEpochHook<'_, T>,
     ) -> Result<(), Error> {
         let i = self.layers.len();
         assert!(
@@ -291,20 +299,29 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
                 let err = step.scalar_output(0)?.to_f64_lossless();
                 opt.step(&mut p, &grad, epoch);
                 sum += err;
-                progress(&Event::PretrainBatch {
+                if progress(&Event::PretrainBatch {
                     layer: i,
                     epoch,
                     batch: b,
                     batches,
                     error: err,
-                });
+                })
+                .is_break()
+                {
+                    return Err(Error::Interrupted);
+                }
             }
-            progress(&Event::PretrainEpoch {
+            // The checkpoint first, so that an interruption reported below loses nothing.
+            on_epoch_end(epoch, &p, &opt.velocity)?;
+            if progress(&Event::PretrainEpoch {
                 layer: i,
                 epoch,
                 error: sum / batches as f64,
-            });
-            on_epoch_end(epoch, &p, &opt.velocity)?;
+            })
+            .is_break()
+            {
+                return Err(Error::Interrupted);
+            }
         }
         let (rw, rh, rv) = (
             layout.lookup("W")?.range(),

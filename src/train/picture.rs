@@ -1,0 +1,307 @@
+//! Pictures of a run, as PNG: test images above their reconstructions (like the paper's
+//! figure 2), the learning curve, and a scatter of 2-D codes coloured by label. Text uses a
+//! 5x7 pixel font built in here, so no font library is needed.
+
+use std::path::Path;
+
+use super::run::{write_atomic, RunError};
+use super::EpochRecord;
+use crate::data::Dataset;
+use crate::models::autoencoder::Autoencoder;
+use crate::{dims, Compiler, Graph, Scalar, TensorRef};
+
+/// An RGB canvas.
+struct Canvas {
+    w: usize,
+    h: usize,
+    px: Vec<u8>,
+}
+
+impl Canvas {
+    fn new(w: usize, h: usize) -> Self {
+        Canvas {
+            w,
+            h,
+            px: vec![255; w * h * 3],
+        }
+    }
+    fn set(&mut self, x: i64, y: i64, c: [u8; 3]) {
+        if x >= 0 && y >= 0 && (x as usize) < self.w && (y as usize) < self.h {
+            let o = (y as usize * self.w + x as usize) * 3;
+            self.px[o..o + 3].copy_from_slice(&c);
+        }
+    }
+    fn line(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, c: [u8; 3], dash: bool) {
+        let n = ((x1 - x0).abs().max((y1 - y0).abs()) as usize).max(1);
+        for i in 0..=n {
+            if dash && (i / 6) % 2 == 1 {
+                continue;
+            }
+            let t = i as f64 / n as f64;
+            let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+            for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
+                self.set(x.round() as i64 + dx, y.round() as i64 + dy, c);
+            }
+        }
+    }
+    fn text(&mut self, x: i64, y: i64, s: &str, c: [u8; 3]) {
+        for (k, ch) in s.chars().enumerate() {
+            let g = glyph(ch);
+            for (row, bits) in g.iter().enumerate() {
+                for col in 0..5 {
+                    if bits & (1 << (4 - col)) != 0 {
+                        self.set(x + (k * 6) as i64 + col, y + row as i64, c);
+                    }
+                }
+            }
+        }
+    }
+    fn save(&self, path: &Path) -> Result<(), RunError> {
+        encode_png(path, self.w, self.h, png::ColorType::Rgb, &self.px)
+    }
+}
+
+fn encode_png(
+    path: &Path,
+    w: usize,
+    h: usize,
+    color: png::ColorType,
+    data: &[u8],
+) -> Result<(), RunError> {
+    let mut buf = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut buf, w as u32, h as u32);
+        enc.set_color(color);
+        enc.set_depth(png::BitDepth::Eight);
+        let io = |e: png::EncodingError| RunError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let mut wr = enc.write_header().map_err(io)?;
+        wr.write_image_data(data).map_err(io)?;
+    }
+    write_atomic(path, &buf)
+}
+
+/// 5x7 glyphs: digits, the letters the pictures use, and a few signs.
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        '0' => [14, 17, 19, 21, 25, 17, 14],
+        '1' => [4, 12, 4, 4, 4, 4, 14],
+        '2' => [14, 17, 1, 2, 4, 8, 31],
+        '3' => [31, 2, 4, 2, 1, 17, 14],
+        '4' => [2, 6, 10, 18, 31, 2, 2],
+        '5' => [31, 16, 30, 1, 1, 17, 14],
+        '6' => [6, 8, 16, 30, 17, 17, 14],
+        '7' => [31, 1, 2, 4, 8, 8, 8],
+        '8' => [14, 17, 17, 14, 17, 17, 14],
+        '9' => [14, 17, 17, 15, 1, 2, 12],
+        '.' => [0, 0, 0, 0, 0, 12, 12],
+        '-' => [0, 0, 0, 31, 0, 0, 0],
+        ',' => [0, 0, 0, 0, 12, 4, 8],
+        '(' => [2, 4, 8, 8, 8, 4, 2],
+        ')' => [8, 4, 2, 2, 2, 4, 8],
+        'a' => [0, 0, 14, 1, 15, 17, 15],
+        'c' => [0, 0, 14, 16, 16, 17, 14],
+        'd' => [1, 1, 13, 19, 17, 17, 15],
+        'e' => [0, 0, 14, 17, 31, 16, 14],
+        'g' => [0, 15, 17, 17, 15, 1, 14],
+        'h' => [16, 16, 22, 25, 17, 17, 17],
+        'i' => [4, 0, 12, 4, 4, 4, 14],
+        'l' => [12, 4, 4, 4, 4, 4, 14],
+        'm' => [0, 0, 26, 21, 21, 17, 17],
+        'n' => [0, 0, 22, 25, 17, 17, 17],
+        'o' => [0, 0, 14, 17, 17, 17, 14],
+        'p' => [0, 0, 30, 17, 30, 16, 16],
+        'r' => [0, 0, 22, 25, 16, 16, 16],
+        's' => [0, 0, 14, 16, 14, 1, 30],
+        't' => [8, 8, 28, 8, 8, 9, 6],
+        'u' => [0, 0, 17, 17, 17, 19, 13],
+        'x' => [0, 0, 17, 10, 4, 10, 17],
+        'P' => [30, 17, 17, 30, 16, 16, 16],
+        'C' => [14, 17, 16, 16, 16, 17, 14],
+        'A' => [14, 17, 17, 31, 17, 17, 17],
+        _ => [0; 7],
+    }
+}
+
+/// Compiled forward pass to the code and to the reconstruction.
+fn forward<T: Scalar>(
+    ae: &Autoencoder,
+    x: &[T],
+    data: &Dataset<T>,
+    n: usize,
+) -> Result<(Vec<T>, Vec<T>), RunError> {
+    let layout = ae.layout();
+    let g = Graph::<T>::new();
+    let b = g.symbol("batch");
+    let xin = g.input("X", dims![b, ae.sizes[0]]);
+    let f = ae.forward(&g, &layout, xin);
+    let mut fun = Compiler::new(&g, &layout)
+        .inputs(&[xin])
+        .output(f.code)
+        .output(f.output)
+        .build();
+    let (mut codes, mut recon) = (Vec::new(), Vec::new());
+    let n = n.min(data.n);
+    let head = data.head(n);
+    for k in 0..head.batches(1000) {
+        let (rows, xs) = head.batch(k, 1000);
+        let shape = [rows, data.dim];
+        fun.run(x, &[TensorRef::new(&shape, xs)], None)?;
+        codes.extend_from_slice(fun.output(0)?.data);
+        recon.extend_from_slice(fun.output(1)?.data);
+    }
+    Ok((codes, recon))
+}
+
+/// The codes of every example of `data`, row-major `[n, code units]`.
+pub fn encode<T: Scalar>(ae: &Autoencoder, x: &[T], data: &Dataset<T>) -> Result<Vec<T>, RunError> {
+    Ok(forward(ae, x, data, data.n)?.0)
+}
+
+/// The first 10 test images (top) above their reconstructions (bottom), 3x enlarged.
+pub fn reconstructions<T: Scalar>(
+    path: &Path,
+    ae: &Autoencoder,
+    x: &[T],
+    data: &Dataset<T>,
+) -> Result<(), RunError> {
+    let side = (data.dim as f64).sqrt() as usize;
+    let (n, scale, gap) = (10.min(data.n), 3, 4);
+    let (_, recon) = forward(ae, x, data, n)?;
+    let (w, h) = (
+        n * (side * scale + gap) + gap,
+        2 * (side * scale + gap) + gap,
+    );
+    let mut img = vec![128u8; w * h];
+    for (row, src) in [&data.x[..n * data.dim], &recon[..]].iter().enumerate() {
+        for i in 0..n {
+            for r in 0..side * scale {
+                for c in 0..side * scale {
+                    let v = src[i * data.dim + (r / scale) * side + c / scale].to_f64_lossless();
+                    let (px, py) = (
+                        gap + i * (side * scale + gap) + c,
+                        gap + row * (side * scale + gap) + r,
+                    );
+                    img[py * w + px] = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
+                }
+            }
+        }
+    }
+    encode_png(path, w, h, png::ColorType::Grayscale, &img)
+}
+
+/// Train and test error per fine-tuning epoch, with PCA's test error as a dashed line.
+pub fn learning_curve(path: &Path, records: &[EpochRecord], pca: f64) -> Result<(), RunError> {
+    let (w, h) = (720usize, 440usize);
+    let (l, r, t, b) = (70.0, 20.0, 30.0, 50.0);
+    let mut cv = Canvas::new(w, h);
+    let ymax = records
+        .iter()
+        .map(|e| e.train_error.max(e.test_error))
+        .fold(pca, f64::max)
+        * 1.08;
+    let n = records.len().max(2);
+    let px = |i: f64| l + (w as f64 - l - r) * (i - 1.0) / (n as f64 - 1.0);
+    let py = |v: f64| h as f64 - b - (h as f64 - t - b) * v / ymax;
+    let black = [0, 0, 0];
+    cv.line(l, t, l, h as f64 - b, black, false);
+    cv.line(l, h as f64 - b, w as f64 - r, h as f64 - b, black, false);
+    for k in 0..=5 {
+        let v = ymax * k as f64 / 5.0;
+        let y = py(v);
+        cv.line(l - 5.0, y, l, y, black, false);
+        cv.text(4, y as i64 - 3, &format!("{v:.1}"), black);
+    }
+    let mut last_tick = 0.0;
+    for k in 0..=4 {
+        let e = (1.0 + (n as f64 - 1.0) * k as f64 / 4.0).round();
+        if e == last_tick {
+            continue;
+        }
+        last_tick = e;
+        let x = px(e);
+        cv.line(x, h as f64 - b, x, h as f64 - b + 5.0, black, false);
+        cv.text(
+            x as i64 - 6,
+            h as i64 - b as i64 + 10,
+            &format!("{e}"),
+            black,
+        );
+    }
+    cv.text(w as i64 / 2 - 15, h as i64 - 18, "epoch", black);
+    cv.text(8, 10, "error per image", black);
+    let (blue, red, green) = ([30, 90, 200], [200, 40, 40], [20, 150, 60]);
+    cv.line(l, py(pca), w as f64 - r, py(pca), green, true);
+    for pair in records.windows(2) {
+        let (a, bb) = (&pair[0], &pair[1]);
+        cv.line(
+            px(a.epoch as f64),
+            py(a.train_error),
+            px(bb.epoch as f64),
+            py(bb.train_error),
+            blue,
+            false,
+        );
+        cv.line(
+            px(a.epoch as f64),
+            py(a.test_error),
+            px(bb.epoch as f64),
+            py(bb.test_error),
+            red,
+            false,
+        );
+    }
+    let (lx, ly) = (w as i64 - 120, h as i64 - b as i64 - 50);
+    cv.text(lx, ly, "train", blue);
+    cv.text(lx, ly + 12, "test", red);
+    cv.text(lx, ly + 24, "PCA (test)", green);
+    cv.save(path)
+}
+
+/// 2-D codes of the test set, coloured by label.
+pub fn codes<T: Scalar>(
+    path: &Path,
+    ae: &Autoencoder,
+    x: &[T],
+    data: &Dataset<T>,
+) -> Result<(), RunError> {
+    let c = encode(ae, x, data)?;
+    let (w, h, m) = (600usize, 600usize, 20.0);
+    let mut cv = Canvas::new(w, h);
+    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+    for p in c.chunks(2) {
+        for d in 0..2 {
+            lo[d] = lo[d].min(p[d].to_f64_lossless());
+            hi[d] = hi[d].max(p[d].to_f64_lossless());
+        }
+    }
+    let colours = [
+        [31, 119, 180],
+        [255, 127, 14],
+        [44, 160, 44],
+        [214, 39, 40],
+        [148, 103, 189],
+        [140, 86, 75],
+        [227, 119, 194],
+        [127, 127, 127],
+        [188, 189, 34],
+        [23, 190, 207],
+    ];
+    for (i, p) in c.chunks(2).enumerate() {
+        let label = data.labels.as_ref().map_or(0, |l| l[i] as usize % 10);
+        let x = m
+            + (w as f64 - 2.0 * m) * (p[0].to_f64_lossless() - lo[0]) / (hi[0] - lo[0]).max(1e-12);
+        let y = h as f64
+            - m
+            - (h as f64 - 2.0 * m) * (p[1].to_f64_lossless() - lo[1]) / (hi[1] - lo[1]).max(1e-12);
+        for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+            cv.set(x as i64 + dx, y as i64 + dy, colours[label]);
+        }
+    }
+    for (k, col) in colours.iter().enumerate() {
+        cv.text(w as i64 - 20, 10 + 10 * k as i64, &k.to_string(), *col);
+    }
+    cv.save(path)
+}

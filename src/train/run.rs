@@ -1,0 +1,678 @@
+//! A whole training run as the `symgrad train` command makes it: a [`RunConfig`] (with the
+//! paper's presets), the data it names, greedy pre-training, unrolling, fine-tuning, PCA, and
+//! what is left in the run folder: a checkpoint after every epoch (written atomically), the
+//! parameters as safetensors with the layer layout in their metadata, and a JSON report.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::{
+    unroll, EpochRecord, Event, Finetune, FinetuneConfig, Finetuner, LayerParams, Pca,
+    PretrainConfig, Pretrainer,
+};
+use crate::data::{curves_like, find_mnist, load_mnist, DataError, Dataset};
+use crate::models::autoencoder::{Autoencoder, Loss, Unit};
+use crate::{ParamLayout, Scalar};
+
+/// Where the data comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    /// The curves-like generator (built in: no download).
+    Curves,
+    /// MNIST's IDX files in a folder (default: `$SYMGRAD_MNIST` or `../shared/data/mnist`).
+    Mnist {
+        /// The folder.
+        dir: Option<PathBuf>,
+    },
+}
+
+/// Float precision of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// f32.
+    F32,
+    /// f64.
+    F64,
+}
+
+/// Everything a run needs; saved in its report and checkpoints.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The data.
+    pub data: DataSource,
+    /// Training examples used (`None`: all; curves: 20,000).
+    pub train_size: Option<usize>,
+    /// Test examples used (`None`: all; curves: 10,000).
+    pub test_size: Option<usize>,
+    /// The network.
+    pub network: Autoencoder,
+    /// The fine-tuning cost.
+    pub loss: Loss,
+    /// Pre-training (`None`: random initialisation, `init_scale` 0.1).
+    pub pretrain: Option<PretrainConfig>,
+    /// Fine-tuning.
+    pub finetune: FinetuneConfig,
+    /// Precision.
+    pub precision: Precision,
+    /// Seed of everything random.
+    pub seed: u64,
+}
+
+impl RunConfig {
+    /// A preset: `mnist` and `curves` are the paper's recipes (RBM pre-training for 50
+    /// epochs, 200 epochs of minimize.m with 3 line searches on batches of 1000); `demo` is a
+    /// small curves-like run that finishes in minutes on 2 cores.
+    pub fn preset(name: &str) -> Option<RunConfig> {
+        let paper_ft = FinetuneConfig {
+            method: Finetune::MinimizeM {
+                batch: 1000,
+                line_searches: 3,
+            },
+            epochs: 200,
+            loss: Loss::CrossEntropy,
+            seed: 1,
+        };
+        match name {
+            "mnist" => Some(RunConfig {
+                data: DataSource::Mnist { dir: None },
+                train_size: None,
+                test_size: None,
+                network: Autoencoder::mnist(),
+                loss: Loss::CrossEntropy,
+                pretrain: Some(PretrainConfig::paper(50)),
+                finetune: paper_ft,
+                precision: Precision::F32,
+                seed: 1,
+            }),
+            "curves" => Some(RunConfig {
+                data: DataSource::Curves,
+                train_size: Some(20_000),
+                test_size: Some(10_000),
+                network: Autoencoder::curves(),
+                loss: Loss::CrossEntropy,
+                pretrain: Some(PretrainConfig::paper(50)),
+                finetune: paper_ft,
+                precision: Precision::F32,
+                seed: 1,
+            }),
+            "demo" => Some(RunConfig {
+                data: DataSource::Curves,
+                train_size: Some(10_000),
+                test_size: Some(2000),
+                network: Autoencoder {
+                    sizes: vec![784, 256, 64, 6],
+                    units: vec![Unit::Logistic, Unit::Logistic, Unit::Linear],
+                    output_unit: Unit::Logistic,
+                    tied: false,
+                },
+                loss: Loss::CrossEntropy,
+                pretrain: Some(PretrainConfig::paper(8)),
+                finetune: FinetuneConfig {
+                    method: Finetune::MinimizeM {
+                        batch: 500,
+                        line_searches: 3,
+                    },
+                    epochs: 40,
+                    loss: Loss::CrossEntropy,
+                    seed: 1,
+                },
+                precision: Precision::F32,
+                seed: 1,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Checks the configuration's own consistency.
+    pub fn validate(&self) -> Result<(), RunError> {
+        let n = &self.network;
+        let bad = |m: String| Err(RunError::Config(m));
+        if n.sizes.len() < 2 {
+            return bad(format!(
+                "the network needs at least 2 layer sizes, got {:?}",
+                n.sizes
+            ));
+        }
+        if n.sizes.contains(&0) {
+            return bad(format!("layer sizes must be positive, got {:?}", n.sizes));
+        }
+        if n.units.len() != n.sizes.len() - 1 {
+            return bad(format!(
+                "{} layer sizes need {} unit types, got {}",
+                n.sizes.len(),
+                n.sizes.len() - 1,
+                n.units.len()
+            ));
+        }
+        if self.loss == Loss::CrossEntropy && n.output_unit != Unit::Logistic {
+            return bad(
+                "cross-entropy needs logistic output units (use squared error for linear ones)"
+                    .into(),
+            );
+        }
+        if n.sizes[0] != 784 {
+            return bad(format!(
+                "the data have 784 pixels per image, the network's input layer has {}",
+                n.sizes[0]
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Errors of a run: one clear line each.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The configuration does not hold together.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Data could not be read.
+    #[error("data: {0}")]
+    Data(#[from] DataError),
+    /// A file could not be written or read.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// A checkpoint or parameter file is damaged or does not fit the run.
+    #[error("{path}: {message}")]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The computation failed.
+    #[error("{0}")]
+    Core(#[from] crate::Error),
+    /// Ctrl-C: the last completed epoch's checkpoint is in the folder.
+    #[error("interrupted; the checkpoint of the last completed epoch is in {0} (resume with `symgrad train --resume {0}`)")]
+    Interrupted(PathBuf),
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> RunError {
+    RunError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
+/// The training and test sets a configuration names.
+pub fn load_data<T: Scalar>(cfg: &RunConfig) -> Result<(Dataset<T>, Dataset<T>), RunError> {
+    match &cfg.data {
+        DataSource::Curves => {
+            let (ntr, nte) = (
+                cfg.train_size.unwrap_or(20_000),
+                cfg.test_size.unwrap_or(10_000),
+            );
+            let all = curves_like::<T>(ntr + nte, cfg.seed);
+            let test = Dataset {
+                n: nte,
+                dim: all.dim,
+                x: all.x[ntr * all.dim..].to_vec(),
+                labels: None,
+            };
+            Ok((all.head(ntr), test))
+        }
+        DataSource::Mnist { dir } => {
+            let dir = match dir {
+                Some(d) => d.clone(),
+                None => find_mnist().ok_or_else(|| {
+                    DataError::NotFound("MNIST not found: pass --mnist-dir, set SYMGRAD_MNIST, or place the IDX files in ../shared/data/mnist".into())
+                })?,
+            };
+            let m = load_mnist::<T>(&dir)?;
+            let tr = cfg.train_size.map_or(m.train.clone(), |n| m.train.head(n));
+            let te = cfg.test_size.map_or(m.test.clone(), |n| m.test.head(n));
+            Ok((tr, te))
+        }
+    }
+}
+
+/// Where a run stands; saved in each checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    /// Pre-training: layers finished.
+    pub layers_done: usize,
+    /// Epochs finished in the layer being pre-trained.
+    pub layer_epochs_done: usize,
+    /// Fine-tuning epochs finished (0 until fine-tuning starts).
+    pub finetune_epochs_done: usize,
+    /// Whether fine-tuning has started (the flat vector is the deep network's).
+    pub finetuning: bool,
+    /// Mean reconstruction error per pre-training epoch, per layer.
+    pub pretrain_errors: Vec<Vec<f64>>,
+    /// Fine-tuning epochs.
+    pub records: Vec<EpochRecord>,
+    /// Seconds spent so far.
+    pub seconds: f64,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The configuration.
+    pub config: RunConfig,
+    /// The state at the end (errors per epoch).
+    pub state: RunState,
+    /// Test error of the unrolled network before fine-tuning.
+    pub unrolled_test_error: Option<f64>,
+    /// PCA's test error with as many components as the code has units.
+    pub pca_test_error: f64,
+    /// Final training and test errors.
+    pub train_error: f64,
+    /// Final test error.
+    pub test_error: f64,
+    /// Parameter count.
+    pub parameters: usize,
+}
+
+/// The files of a run folder.
+pub struct RunDir {
+    /// The folder.
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    /// The checkpoint.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.dir.join("checkpoint.safetensors")
+    }
+    /// The final parameters.
+    pub fn params(&self) -> PathBuf {
+        self.dir.join("params.safetensors")
+    }
+    /// The report.
+    pub fn report(&self) -> PathBuf {
+        self.dir.join("report.json")
+    }
+}
+
+fn dtype<T: Scalar>() -> Dtype {
+    if T::NAME == "f32" {
+        Dtype::F32
+    } else {
+        Dtype::F64
+    }
+}
+
+fn to_bytes<T: Scalar>(v: &[T]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(std::mem::size_of_val(v));
+    for x in v {
+        if T::NAME == "f32" {
+            out.extend_from_slice(&(x.to_f64_lossless() as f32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&x.to_f64_lossless().to_le_bytes());
+        }
+    }
+    out
+}
+
+fn from_view<T: Scalar>(v: &TensorView<'_>, path: &Path, name: &str) -> Result<Vec<T>, RunError> {
+    let d = v.data();
+    match v.dtype() {
+        Dtype::F32 => Ok(d
+            .chunks_exact(4)
+            .map(|c| T::from_f64(f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64))
+            .collect()),
+        Dtype::F64 => Ok(d
+            .chunks_exact(8)
+            .map(|c| T::from_f64(f64::from_le_bytes(c.try_into().expect("8 bytes"))))
+            .collect()),
+        other => Err(RunError::BadFile {
+            path: path.to_path_buf(),
+            message: format!("tensor `{name}`: expected F32 or F64, found {other:?}"),
+        }),
+    }
+}
+
+/// Writes named vectors as one safetensors file (atomically), with metadata.
+pub fn save_tensors<T: Scalar>(
+    path: &Path,
+    tensors: &[(String, Vec<usize>, Vec<T>)],
+    meta: HashMap<String, String>,
+) -> Result<(), RunError> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, s, v)| (n.clone(), s.clone(), to_bytes(v)))
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, s, b)| TensorView::new(dtype::<T>(), s.clone(), b).map(|v| (n.clone(), v)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| io_err(path, e))?;
+    let out = safetensors::serialize(views, Some(meta)).map_err(|e| io_err(path, e))?;
+    write_atomic(path, &out)
+}
+
+/// Tensors by name, converted to T.
+pub type Tensors<T> = HashMap<String, Vec<T>>;
+
+/// Reads a safetensors file: its tensors (converted to T) and metadata.
+pub fn load_tensors<T: Scalar>(
+    path: &Path,
+) -> Result<(Tensors<T>, HashMap<String, String>), RunError> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| RunError::BadFile {
+        path: path.to_path_buf(),
+        message: format!("not a safetensors file: {e}"),
+    })?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| RunError::BadFile {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut out = HashMap::new();
+    for (name, view) in st.tensors() {
+        out.insert(name.clone(), from_view::<T>(&view, path, &name)?);
+    }
+    Ok((out, meta.metadata().clone().unwrap_or_default()))
+}
+
+/// Saves the deep network's parameters, one tensor per parameter, with the layout and the
+/// network in the metadata.
+pub fn save_params<T: Scalar>(
+    path: &Path,
+    ae: &Autoencoder,
+    layout: &ParamLayout,
+    x: &[T],
+) -> Result<(), RunError> {
+    let tensors: Vec<(String, Vec<usize>, Vec<T>)> = layout
+        .entries()
+        .iter()
+        .map(|e| (e.name.clone(), e.shape.to_vec(), x[e.range()].to_vec()))
+        .collect();
+    let layout_json: Vec<serde_json::Value> = layout
+        .entries()
+        .iter()
+        .map(|e| serde_json::json!({"name": e.name, "shape": e.shape.to_vec(), "offset": e.offset}))
+        .collect();
+    let mut meta = HashMap::new();
+    meta.insert(
+        "layout".into(),
+        serde_json::to_string(&layout_json).expect("json"),
+    );
+    meta.insert("network".into(), serde_json::to_string(ae).expect("json"));
+    save_tensors(path, &tensors, meta)
+}
+
+/// Loads a parameter file written by [`save_params`]: the network and its flat vector.
+pub fn load_params<T: Scalar>(path: &Path) -> Result<(Autoencoder, Vec<T>), RunError> {
+    let (tensors, meta) = load_tensors::<T>(path)?;
+    let bad = |m: String| RunError::BadFile {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let ae: Autoencoder = serde_json::from_str(
+        meta.get("network")
+            .ok_or_else(|| bad("no `network` in the metadata".into()))?,
+    )
+    .map_err(|e| bad(format!("metadata `network`: {e}")))?;
+    let layout = ae.layout();
+    let mut x = vec![T::zero(); layout.len()];
+    for e in layout.entries() {
+        let v = tensors
+            .get(&e.name)
+            .ok_or_else(|| bad(format!("missing parameter `{}`", e.name)))?;
+        if v.len() != e.len() {
+            return Err(bad(format!(
+                "parameter `{}`: expected {} values ({:?}), found {}",
+                e.name,
+                e.len(),
+                e.shape,
+                v.len()
+            )));
+        }
+        x[e.range()].copy_from_slice(v);
+    }
+    Ok((ae, x))
+}
+
+fn save_checkpoint<T: Scalar>(
+    rd: &RunDir,
+    cfg: &RunConfig,
+    state: &RunState,
+    layers: &[LayerParams<T>],
+    current: &[T],
+    velocity: &[T],
+) -> Result<(), RunError> {
+    let mut tensors = Vec::new();
+    for (i, p) in layers.iter().enumerate() {
+        tensors.push((format!("layer{i}.W"), vec![p.w.len()], p.w.clone()));
+        tensors.push((
+            format!("layer{i}.b_hidden"),
+            vec![p.b_hidden.len()],
+            p.b_hidden.clone(),
+        ));
+        tensors.push((
+            format!("layer{i}.b_visible"),
+            vec![p.b_visible.len()],
+            p.b_visible.clone(),
+        ));
+    }
+    tensors.push(("current".into(), vec![current.len()], current.to_vec()));
+    tensors.push(("velocity".into(), vec![velocity.len()], velocity.to_vec()));
+    let mut meta = HashMap::new();
+    meta.insert("config".into(), serde_json::to_string(cfg).expect("json"));
+    meta.insert("state".into(), serde_json::to_string(state).expect("json"));
+    save_tensors(&rd.checkpoint(), &tensors, meta)
+}
+
+struct Checkpoint<T> {
+    cfg: RunConfig,
+    state: RunState,
+    layers: Vec<LayerParams<T>>,
+    current: Vec<T>,
+    velocity: Vec<T>,
+}
+
+fn load_checkpoint<T: Scalar>(path: &Path) -> Result<Checkpoint<T>, RunError> {
+    let (mut t, meta) = load_tensors::<T>(path)?;
+    let bad = |m: String| RunError::BadFile {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let cfg: RunConfig = serde_json::from_str(
+        meta.get("config")
+            .ok_or_else(|| bad("no `config` in the metadata".into()))?,
+    )
+    .map_err(|e| bad(format!("config: {e}")))?;
+    let state: RunState = serde_json::from_str(
+        meta.get("state")
+            .ok_or_else(|| bad("no `state` in the metadata".into()))?,
+    )
+    .map_err(|e| bad(format!("state: {e}")))?;
+    let mut take = |name: String| {
+        t.remove(&name)
+            .ok_or_else(|| bad(format!("missing tensor `{name}`")))
+    };
+    let mut layers = Vec::new();
+    // Pre-trained layers are kept only until fine-tuning starts (then x holds them all).
+    let kept = if state.finetuning {
+        0
+    } else {
+        state.layers_done.min(cfg.network.depth())
+    };
+    for i in 0..kept {
+        layers.push(LayerParams {
+            w: take(format!("layer{i}.W"))?,
+            b_hidden: take(format!("layer{i}.b_hidden"))?,
+            b_visible: take(format!("layer{i}.b_visible"))?,
+        });
+    }
+    Ok(Checkpoint {
+        current: take("current".into())?,
+        velocity: take("velocity".into())?,
+        cfg,
+        state,
+        layers,
+    })
+}
+
+/// Runs (or resumes) training in `dir`. `progress` sees every event and may stop the run
+/// (Ctrl-C), which leaves the last completed epoch's checkpoint in place.
+pub fn train_run<T: Scalar>(
+    cfg: &RunConfig,
+    dir: &Path,
+    resume: bool,
+    progress: &mut dyn FnMut(&Event) -> ControlFlow<()>,
+) -> Result<RunReport, RunError> {
+    let rd = RunDir {
+        dir: dir.to_path_buf(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    // An unwritable folder is found now, not after an hour of training.
+    write_atomic(&dir.join(".write-test"), b"ok")?;
+    let _ = std::fs::remove_file(dir.join(".write-test"));
+    let (cfg, mut state, mut layers_init, mut current, mut velocity) = if resume {
+        let c = load_checkpoint::<T>(&rd.checkpoint())?;
+        (c.cfg, c.state, c.layers, c.current, c.velocity)
+    } else {
+        (
+            cfg.clone(),
+            RunState {
+                layers_done: 0,
+                layer_epochs_done: 0,
+                finetune_epochs_done: 0,
+                finetuning: false,
+                pretrain_errors: Vec::new(),
+                records: Vec::new(),
+                seconds: 0.0,
+            },
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        )
+    };
+    cfg.validate()?;
+    let (train, test) = load_data::<T>(&cfg)?;
+    let ae = cfg.network.clone();
+    let start = Instant::now();
+    let base_seconds = state.seconds;
+    let mut unrolled_test_error = None;
+    let mut ft = Finetuner::<T>::new(&ae, cfg.loss);
+    let interrupted = |e: crate::Error| match e {
+        crate::Error::Interrupted => RunError::Interrupted(dir.to_path_buf()),
+        other => RunError::Core(other),
+    };
+
+    let mut x: Vec<T> = if state.finetuning {
+        current.clone()
+    } else if let Some(pcfg) = &cfg.pretrain {
+        let mut pcfg = pcfg.clone();
+        pcfg.seed = cfg.seed;
+        let mut pre = Pretrainer::<T>::new(&ae, pcfg);
+        pre.layers = std::mem::take(&mut layers_init);
+        while pre.layers.len() < ae.depth() {
+            let layer = pre.layers.len();
+            let resume_layer =
+                (state.layer_epochs_done > 0 && state.layers_done == layer).then(|| {
+                    (
+                        state.layer_epochs_done,
+                        std::mem::take(&mut current),
+                        std::mem::take(&mut velocity),
+                    )
+                });
+            if state.pretrain_errors.len() <= layer {
+                state.pretrain_errors.push(Vec::new());
+            }
+            let done_layers = pre.layers.clone();
+            let mut on_epoch = |epoch: usize, p: &[T], v: &[T]| -> Result<(), crate::Error> {
+                let mut s = state.clone();
+                s.layers_done = layer;
+                s.layer_epochs_done = epoch + 1;
+                s.seconds = base_seconds + start.elapsed().as_secs_f64();
+                save_checkpoint(&rd, &cfg, &s, &done_layers, p, v)
+                    .map_err(|e| crate::Error::Checkpoint(e.to_string()))?;
+                state = s;
+                Ok(())
+            };
+            let mut errors = Vec::new();
+            let mut prog = |e: &Event| {
+                if let Event::PretrainEpoch { error, .. } = e {
+                    errors.push(*error);
+                }
+                progress(e)
+            };
+            pre.train_next_layer(&train, resume_layer, &mut prog, &mut on_epoch)
+                .map_err(interrupted)?;
+            state.pretrain_errors[layer].extend(errors);
+            state.layers_done = layer + 1;
+            state.layer_epochs_done = 0;
+        }
+        unroll(&ae, &pre.layers, &ft.layout)?
+    } else {
+        ae.init::<T>(&ft.layout, 0.1, cfg.seed)
+    };
+    if !state.finetuning {
+        unrolled_test_error = Some(ft.error(&x, &test)?);
+        state.finetuning = true;
+        state.seconds = base_seconds + start.elapsed().as_secs_f64();
+        save_checkpoint(&rd, &cfg, &state, &[], &x, &[])?;
+        velocity.clear();
+    }
+    let mut fcfg = cfg.finetune.clone();
+    fcfg.seed = cfg.seed;
+    let start_epoch = state.finetune_epochs_done;
+    {
+        let mut on_epoch = |rec: &EpochRecord, p: &[T], v: &[T]| -> Result<(), crate::Error> {
+            state.records.push(rec.clone());
+            state.finetune_epochs_done = rec.epoch;
+            state.seconds = base_seconds + start.elapsed().as_secs_f64();
+            save_checkpoint(&rd, &cfg, &state, &[], p, v)
+                .map_err(|e| crate::Error::Checkpoint(e.to_string()))
+        };
+        ft.run(
+            &mut x,
+            &train,
+            &test,
+            &fcfg,
+            start_epoch,
+            std::mem::take(&mut velocity),
+            progress,
+            &mut on_epoch,
+        )
+        .map_err(interrupted)?;
+    }
+    let k = *ae.sizes.last().expect("validated");
+    let pca_test_error = Pca::fit(&train, k)?.error(&test);
+    let (train_error, test_error) = match state.records.last() {
+        Some(r) => (r.train_error, r.test_error),
+        None => (ft.error(&x, &train)?, ft.error(&x, &test)?),
+    };
+    save_params(&rd.params(), &ae, &ft.layout, &x)?;
+    let report = RunReport {
+        config: cfg.clone(),
+        state: state.clone(),
+        unrolled_test_error,
+        pca_test_error,
+        train_error,
+        test_error,
+        parameters: ft.layout.len(),
+    };
+    write_atomic(
+        &rd.report(),
+        serde_json::to_string_pretty(&report)
+            .expect("json")
+            .as_bytes(),
+    )?;
+    Ok(report)
+}

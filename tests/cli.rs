@@ -1,0 +1,150 @@
+//! The `symgrad` command with bad arguments, files and folders: one clear line on stderr,
+//! a non-zero exit, never a panic, never a half-written file.
+
+use std::process::Command;
+
+fn symgrad(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let (ok, _, err) = symgrad(args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(err.contains(needle), "{args:?}: stderr was {err:?}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+}
+
+#[test]
+fn bad_arguments_give_one_clear_line() {
+    fails_with(
+        &["train", "--preset", "imagenet"],
+        "--preset: expected demo, curves or mnist, got `imagenet`",
+    );
+    fails_with(&["train", "--batch", "0"], "--batch must be at least 1");
+    fails_with(
+        &["train", "--layers", "100,10"],
+        "the network's input layer has 100",
+    );
+    fails_with(
+        &["train", "--units", "logistic,swish,linear"],
+        "--units: expected logistic, linear, relu or tanh, got `swish`",
+    );
+    fails_with(
+        &["train", "--layers", "784,30", "--units", "logistic,linear"],
+        "2 layer sizes need 1 unit types, got 2",
+    );
+    fails_with(&["train", "--epochs", "many"], "invalid value 'many'");
+    fails_with(&["train", "--threads", "0"], "--threads must be at least 1");
+}
+
+#[test]
+fn unreadable_files_and_unwritable_folders_give_one_clear_line() {
+    let tmp = std::env::temp_dir().join(format!("symgrad-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A file where the output folder should be.
+    let file = tmp.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = file.join("run");
+    fails_with(
+        &[
+            "train",
+            "--epochs",
+            "1",
+            "--pretrain",
+            "none",
+            "--train-size",
+            "50",
+            "--test-size",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "a-file",
+    );
+    // MNIST from a folder without the files.
+    fails_with(
+        &[
+            "train",
+            "--mnist-dir",
+            tmp.to_str().unwrap(),
+            "--out",
+            tmp.join("m").to_str().unwrap(),
+        ],
+        "train-images-idx3-ubyte",
+    );
+    // Resume of a folder without a checkpoint, eval of a folder without parameters.
+    fails_with(
+        &["train", "--resume", tmp.to_str().unwrap()],
+        "checkpoint.safetensors",
+    );
+    fails_with(&["eval", tmp.to_str().unwrap()], "params.safetensors");
+    // A damaged parameter file.
+    std::fs::write(
+        tmp.join("params.safetensors"),
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}",
+    )
+    .unwrap();
+    fails_with(&["eval", tmp.to_str().unwrap()], "not a safetensors file");
+}
+
+#[test]
+fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
+    let dir = std::env::temp_dir().join(format!("symgrad-cli-run-{}", std::process::id()));
+    let d = dir.to_str().unwrap();
+    let (ok, out, err) = symgrad(&[
+        "train",
+        "--layers",
+        "784,16,2",
+        "--pretrain",
+        "ae",
+        "--pretrain-epochs",
+        "1",
+        "--epochs",
+        "2",
+        "--batch",
+        "100",
+        "--train-size",
+        "300",
+        "--test-size",
+        "100",
+        "--out",
+        d,
+    ]);
+    assert!(ok, "{out}\n{err}");
+    assert!(
+        out.contains("deep autoencoder") && out.contains("PCA, 2 components"),
+        "{out}"
+    );
+    for f in [
+        "params.safetensors",
+        "report.json",
+        "checkpoint.safetensors",
+        "reconstructions.png",
+        "learning_curve.png",
+        "codes.png",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    assert!(
+        std::fs::read_dir(&dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp")),
+        "a temporary file was left"
+    );
+    let (ok, out, _) = symgrad(&["eval", d]);
+    assert!(ok && out.contains("test error per image"), "{out}");
+    let csv = dir.join("codes.csv");
+    let (ok, _, err) = symgrad(&["encode", d, "--out", csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 101);
+}
