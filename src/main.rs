@@ -297,6 +297,8 @@ struct Bars {
     pretrain_epochs: usize,
     finetune_epochs: usize,
     last_test: Option<f64>,
+    /// Without a terminal the bars are hidden: print a line per epoch instead.
+    tty: bool,
 }
 
 impl Bars {
@@ -342,7 +344,11 @@ impl Bars {
                     ));
                 }
             }
-            Event::PretrainEpoch { .. } => {}
+            Event::PretrainEpoch { layer, epoch, error } => {
+                if !self.tty {
+                    println!("pre-train layer {}, epoch {}: reconstruction error {error:.3}", layer + 1, epoch + 1);
+                }
+            }
             Event::FinetuneBatch {
                 epoch,
                 batch,
@@ -360,11 +366,13 @@ impl Bars {
             }
             Event::FinetuneEpoch(r) => {
                 self.last_test = Some(r.test_error);
-                if let Some(b) = &self.bar {
-                    b.println(format!(
-                        "epoch {:4}: train error {:.3}, test error {:.3} ({:.1} s)",
-                        r.epoch, r.train_error, r.test_error, r.seconds
-                    ));
+                let line = format!(
+                    "epoch {:4}: train error {:.3}, test error {:.3} ({:.1} s)",
+                    r.epoch, r.train_error, r.test_error, r.seconds
+                );
+                match &self.bar {
+                    Some(b) if self.tty => b.println(line),
+                    _ => println!("{line}"),
                 }
             }
         }
@@ -426,6 +434,7 @@ fn train(a: &TrainArgs) -> Result<(), AnyError> {
         pretrain_epochs: cfg.pretrain.as_ref().map_or(0, |p| p.epochs),
         finetune_epochs: cfg.finetune.epochs,
         last_test: None,
+        tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let t = Instant::now();
     let result = match cfg.precision {
