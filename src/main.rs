@@ -52,6 +52,12 @@ enum FinetuneArg {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum LossArg {
+    CrossEntropy,
+    SquaredError,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum PrecisionArg {
     F32,
     F64,
@@ -86,6 +92,13 @@ struct TrainArgs {
     /// Tie the decoder's weights to the encoder's (the paper's are untied).
     #[arg(long)]
     tied: bool,
+    /// Units of the reconstruction: logistic, or linear ("Gaussian" visible units, for
+    /// real-valued data; use with --loss squared-error).
+    #[arg(long)]
+    output_unit: Option<String>,
+    /// Fine-tuning cost.
+    #[arg(long, value_enum)]
+    loss: Option<LossArg>,
     /// Pre-training method.
     #[arg(long, value_enum)]
     pretrain: Option<PretrainArg>,
@@ -229,6 +242,17 @@ fn config_from(a: &TrainArgs) -> Result<RunConfig, AnyError> {
             .collect::<Result<_, _>>()?;
     }
     c.network.tied = a.tied || c.network.tied;
+    if let Some(u) = &a.output_unit {
+        c.network.output_unit = Unit::from_name(u)
+            .ok_or_else(|| format!("--output-unit: expected logistic or linear, got `{u}`"))?;
+    }
+    if let Some(l) = a.loss {
+        c.loss = match l {
+            LossArg::CrossEntropy => Loss::CrossEntropy,
+            LossArg::SquaredError => Loss::SquaredError,
+        };
+        c.finetune.loss = c.loss;
+    }
     match a.pretrain {
         Some(PretrainArg::None) => c.pretrain = None,
         Some(PretrainArg::Rbm) => {
@@ -344,9 +368,17 @@ impl Bars {
                     ));
                 }
             }
-            Event::PretrainEpoch { layer, epoch, error } => {
+            Event::PretrainEpoch {
+                layer,
+                epoch,
+                error,
+            } => {
                 if !self.tty {
-                    println!("pre-train layer {}, epoch {}: reconstruction error {error:.3}", layer + 1, epoch + 1);
+                    println!(
+                        "pre-train layer {}, epoch {}: reconstruction error {error:.3}",
+                        layer + 1,
+                        epoch + 1
+                    );
                 }
             }
             Event::FinetuneBatch {
