@@ -162,7 +162,7 @@ fn ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run() {
     let dir = std::env::temp_dir().join(format!("symgrad-cli-sigint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.to_str().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+    let child = Command::new(env!("CARGO_BIN_EXE_symgrad"))
         .args([
             "train",
             "--layers",

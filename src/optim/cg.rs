@@ -7,12 +7,11 @@
 //! C. E. Rasmussen, `minimize.m`.
 
 use std::ops::ControlFlow;
-use std::time::Instant;
 
 use super::linesearch::{LineSearch, MoreThuente, Rasmussen};
 use super::{
     all_finite, dot, Best, Callback, Counted, FnObjective, IterRecord, LineSearchFailure, Norm,
-    Objective, Probe, Report, Stop, StopReason,
+    Objective, Probe, Report, Stop, StopReason, Tally,
 };
 use crate::Scalar;
 
@@ -139,7 +138,6 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
 
     /// Minimizes `obj` from `x`, in place.
     pub fn minimize<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &mut [T]) -> Report {
-        let start = Instant::now();
         let n = x.len();
         assert_eq!(
             obj.dim(),
@@ -155,40 +153,14 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
         let mut gt = vec![T::zero(); n];
         let mut trials = Vec::with_capacity(32);
         let mut f = obj.fg(x, &mut g);
-        let f0 = f;
-        let report = |stop: StopReason,
-                      f: f64,
-                      gn: f64,
-                      it: usize,
-                      ls: usize,
-                      hist: Vec<IterRecord>,
-                      obj: &Counted<'_, T, O>| Report {
-            f,
-            f0,
-            grad_norm: gn,
-            iterations: it,
-            line_searches: ls,
-            f_evals: obj.f_evals,
-            g_evals: obj.g_evals,
-            elapsed: start.elapsed(),
-            stop,
-            history: hist,
-        };
+        let mut tally = Tally::new(f);
         if !f.is_finite() || !all_finite(&g) {
             let what = if f.is_finite() {
                 "gradient at x0"
             } else {
                 "value at x0"
             };
-            return report(
-                StopReason::NonFinite { what },
-                f,
-                f64::NAN,
-                0,
-                0,
-                Vec::new(),
-                &obj,
-            );
+            return tally.report(StopReason::NonFinite { what }, f, f64::NAN, &obj);
         }
         let mut gnorm = self.stop.grad_norm.of(&g);
         for (di, &gi) in d.iter_mut().zip(&g) {
@@ -197,38 +169,9 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
         let mut f_prev = f + dot(&g, &g).sqrt() / 2.0; // scipy's old_old_fval
         let restart_every = self.restart_every.unwrap_or(n).max(1);
         let mut since_restart = 0;
-        let mut history = Vec::new();
-        let (mut it, mut ls) = (0usize, 0usize);
         loop {
-            if gnorm <= self.stop.grad_tol {
-                let stop = StopReason::GradientNorm {
-                    norm: gnorm,
-                    tol: self.stop.grad_tol,
-                    kind: self.stop.grad_norm,
-                };
-                return report(stop, f, gnorm, it, ls, history, &obj);
-            }
-            if self.stop.max_iter > 0 && it >= self.stop.max_iter {
-                return report(
-                    StopReason::MaxIterations(it),
-                    f,
-                    gnorm,
-                    it,
-                    ls,
-                    history,
-                    &obj,
-                );
-            }
-            if self.stop.max_evals > 0 && obj.f_evals >= self.stop.max_evals {
-                return report(
-                    StopReason::MaxEvaluations(obj.f_evals),
-                    f,
-                    gnorm,
-                    it,
-                    ls,
-                    history,
-                    &obj,
-                );
+            if let Some(stop) = self.stop.check(gnorm, tally.iterations, obj.f_evals) {
+                return tally.report(stop, f, gnorm, &obj);
             }
             let slope = dot(&g, &d);
             let mut step0 = (1.01 * 2.0 * (f - f_prev) / slope).min(1.0);
@@ -239,7 +182,7 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
             let r = self
                 .line_search
                 .search(&mut probe, f, slope, step0, &mut trials);
-            ls += 1;
+            tally.line_searches += 1;
             let improved = r.step > 0.0 && r.f.is_finite() && r.f < f;
             if !r.ok && (!improved || since_restart == 0) {
                 if improved {
@@ -256,19 +199,11 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
                         reason: r.failure.unwrap_or_else(|| "no decrease".into()),
                         trials: trials.clone(),
                     };
-                    return report(
-                        StopReason::LineSearchFailed(failure),
-                        f,
-                        gnorm,
-                        it,
-                        ls,
-                        history,
-                        &obj,
-                    );
+                    return tally.report(StopReason::LineSearchFailed(failure), f, gnorm, &obj);
                 }
             }
             let f_new = probe.settle(r.step);
-            it += 1;
+            tally.iterations += 1;
             // Accept the point: x by copy (it is the caller's), the gradients by swapping.
             x.copy_from_slice(&xt);
             std::mem::swap(&mut g_old, &mut g);
@@ -306,7 +241,7 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
                 since_restart = 0;
             }
             let rec = IterRecord {
-                iter: it,
+                iter: tally.iterations,
                 f,
                 grad_norm: gnorm,
                 step: r.step,
@@ -319,27 +254,13 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
                 .as_mut()
                 .is_some_and(|cb| cb(&rec, x) == ControlFlow::Break(()));
             if self.keep_history {
-                history.push(rec);
+                tally.history.push(rec);
             }
             if stop_cb {
-                return report(StopReason::Callback, f, gnorm, it, ls, history, &obj);
+                return tally.report(StopReason::Callback, f, gnorm, &obj);
             }
-            if self.stop.f_rel_tol > 0.0 {
-                let rel = decrease / f.abs().max(f_prev.abs()).max(1.0);
-                if rel <= self.stop.f_rel_tol {
-                    return report(
-                        StopReason::RelativeDecrease {
-                            decrease: rel,
-                            tol: self.stop.f_rel_tol,
-                        },
-                        f,
-                        gnorm,
-                        it,
-                        ls,
-                        history,
-                        &obj,
-                    );
-                }
+            if let Some(stop) = self.stop.decrease(f + decrease, f) {
+                return tally.report(stop, f, gnorm, &obj);
             }
         }
     }
@@ -377,7 +298,6 @@ pub fn minimize_m<T: Scalar, O: Objective<T> + ?Sized>(
     x: &mut [T],
     budget: Budget,
 ) -> Report {
-    let start = Instant::now();
     let n = x.len();
     assert_eq!(
         obj.dim(),
@@ -400,38 +320,15 @@ pub fn minimize_m<T: Scalar, O: Objective<T> + ?Sized>(
     let mut xb = vec![T::zero(); n];
     let mut gb = vec![T::zero(); n];
     let mut f0 = obj.fg(x, &mut df0);
-    let f_start = f0;
+    let mut tally = Tally::new(f0);
     let mut i = usize::from(count_evals);
-    let mut history = Vec::new();
-    let (mut ls, mut it) = (0usize, 0usize);
-    let finish = |stop: StopReason,
-                  f: f64,
-                  g: &[T],
-                  ls: usize,
-                  it: usize,
-                  history: Vec<IterRecord>,
-                  obj: &Counted<'_, T, O>| Report {
-        f,
-        f0: f_start,
-        grad_norm: Norm::L2.of(g),
-        iterations: it,
-        line_searches: ls,
-        f_evals: obj.f_evals,
-        g_evals: obj.g_evals,
-        elapsed: start.elapsed(),
-        stop,
-        history,
-    };
     if !f0.is_finite() || !all_finite(&df0) {
-        return finish(
+        return tally.report(
             StopReason::NonFinite {
                 what: "value or gradient at x0",
             },
             f0,
-            &df0,
-            0,
-            0,
-            history,
+            Norm::L2.of(&df0),
             &obj,
         );
     }
@@ -457,14 +354,14 @@ pub fn minimize_m<T: Scalar, O: Objective<T> + ?Sized>(
             step: 0.0,
         });
         let r = search.search_budget(&mut probe, f0, d0, x3, m, &mut trials);
-        ls += 1;
+        tally.line_searches += 1;
         let used = probe.obj.f_evals - evals_before;
         if count_evals {
             i += used;
         }
         if r.ok {
             let f3 = probe.settle(r.step);
-            it += 1;
+            tally.iterations += 1;
             x.copy_from_slice(&xt);
             f0 = f3;
             // Polak-Ribiere: s = (df3.df3 - df0.df3) / (df0.df0) s - df3.
@@ -485,8 +382,8 @@ pub fn minimize_m<T: Scalar, O: Objective<T> + ?Sized>(
             }
             x3 = r.step * ratio.min(d3 / (d0 - f64::MIN_POSITIVE));
             ls_failed = false;
-            history.push(IterRecord {
-                iter: it,
+            tally.history.push(IterRecord {
+                iter: tally.iterations,
                 f: f0,
                 grad_norm: Norm::L2.of(&df0),
                 step: r.step,
@@ -508,13 +405,10 @@ pub fn minimize_m<T: Scalar, O: Objective<T> + ?Sized>(
                     reason: r.failure.unwrap_or_default(),
                     trials: trials.clone(),
                 };
-                return finish(
+                return tally.report(
                     StopReason::LineSearchFailed(failure),
                     f0,
-                    &df0,
-                    ls,
-                    it,
-                    history,
+                    Norm::L2.of(&df0),
                     &obj,
                 );
             }
@@ -529,9 +423,9 @@ pub fn minimize_m<T: Scalar, O: Objective<T> + ?Sized>(
     let stop = if count_evals {
         StopReason::MaxEvaluations(obj.f_evals)
     } else {
-        StopReason::MaxLineSearches(ls)
+        StopReason::MaxLineSearches(tally.line_searches)
     };
-    finish(stop, f0, &df0, ls, it, history, &obj)
+    tally.report(stop, f0, Norm::L2.of(&df0), &obj)
 }
 
 /// `fmin_cg(f, fprime, x0)`: minimizes with Polak–Ribière+ CG and the More–Thuente line search

@@ -5,12 +5,11 @@
 //! Byrd, Lu, Nocedal & Zhu, L-BFGS-B (1995) for the line-search settings.
 
 use std::ops::ControlFlow;
-use std::time::Instant;
 
 use super::linesearch::{LineSearch, MoreThuente};
 use super::{
     all_finite, axpy, dot, Callback, Counted, IterRecord, LineSearchFailure, Objective, Probe,
-    Report, Stop, StopReason,
+    Report, Stop, StopReason, Tally,
 };
 use crate::Scalar;
 
@@ -63,7 +62,6 @@ impl<'c, T: Scalar> Lbfgs<'c, T> {
 
     /// Minimizes `obj` from `x`, in place.
     pub fn minimize<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &mut [T]) -> Report {
-        let start = Instant::now();
         let n = x.len();
         assert_eq!(
             obj.dim(),
@@ -85,72 +83,22 @@ impl<'c, T: Scalar> Lbfgs<'c, T> {
         let mut alpha = vec![0.0f64; m];
         let (mut newest, mut count) = (0usize, 0usize);
         let mut f = obj.fg(x, &mut g);
-        let f0 = f;
-        let finish = |stop: StopReason,
-                      f: f64,
-                      gn: f64,
-                      it: usize,
-                      ls: usize,
-                      history: Vec<IterRecord>,
-                      obj: &Counted<'_, T, O>| Report {
-            f,
-            f0,
-            grad_norm: gn,
-            iterations: it,
-            line_searches: ls,
-            f_evals: obj.f_evals,
-            g_evals: obj.g_evals,
-            elapsed: start.elapsed(),
-            stop,
-            history,
-        };
+        let mut tally = Tally::new(f);
         if !f.is_finite() || !all_finite(&g) {
-            return finish(
+            return tally.report(
                 StopReason::NonFinite {
                     what: "value or gradient at x0",
                 },
                 f,
                 f64::NAN,
-                0,
-                0,
-                Vec::new(),
                 &obj,
             );
         }
         let mut gnorm = self.stop.grad_norm.of(&g);
-        let mut history = Vec::new();
-        let (mut it, mut ls) = (0usize, 0usize);
         let mut retried = false;
         loop {
-            if gnorm <= self.stop.grad_tol {
-                let stop = StopReason::GradientNorm {
-                    norm: gnorm,
-                    tol: self.stop.grad_tol,
-                    kind: self.stop.grad_norm,
-                };
-                return finish(stop, f, gnorm, it, ls, history, &obj);
-            }
-            if self.stop.max_iter > 0 && it >= self.stop.max_iter {
-                return finish(
-                    StopReason::MaxIterations(it),
-                    f,
-                    gnorm,
-                    it,
-                    ls,
-                    history,
-                    &obj,
-                );
-            }
-            if self.stop.max_evals > 0 && obj.f_evals >= self.stop.max_evals {
-                return finish(
-                    StopReason::MaxEvaluations(obj.f_evals),
-                    f,
-                    gnorm,
-                    it,
-                    ls,
-                    history,
-                    &obj,
-                );
+            if let Some(stop) = self.stop.check(gnorm, tally.iterations, obj.f_evals) {
+                return tally.report(stop, f, gnorm, &obj);
             }
             // Two-loop recursion: d = -H g.
             d.copy_from_slice(&g);
@@ -186,7 +134,7 @@ impl<'c, T: Scalar> Lbfgs<'c, T> {
             let r = self
                 .line_search
                 .search(&mut probe, f, slope, step0, &mut trials);
-            ls += 1;
+            tally.line_searches += 1;
             if r.step == 0.0 || !r.f.is_finite() || r.f > f {
                 if count > 0 && !retried {
                     count = 0;
@@ -197,19 +145,11 @@ impl<'c, T: Scalar> Lbfgs<'c, T> {
                     reason: r.failure.unwrap_or_else(|| "no decrease".into()),
                     trials: trials.clone(),
                 };
-                return finish(
-                    StopReason::LineSearchFailed(failure),
-                    f,
-                    gnorm,
-                    it,
-                    ls,
-                    history,
-                    &obj,
-                );
+                return tally.report(StopReason::LineSearchFailed(failure), f, gnorm, &obj);
             }
             retried = false;
             let f_new = probe.settle(r.step);
-            it += 1;
+            tally.iterations += 1;
             // The new pair.
             let slot = if count == 0 { 0 } else { (newest + 1) % m };
             if ss.len() <= slot {
@@ -234,7 +174,7 @@ impl<'c, T: Scalar> Lbfgs<'c, T> {
             f = f_new;
             gnorm = self.stop.grad_norm.of(&g);
             let rec = IterRecord {
-                iter: it,
+                iter: tally.iterations,
                 f,
                 grad_norm: gnorm,
                 step: r.step,
@@ -247,27 +187,13 @@ impl<'c, T: Scalar> Lbfgs<'c, T> {
                 .as_mut()
                 .is_some_and(|cb| cb(&rec, x) == ControlFlow::Break(()));
             if self.keep_history {
-                history.push(rec);
+                tally.history.push(rec);
             }
             if stop_cb {
-                return finish(StopReason::Callback, f, gnorm, it, ls, history, &obj);
+                return tally.report(StopReason::Callback, f, gnorm, &obj);
             }
-            if self.stop.f_rel_tol > 0.0 {
-                let rel = (f_prev - f) / f.abs().max(f_prev.abs()).max(1.0);
-                if rel <= self.stop.f_rel_tol {
-                    return finish(
-                        StopReason::RelativeDecrease {
-                            decrease: rel,
-                            tol: self.stop.f_rel_tol,
-                        },
-                        f,
-                        gnorm,
-                        it,
-                        ls,
-                        history,
-                        &obj,
-                    );
-                }
+            if let Some(stop) = self.stop.decrease(f_prev, f) {
+                return tally.report(stop, f, gnorm, &obj);
             }
         }
     }

@@ -209,6 +209,44 @@ impl Default for Stop {
     }
 }
 
+impl Stop {
+    /// The rule that stops a run before its next iteration, if one holds: the gradient
+    /// norm, the iteration limit, the evaluation limit, in that order.
+    pub(crate) fn check(
+        &self,
+        grad_norm: f64,
+        iterations: usize,
+        evals: usize,
+    ) -> Option<StopReason> {
+        if grad_norm <= self.grad_tol {
+            Some(StopReason::GradientNorm {
+                norm: grad_norm,
+                tol: self.grad_tol,
+                kind: self.grad_norm,
+            })
+        } else if self.max_iter > 0 && iterations >= self.max_iter {
+            Some(StopReason::MaxIterations(iterations))
+        } else if self.max_evals > 0 && evals >= self.max_evals {
+            Some(StopReason::MaxEvaluations(evals))
+        } else {
+            None
+        }
+    }
+
+    /// The relative-decrease rule after an iteration from `f_prev` to `f`, if it is on and
+    /// holds.
+    pub(crate) fn decrease(&self, f_prev: f64, f: f64) -> Option<StopReason> {
+        if self.f_rel_tol <= 0.0 {
+            return None;
+        }
+        let rel = (f_prev - f) / f.abs().max(f_prev.abs()).max(1.0);
+        (rel <= self.f_rel_tol).then_some(StopReason::RelativeDecrease {
+            decrease: rel,
+            tol: self.f_rel_tol,
+        })
+    }
+}
+
 /// Why a minimizer stopped, with the value that triggered it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StopReason {
@@ -304,6 +342,49 @@ impl std::fmt::Display for Report {
             self.elapsed.as_secs_f64(),
             self.stop
         )
+    }
+}
+
+/// The bookkeeping every minimizer shares, turned into its [`Report`] at the end.
+pub(crate) struct Tally {
+    pub start: std::time::Instant,
+    pub f0: f64,
+    pub iterations: usize,
+    pub line_searches: usize,
+    pub history: Vec<IterRecord>,
+}
+
+impl Tally {
+    pub fn new(f0: f64) -> Self {
+        Tally {
+            start: std::time::Instant::now(),
+            f0,
+            iterations: 0,
+            line_searches: 0,
+            history: Vec::new(),
+        }
+    }
+
+    /// The report: final F, gradient norm, why it stopped, and the evaluation counts.
+    pub fn report<T: Scalar, O: Objective<T> + ?Sized>(
+        self,
+        stop: StopReason,
+        f: f64,
+        grad_norm: f64,
+        obj: &Counted<'_, T, O>,
+    ) -> Report {
+        Report {
+            f,
+            f0: self.f0,
+            grad_norm,
+            iterations: self.iterations,
+            line_searches: self.line_searches,
+            f_evals: obj.f_evals,
+            g_evals: obj.g_evals,
+            elapsed: self.start.elapsed(),
+            stop,
+            history: self.history,
+        }
     }
 }
 
