@@ -70,6 +70,13 @@ pub struct EpochRecord {
     pub seconds: f64,
     /// Evaluations of F and ∇F in the epoch.
     pub evaluations: usize,
+    /// Line searches in the epoch (0 for momentum).
+    #[serde(default)]
+    pub line_searches: usize,
+    /// How the minimizer's runs in the epoch stopped, counted by reason (e.g. 60 times
+    /// `MaxLineSearches` for the paper's scheme over 60 mini-batches).
+    #[serde(default)]
+    pub stops: std::collections::BTreeMap<String, usize>,
 }
 
 /// Called after each fine-tuning epoch with its record, x and the momentum velocity (for
@@ -136,6 +143,14 @@ impl<T: Scalar> Finetuner<T> {
         for epoch in start_epoch..cfg.epochs {
             let t = Instant::now();
             let mut evaluations = 0;
+            let mut searches = 0;
+            let mut stops = std::collections::BTreeMap::new();
+            let mut note = |r: &crate::optim::Report| {
+                let name = format!("{:?}", r.stop);
+                let name = name.split(['(', ' ', '{']).next().unwrap_or("").to_string();
+                *stops.entry(name).or_insert(0) += 1;
+                r.line_searches
+            };
             match &cfg.method {
                 Finetune::MinimizeM {
                     batch,
@@ -150,6 +165,7 @@ impl<T: Scalar> Finetuner<T> {
                             CompiledObjective::new(&mut self.cost, &[TensorRef::new(&shape, xs)])?;
                         let r = minimize_m(&mut obj, x, Budget::LineSearches(*line_searches));
                         evaluations += r.f_evals;
+                        searches += note(&r);
                         if progress(&Event::FinetuneBatch {
                             epoch,
                             batch: k,
@@ -187,6 +203,7 @@ impl<T: Scalar> Finetuner<T> {
                     let r = lb.minimize(&mut obj, x);
                     drop(lb);
                     evaluations += r.f_evals;
+                    searches += note(&r);
                     if r.stop == StopReason::Callback {
                         return Err(Error::Interrupted);
                     }
@@ -230,6 +247,8 @@ impl<T: Scalar> Finetuner<T> {
                 test_error: self.error(x, test)?,
                 seconds,
                 evaluations,
+                line_searches: searches,
+                stops,
             };
             on_epoch_end(&rec, x, &velocity)?;
             records.push(rec.clone());
