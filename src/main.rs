@@ -396,6 +396,19 @@ impl Bars {
                     b.set_message(format!("epoch {}, cost {cost:.3}{test}", epoch + 1));
                 }
             }
+            Event::Phase(what) => {
+                if let Some(b) = self.bar.take() {
+                    b.finish();
+                }
+                if self.tty {
+                    let spinner = ProgressBar::new_spinner().with_message(*what);
+                    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+                    self.bar = Some(spinner);
+                    self.phase = (*what).to_string();
+                } else {
+                    println!("{what}");
+                }
+            }
             Event::FinetuneEpoch(r) => {
                 self.last_test = Some(r.test_error);
                 let line = format!(

@@ -54,6 +54,8 @@ pub enum Event {
     },
     /// An epoch of fine-tuning ended, with its errors.
     FinetuneEpoch(EpochRecord),
+    /// A phase without batches started (such as fitting PCA), for a spinner.
+    Phase(&'static str),
 }
 
 /// Seed for one position in the schedule.

@@ -653,6 +653,7 @@ pub fn train_run<T: Scalar>(
         .map_err(interrupted)?;
     }
     let k = *ae.sizes.last().expect("validated");
+    let _ = progress(&Event::Phase("fitting PCA for the baseline"));
     let pca_test_error = Pca::fit(&train, k)?.error(&test);
     let (train_error, test_error) = match state.records.last() {
         Some(r) => (r.train_error, r.test_error),
