@@ -326,3 +326,26 @@ fn printing_shows_the_graph_and_its_gradient() {
     );
     assert!(g.to_dot(&[dy.id()]).starts_with("digraph"));
 }
+
+#[test]
+fn printing_a_graph_with_exponential_sharing_is_bounded() {
+    // y <- y * y + y, forty times: 2^40 leaves if every shared node were expanded.
+    let g = Graph::<f64>::new();
+    let x = g.input("x", dims![]);
+    let mut y = x;
+    for _ in 0..40 {
+        y = y * y + y;
+    }
+    let text = y.to_string();
+    // The cap stops expansion; the enclosing levels (at most 64) still close their brackets.
+    assert!(
+        text.len() <= symgrad::graph::INFIX_MAX + 64 * 8 && text.contains('…'),
+        "{} characters",
+        text.len()
+    );
+    assert_eq!(
+        g.listing(&[y.id()]).lines().count(),
+        81,
+        "the listing prints each node once"
+    );
+}

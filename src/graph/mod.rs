@@ -15,6 +15,7 @@ use std::fmt;
 use smallvec::SmallVec;
 
 pub use expr::{where_, Expr, IntoExpr};
+pub use print::INFIX_MAX;
 
 use crate::ops::Op;
 use crate::params::{ParamId, ParamLayout};

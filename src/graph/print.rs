@@ -10,6 +10,10 @@ use crate::graph::Expr;
 use crate::ops::Op;
 use crate::Scalar;
 
+/// Length after which the infix form stops expanding (marked `…`; the enclosing brackets
+/// still close). [`Graph::listing`] prints any graph in full.
+pub const INFIX_MAX: usize = 4000;
+
 impl<T: Scalar> Graph<T> {
     /// The nodes that `roots` depend on, in topological (id) order.
     pub fn reachable(&self, roots: &[NodeId]) -> Vec<NodeId> {
@@ -92,7 +96,8 @@ impl<T: Scalar> Graph<T> {
     }
 
     /// A readable infix form of `e`: leaves by name, elementwise arithmetic infix, other ops
-    /// as calls. Shared subexpressions are printed each time they are used.
+    /// as calls. Shared subexpressions are printed each time they are used, up to
+    /// [`INFIX_MAX`] characters; [`Graph::listing`] prints any graph in full.
     pub fn infix(&self, e: NodeId) -> String {
         let mut s = String::new();
         self.write_infix(e, &mut s, 0);
@@ -100,6 +105,14 @@ impl<T: Scalar> Graph<T> {
     }
 
     fn write_infix(&self, id: NodeId, s: &mut String, depth: usize) {
+        // Shared subexpressions are expanded each time, so a deep gradient graph could print
+        // exponentially long: stop at a length a person would still read.
+        if s.len() > INFIX_MAX {
+            if !s.ends_with('…') {
+                s.push('…');
+            }
+            return;
+        }
         if depth > 64 {
             let _ = write!(s, "{id}");
             return;
