@@ -7,9 +7,28 @@
 //! inputs through its vector-Jacobian rule, and a contribution at a broadcast shape is summed
 //! back to the input's shape. Nothing is evaluated: the result is an ordinary graph, so it
 //! can be printed, compiled and differentiated again (Hessian-vector products).
+//!
+//! Safe `where`: the cotangent `where(c, a, b)` sends to `a` is zero where `c` is false, but
+//! an op on the way to `a` may turn that zero into NaN (`sqrt`'s rule divides by `sqrt(x)`,
+//! 0/0 at x = 0, NaN for x < 0). So the condition travels with the cotangent as a mask: every
+//! elementwise rule on the branch selects its results with it (`where(mask, rule, 0)`), which
+//! replaces such NaN by the zero they should be. A node that also gets an unmasked
+//! cotangent, or whose shape differs from the mask's, drops the mask.
 
 use crate::graph::{Dim, Expr, NodeId, Origin};
+use crate::ops::Op;
 use crate::Scalar;
+
+/// Whether a node's cotangent is known to vanish outside a condition.
+#[derive(Clone, Copy)]
+enum Mask<'g, T: Scalar> {
+    /// No cotangent yet.
+    Unset,
+    /// Every contribution so far is zero where this mask is 0.
+    On(Expr<'g, T>),
+    /// Not known.
+    Off,
+}
 
 /// The gradients of the scalar `cost` with respect to each of `wrt`, as graph nodes;
 /// `None` for an input the cost does not depend on.
@@ -58,6 +77,7 @@ pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option
 
     // Backward: cotangents, summed as they arrive.
     let mut cot: Vec<Option<Expr<'g, T>>> = vec![None; n];
+    let mut mask: Vec<Mask<'g, T>> = vec![Mask::Unset; n];
     if reaches[n - 1] {
         let seed = g.with_origin(Origin::Grad { of: cost.id() }, || {
             let one = g.scalar(1.0);
@@ -84,18 +104,42 @@ pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option
         }
         let xs: Vec<Expr<'g, T>> = inputs.iter().map(|&x| g.expr(x)).collect();
         let y = g.expr(NodeId(i as u32));
+        let own_mask = match mask[i] {
+            Mask::On(m) if op.is_elementwise() => Some(m),
+            _ => None,
+        };
         g.with_origin(Origin::Grad { of: y.id() }, || {
             let contribs = op.vjp(&xs, y, gy, &needs);
-            for ((x, c), &need) in xs.iter().zip(contribs).zip(&needs) {
-                let Some(c) = c.filter(|_| need) else {
+            let y_shape = y.shape();
+            for (k, ((x, c), &need)) in xs.iter().zip(contribs).zip(&needs).enumerate() {
+                let Some(mut c) = c.filter(|_| need) else {
                     continue;
                 };
+                // The mask this contribution carries: a where's condition for its branches,
+                // or this node's own mask, passed on through an elementwise rule.
+                let carried = match &op {
+                    Op::Where if k == 1 => Some(xs[0].not_equal(0.0)),
+                    Op::Where if k == 2 => Some(xs[0].equal(0.0)),
+                    _ => own_mask,
+                };
+                if let Some(m) = own_mask.filter(|_| !matches!(op, Op::Where)) {
+                    if c.shape() == m.shape() {
+                        c = m.select(c, 0.0);
+                    }
+                }
                 let c = if c.shape() == x.shape() {
                     c
                 } else {
                     c.sum_to(x.shape())
                 };
-                let slot = &mut cot[x.id().index()];
+                let xi = x.id().index();
+                let keeps = carried.filter(|m| m.shape() == x.shape() && x.shape() == y_shape);
+                mask[xi] = match (mask[xi], cot[xi].is_some(), keeps) {
+                    (Mask::Unset, false, Some(m)) => Mask::On(m),
+                    (Mask::On(prev), true, Some(m)) if prev.id() == m.id() => Mask::On(m),
+                    _ => Mask::Off,
+                };
+                let slot = &mut cot[xi];
                 *slot = Some(match *slot {
                     Some(prev) => prev + c,
                     None => c,

@@ -349,3 +349,36 @@ fn printing_a_graph_with_exponential_sharing_is_bounded() {
         "the listing prints each node once"
     );
 }
+
+#[test]
+fn where_gradients_are_not_poisoned_by_the_branch_not_taken() {
+    // d/dx where(x > 0, sqrt(x), 0) is 1 / (2 sqrt x) for x > 0 and 0 elsewhere, including at
+    // 0 (where sqrt's own rule divides 0 by 0) and below (where sqrt is NaN).
+    let mut l = ParamLayout::new();
+    l.add("x", &[4]);
+    let g = Graph::<f64>::new();
+    let x = g.param(&l, "x");
+    let y = x.gt(0.0).select(x.sqrt(), 0.0).sum_all()
+        + x.lt(0.5).select(x * 3.0, (x - 0.5).log()).sum_all();
+    let dx = grad(y, &[x])[0].unwrap();
+    let mut f = Compiler::new(&g, &l).output(y).output(dx).build();
+    let xs = [0.0, -1.0, 4.0, 1.5];
+    f.run(&xs, &[], None).unwrap();
+    let d = f.output(1).unwrap().data.to_vec();
+    // sqrt branch: 0, 0, 1/4, 1/(2 sqrt 1.5); log branch: 3, 3, 1/3.5, 1/1.
+    let want = [3.0, 3.0, 0.25 + 1.0 / 3.5, 0.5 / 1.5f64.sqrt() + 1.0];
+    for (a, b) in d.iter().zip(&want) {
+        assert!((a - b).abs() < 1e-12, "{d:?} vs {want:?}");
+    }
+    assert!(f.output(0).unwrap().data[0].is_finite());
+    // Second order stays finite too: d2/dx2 of the sqrt branch is -1/(4 x^1.5) for x > 0.
+    let h = grad(dx.sum_all(), &[x])[0].unwrap();
+    let mut f2 = Compiler::new(&g, &l).output(h).build();
+    f2.run(&xs, &[], None).unwrap();
+    let h = f2.output(0).unwrap().data.to_vec();
+    assert!(h.iter().all(|v| v.is_finite()), "{h:?}");
+    assert!(
+        (h[2] - (-1.0 / (4.0 * 8.0) - 1.0 / 3.5f64.powi(2))).abs() < 1e-12,
+        "{h:?}"
+    );
+}
