@@ -523,10 +523,11 @@ fn finish<T: Scalar>(
     if let Some(b) = bars.bar.take() {
         b.finish();
     }
+    let (_, test) = load_data::<T>(cfg)?;
     println!();
     println!(
         "test error per image (sum of squared pixel errors, mean over {} test images):",
-        load_data::<T>(cfg)?.1.n
+        test.n
     );
     println!("  {:<32} {:>10}", "method", "test error");
     if let Some(u) = report.unrolled_test_error {
@@ -541,7 +542,6 @@ fn finish<T: Scalar>(
         ),
         report.pca_test_error
     );
-    let (_, test) = load_data::<T>(cfg)?;
     let (ae, x) = load_params::<T>(&dir.join("params.safetensors"))?;
     symgrad::train::picture::reconstructions(&dir.join("reconstructions.png"), &ae, &x, &test)?;
     symgrad::train::picture::learning_curve(

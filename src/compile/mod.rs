@@ -6,7 +6,7 @@
 //! the inputs, binds the symbols (the batch size), takes the cached plan for that binding or
 //! makes one, and runs the kernels in order, inside one rayon scope. In the steady state a
 //! call allocates nothing of its own: the arena and the plans are kept between calls (see
-//! [`CallStats`]); rayon's pool entry and the gemm crate's packing buffers are all that is
+//! [`CallStats`]); the gemm crate's packing buffers are all that is
 //! left (counted in tests/alloc_free.rs).
 
 mod plan;
@@ -696,7 +696,7 @@ impl<T: Scalar> Function<T> {
         let profile = self.profile.as_mut();
         // The whole program runs inside one rayon scope: the parallel kernels then start on a
         // worker thread, so a call enters the pool once rather than once per kernel (each
-        // entry from outside the pool costs rayon a few small allocations; rayon issue 666).
+        // entry from outside the pool can cost rayon small allocations; rayon issue 666).
         rayon::scope(move |_| {
             // Capture the wrapper whole (a closure would otherwise capture its raw fields).
             let ptrs = ptrs;

@@ -194,11 +194,9 @@ impl<T: Scalar> Op<T> {
                 b.kernel(&sa, &sb, out, out_shape)
             }
             Op::Where => {
-                let s: Vec<Strided<'_, T>> = ins
-                    .iter()
-                    .map(|t| Strided::broadcast(t.data, t.shape, out_shape))
-                    .collect();
-                map3(out, out_shape, &s[0], &s[1], &s[2], |c, a, b| {
+                let [c, a, b] =
+                    [0, 1, 2].map(|k| Strided::broadcast(ins[k].data, ins[k].shape, out_shape));
+                map3(out, out_shape, &c, &a, &b, |c, a, b| {
                     if c != T::zero() {
                         a
                     } else {

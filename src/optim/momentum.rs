@@ -149,6 +149,18 @@ impl<T: Scalar> Momentum<T> {
         mut fg: impl FnMut(usize, &[T], &mut [T]) -> T,
     ) -> Report {
         let start = Instant::now();
+        let report = |stop, f, f0, evals, g: &[T], history| Report {
+            f,
+            f0,
+            grad_norm: Norm::L2.of(g),
+            iterations: evals,
+            line_searches: 0,
+            f_evals: evals,
+            g_evals: evals,
+            elapsed: start.elapsed(),
+            stop,
+            history,
+        };
         let n = x.len();
         let mut g = vec![T::zero(); n];
         let mut xa = if self.nesterov {
@@ -170,20 +182,16 @@ impl<T: Scalar> Momentum<T> {
                 .to_f64_lossless();
                 evals += 1;
                 if !f.is_finite() {
-                    return Report {
-                        f,
-                        f0,
-                        grad_norm: Norm::L2.of(&g),
-                        iterations: evals,
-                        line_searches: 0,
-                        f_evals: evals,
-                        g_evals: evals,
-                        elapsed: start.elapsed(),
-                        stop: StopReason::NonFinite {
+                    return report(
+                        StopReason::NonFinite {
                             what: "mini-batch value",
                         },
+                        f,
+                        f0,
+                        evals,
+                        &g,
                         history,
-                    };
+                    );
                 }
                 if f0.is_nan() {
                     f0 = f;
@@ -202,17 +210,13 @@ impl<T: Scalar> Momentum<T> {
                 evals,
             });
         }
-        Report {
-            f: f_last,
+        report(
+            StopReason::MaxIterations(epochs),
+            f_last,
             f0,
-            grad_norm: Norm::L2.of(&g),
-            iterations: evals,
-            line_searches: 0,
-            f_evals: evals,
-            g_evals: evals,
-            elapsed: start.elapsed(),
-            stop: StopReason::MaxIterations(epochs),
+            evals,
+            &g,
             history,
-        }
+        )
     }
 }

@@ -177,7 +177,7 @@ fn for_rows<T: Scalar, const N: usize>(
             .for_each(|(t, chunk)| {
                 let start = t * piece;
                 let off: [usize; N] = std::array::from_fn(|o| base[o] + start * inner_st[o]);
-                row_fn(chunk, off, inner_st);
+                vectorized(|| row_fn(chunk, off, inner_st));
             });
     } else {
         run(0, out);
@@ -192,14 +192,18 @@ pub fn map_contiguous<T: Scalar>(a: &[T], out: &mut [T], f: impl Fn(T) -> T + Sy
         out.par_chunks_mut(piece)
             .zip(a.par_chunks(piece))
             .for_each(|(o, a)| {
-                for (o, &a) in o.iter_mut().zip(a) {
-                    *o = f(a);
-                }
+                vectorized(|| {
+                    for (o, &a) in o.iter_mut().zip(a) {
+                        *o = f(a);
+                    }
+                })
             });
     } else {
-        for (o, &a) in out.iter_mut().zip(a) {
-            *o = f(a);
-        }
+        vectorized(|| {
+            for (o, &a) in out.iter_mut().zip(a) {
+                *o = f(a);
+            }
+        })
     }
 }
 
@@ -342,11 +346,9 @@ pub fn reduce_into<T: Scalar>(
     let threads = rayon::current_num_threads().max(1);
     if oi == 1 && x.len() >= PARALLEL_MIN && inner >= 64 * threads {
         let width = inner.div_ceil(threads * 2).div_ceil(16) * 16;
-        let bands: Vec<(usize, usize)> = (0..inner)
-            .step_by(width)
-            .map(|c| (c, (c + width).min(inner)))
-            .collect();
-        bands.into_par_iter().for_each(|(c0, c1)| band(c0, c1, ptr));
+        (0..inner.div_ceil(width))
+            .into_par_iter()
+            .for_each(|k| band(k * width, ((k + 1) * width).min(inner), ptr));
     } else {
         band(0, inner, ptr);
     }
