@@ -102,6 +102,24 @@ pub enum Error {
     /// A long computation was stopped by its progress callback (Ctrl-C).
     #[error("interrupted")]
     Interrupted,
+    /// The NaN guard found a step whose output is not finite.
+    #[error("step {step} produced {value}: `{expr}`, made by {origin}; it reads {reads}")]
+    NonFinite {
+        /// The program step.
+        step: usize,
+        /// The first non-finite value it produced.
+        value: String,
+        /// The step's expression, printed (cut after 200 characters).
+        expr: String,
+        /// Where the node came from: the user's expression, the gradient rule of node k, or
+        /// rule R.
+        origin: String,
+        /// The parameters the expression reads, comma separated.
+        reads: String,
+    },
+    /// Text given to the parser is not a valid graph or expression.
+    #[error("parse error at {0}")]
+    Parse(#[from] crate::graph::ParseError),
     /// A gradient check needs a function whose first output is a scalar cost.
     #[error("gradient check: {0}")]
     GradCheck(String),

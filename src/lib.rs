@@ -49,6 +49,7 @@ pub mod models;
 pub mod ops;
 pub mod optim;
 pub mod params;
+pub mod rewrite;
 pub mod scalar;
 pub mod tensor;
 pub mod train;

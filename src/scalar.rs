@@ -24,6 +24,7 @@ pub trait Scalar:
     + Default
     + Debug
     + Display
+    + std::str::FromStr
     + Send
     + Sync
     + 'static

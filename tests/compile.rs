@@ -313,7 +313,7 @@ fn printing_shows_the_graph_and_its_gradient() {
     let x = g.input("x", dims![]);
     let y = (x.exp() + 1.0).log();
     let dy = grad(y, &[x])[0].unwrap();
-    assert_eq!(y.to_string(), "log((exp(x) + 1))");
+    assert_eq!(y.to_string(), "log(exp(x) + 1)");
     let text = g.listing(&[dy.id()]);
     assert!(text.contains("= input x : []"));
     assert!(
@@ -337,7 +337,8 @@ fn printing_a_graph_with_exponential_sharing_is_bounded() {
         y = y * y + y;
     }
     let text = y.to_string();
-    // The cap stops expansion; the enclosing levels (at most 64) still close their brackets.
+    // The cap stops expansion; the enclosing levels (at most 64) still write their operators
+    // and close their brackets.
     assert!(
         text.len() <= symgrad::graph::INFIX_MAX + 64 * 8 && text.contains('…'),
         "{} characters",

@@ -20,9 +20,10 @@ pub use plan::{Loc, Plan};
 
 use crate::error::{Error, Result};
 use crate::grad::grad;
-use crate::graph::{Dim, Expr, Graph, NodeId, SymShape};
+use crate::graph::{Dim, Expr, Graph, NodeId, Origin, SymShape};
 use crate::ops::Op;
 use crate::params::ParamLayout;
+use crate::rewrite::{self, Level, Report};
 use crate::tensor::{numel, Tensor, TensorRef};
 use crate::Scalar;
 
@@ -96,7 +97,52 @@ pub struct Compiler<'g, T: Scalar> {
     inputs: Option<Vec<NodeId>>,
     outputs: Vec<NodeId>,
     grads: Option<Vec<Option<NodeId>>>,
+    /// A cost differentiated at build time, after the first rewrites (`value_and_grad`).
+    cost: Option<NodeId>,
     updates: Vec<(Range<usize>, NodeId)>,
+    options: Options,
+}
+
+/// What `Compiler::build` does between the graph as built and the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Which rewrites run (default: all).
+    pub rewrites: Level,
+    /// Fuse elementwise chains into one pass over memory (default: on).
+    pub fusion: bool,
+    /// Let elementwise nodes write over an input whose value dies there (default: on).
+    pub in_place: bool,
+    /// Check every step's output for NaN and infinities, stopping at the first (default:
+    /// off; turns fusion off so that each op is checked on its own).
+    pub nan_guard: bool,
+    /// Keep every stage's graph for [`Function::explanation`] (default: off).
+    pub record: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rewrites: Level::All,
+            fusion: true,
+            in_place: true,
+            nan_guard: false,
+            record: false,
+        }
+    }
+}
+
+impl Options {
+    /// Everything off: the graph compiled as built, each op its own step, no buffer shared
+    /// between a step's input and its output.
+    pub fn literal() -> Self {
+        Options {
+            rewrites: Level::None,
+            fusion: false,
+            in_place: false,
+            nan_guard: false,
+            record: false,
+        }
+    }
 }
 
 impl<'g, T: Scalar> Compiler<'g, T> {
@@ -108,8 +154,47 @@ impl<'g, T: Scalar> Compiler<'g, T> {
             inputs: None,
             outputs: Vec::new(),
             grads: None,
+            cost: None,
             updates: Vec::new(),
+            options: Options::default(),
         }
+    }
+
+    /// Sets all options at once.
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Which rewrites run ([`Level::All`] by default).
+    pub fn rewrites(mut self, level: Level) -> Self {
+        self.options.rewrites = level;
+        self
+    }
+
+    /// Turns elementwise fusion on or off (on by default).
+    pub fn fusion(mut self, on: bool) -> Self {
+        self.options.fusion = on;
+        self
+    }
+
+    /// Turns in-place buffer reuse on or off (on by default).
+    pub fn in_place(mut self, on: bool) -> Self {
+        self.options.in_place = on;
+        self
+    }
+
+    /// Turns the NaN guard on: a call stops at the first step whose output holds a NaN or an
+    /// infinity and returns [`Error::NonFinite`] naming it (off by default; slower).
+    pub fn nan_guard(mut self, on: bool) -> Self {
+        self.options.nan_guard = on;
+        self
+    }
+
+    /// Keeps the graph after every stage, for [`Function::explanation`] (off by default).
+    pub fn record(mut self, on: bool) -> Self {
+        self.options.record = on;
+        self
     }
 
     /// The inputs, in the order arrays will be passed (default: every input of the graph in
@@ -161,14 +246,23 @@ impl<'g, T: Scalar> Compiler<'g, T> {
 
     /// Output 0 is `cost` and the flat gradient is d cost / d x over every parameter of the
     /// layout: the seed's F and ∇F in one function that computes shared work once.
-    pub fn value_and_grad(self, cost: Expr<'g, T>) -> Self {
-        let params: Vec<Expr<'g, T>> = self
-            .layout
-            .ids()
-            .map(|id| self.graph.param_id(self.layout, id))
-            .collect();
-        let grads = grad(cost, &params);
-        self.output(cost).flat_gradient(&grads)
+    ///
+    /// The gradient is taken at build time, after the first round of rewrites: the
+    /// stability rules turn `log(sigmoid z)` and the literal cross-entropy into forms whose
+    /// gradients are finite too, and differentiating the rewritten graph keeps them so.
+    ///
+    /// # Panics
+    /// If `cost` has more than one element.
+    pub fn value_and_grad(mut self, cost: Expr<'g, T>) -> Self {
+        let cs = cost.shape();
+        assert!(
+            cs.iter().all(|d| *d == Dim::Fixed(1)),
+            "symgrad: value_and_grad needs a cost with one element, got shape {}",
+            self.graph.fmt_shape(&cs)
+        );
+        self.cost = Some(cost.id());
+        self.grads = None;
+        self.output(cost)
     }
 
     /// After the outputs are computed, writes `value` into the range of parameter `name`
@@ -189,19 +283,136 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     }
 
     /// Lowers to a [`Function`].
+    ///
+    /// The stages: the graph as built; the rewrite phases to a fixed point; the gradient
+    /// (for [`Compiler::value_and_grad`]); the rewrite phases again over value and gradient;
+    /// fusion; then lowering to a program whose buffers are planned at the first call.
     pub fn build(self) -> Function<T> {
-        let g = self.graph;
-        let input_ids = self.inputs.clone().unwrap_or_else(|| g.inputs());
+        let user = self.graph;
+        let opts = self.options;
+        let mut report = if opts.record {
+            Report::recording()
+        } else {
+            Report::default()
+        };
+        let user_inputs = self.inputs.clone().unwrap_or_else(|| user.inputs());
+        // Roots in a fixed order: outputs, given gradients, updates, inputs.
+        let (n_out, n_upd) = (self.outputs.len(), self.updates.len());
+        let given: Vec<Option<NodeId>> = self.grads.clone().unwrap_or_default();
         let mut roots: Vec<NodeId> = self.outputs.clone();
-        roots.extend(self.grads.iter().flatten().flatten());
         roots.extend(self.updates.iter().map(|u| u.1));
-        roots.extend(&input_ids);
+        roots.extend(&user_inputs);
+        roots.extend(given.iter().flatten());
+        report.push("as built", Default::default(), user, &roots);
+
+        let (g1, r1) = rewrite::optimize(user, &roots, opts.rewrites, &mut report, "");
+        let (g2, r2, grad_ids) = match self.cost {
+            Some(cost) => {
+                let ci = self
+                    .outputs
+                    .iter()
+                    .position(|&o| o == cost)
+                    .expect("cost is an output");
+                let cost1 = g1.expr(r1[ci]);
+                let params: Vec<Expr<'_, T>> = self
+                    .layout
+                    .ids()
+                    .map(|id| g1.param_id(self.layout, id))
+                    .collect();
+                let gs = grad(cost1, &params);
+                let mut roots2 = r1.clone();
+                let first_grad = roots2.len();
+                roots2.extend(gs.iter().flatten().map(|e| e.id()));
+                report.push("gradient", Default::default(), &g1, &roots2);
+                let (g2, r2) =
+                    rewrite::optimize(&g1, &roots2, opts.rewrites, &mut report, "after gradient: ");
+                let mut k = first_grad;
+                let ids: Vec<Option<usize>> = gs
+                    .iter()
+                    .map(|e| {
+                        e.map(|_| {
+                            k += 1;
+                            k - 1
+                        })
+                    })
+                    .collect();
+                (g2, r2, ids)
+            }
+            None => {
+                let (g2, r2, _) = rewrite::rebuild(&g1, &r1, &[], false);
+                let mut k = n_out + n_upd + user_inputs.len();
+                let ids: Vec<Option<usize>> = given
+                    .iter()
+                    .map(|e| {
+                        e.map(|_| {
+                            k += 1;
+                            k - 1
+                        })
+                    })
+                    .collect();
+                (g2, r2, ids)
+            }
+        };
+        let (g, r) = if opts.fusion && !opts.nan_guard {
+            let (g3, r3, fired) = rewrite::fuse(&g2, &r2);
+            report.push("fuse", fired, &g3, &r3);
+            (g3, r3)
+        } else {
+            (g2, r2)
+        };
+        let has_grads = self.cost.is_some() || self.grads.is_some();
+        let outputs_ids: Vec<NodeId> = r[..n_out].to_vec();
+        let updates_ids: Vec<(Range<usize>, NodeId)> = self
+            .updates
+            .iter()
+            .zip(&r[n_out..n_out + n_upd])
+            .map(|(u, &id)| (u.0.clone(), id))
+            .collect();
+        let input_ids: Vec<NodeId> = r[n_out + n_upd..n_out + n_upd + user_inputs.len()].to_vec();
+        let grads_ids: Option<Vec<Option<NodeId>>> =
+            has_grads.then(|| grad_ids.iter().map(|k| k.map(|k| r[k])).collect());
+        lower(
+            &g,
+            self.layout,
+            &input_ids,
+            &outputs_ids,
+            grads_ids.as_deref(),
+            &updates_ids,
+            opts,
+            report,
+        )
+    }
+}
+
+/// Lowers the final graph to a program.
+#[allow(clippy::too_many_arguments)]
+fn lower<T: Scalar>(
+    g: &Graph<T>,
+    layout: &ParamLayout,
+    input_ids: &[NodeId],
+    out_ids: &[NodeId],
+    grad_ids: Option<&[Option<NodeId>]>,
+    update_ids: &[(Range<usize>, NodeId)],
+    opts: Options,
+    report: Report,
+) -> Function<T> {
+    {
+        let mut roots: Vec<NodeId> = out_ids.to_vec();
+        roots.extend(grad_ids.iter().copied().flatten().flatten());
+        roots.extend(update_ids.iter().map(|u| u.1));
+        roots.extend(input_ids);
         let keep = g.reachable(&roots);
+        let reads = if opts.nan_guard {
+            params_read(g, &keep)
+        } else {
+            HashMap::new()
+        };
         let mut index: HashMap<NodeId, usize> = HashMap::new();
         let mut prog: Vec<Instr<T>> = Vec::new();
         let mut consts: Vec<Tensor<T>> = Vec::new();
         let mut input_names = Vec::new();
         let mut input_shapes = Vec::new();
+        let mut nan_info: Vec<NanInfo> = Vec::new();
         for &id in &keep {
             let n = g.node(id);
             let slot = match &n.op {
@@ -219,13 +430,24 @@ impl<'g, T: Scalar> Compiler<'g, T> {
                 Op::Param { offset, .. } => {
                     assert!(
                         offset + numel(&g.fixed_shape(id).expect("params are fixed"))
-                            <= self.layout.len(),
+                            <= layout.len(),
                         "symgrad: a parameter of the graph is outside the layout"
                     );
                     0
                 }
                 _ => 0,
             };
+            if opts.nan_guard {
+                nan_info.push(NanInfo {
+                    expr: g.infix_capped(id, 200),
+                    origin: match &n.origin {
+                        Origin::User => "the user's expression".to_string(),
+                        Origin::Grad { of } => format!("the gradient rule of node {of}"),
+                        Origin::Rewrite { rule } => format!("rule {rule}"),
+                    },
+                    reads: reads.get(&id).cloned().unwrap_or_default(),
+                });
+            }
             index.insert(id, prog.len());
             prog.push(Instr {
                 op: n.op.clone(),
@@ -236,7 +458,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
                 slot,
             });
         }
-        for &id in &input_ids {
+        for &id in input_ids {
             let n = g.node(id);
             if let Op::Input { name } = &n.op {
                 input_names.push(name.clone());
@@ -258,7 +480,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
             prog.len() - 1
         };
         let mut outputs = Vec::new();
-        for o in &self.outputs {
+        for o in out_ids {
             let p = index[o];
             outputs.push(if prog[p].op.is_leaf() {
                 copy_of(p, &mut prog)
@@ -267,7 +489,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
             });
         }
         let mut updates = Vec::new();
-        for (r, v) in &self.updates {
+        for (r, v) in update_ids {
             let p = index[v];
             updates.push((
                 r.clone(),
@@ -280,8 +502,8 @@ impl<'g, T: Scalar> Compiler<'g, T> {
         }
         let mut grads = Vec::new();
         let mut direct_grad: Vec<Option<usize>> = vec![None; prog.len()];
-        if let Some(gs) = &self.grads {
-            for (e, gn) in self.layout.entries().iter().zip(gs) {
+        if let Some(gs) = grad_ids {
+            for (e, gn) in layout.entries().iter().zip(gs) {
                 let target = match gn {
                     None => GradTarget::Zero,
                     Some(id) => {
@@ -312,10 +534,10 @@ impl<'g, T: Scalar> Compiler<'g, T> {
             input_shapes,
             outputs,
             grads,
-            has_grad: self.grads.is_some(),
+            has_grad: grad_ids.is_some(),
             updates,
             direct_grad,
-            x_len: self.layout.len(),
+            x_len: layout.len(),
             symbols,
             plans: Vec::new(),
             current: None,
@@ -325,9 +547,33 @@ impl<'g, T: Scalar> Compiler<'g, T> {
             bound_by: Vec::new(),
             binding: Vec::new(),
             used_symbols: Vec::new(),
+            options: opts,
+            report,
+            nan_info,
         }
         .with_used_symbols()
     }
+}
+
+/// For each node, the names of the parameters it reads, directly or through its inputs.
+fn params_read<T: Scalar>(g: &Graph<T>, keep: &[NodeId]) -> HashMap<NodeId, Vec<String>> {
+    let mut reads: HashMap<NodeId, Vec<String>> = HashMap::new();
+    for &id in keep {
+        let n = g.node(id);
+        let mut r: Vec<String> = match &n.op {
+            Op::Param { name, .. } => vec![name.clone()],
+            _ => Vec::new(),
+        };
+        for i in n.inputs.iter() {
+            for p in reads.get(i).into_iter().flatten() {
+                if !r.contains(p) {
+                    r.push(p.clone());
+                }
+            }
+        }
+        reads.insert(id, r);
+    }
+    reads
 }
 
 /// A compiled function of the flat parameter vector x and named input arrays.
@@ -357,6 +603,18 @@ pub struct Function<T: Scalar> {
     binding: Vec<usize>,
     /// Symbols the program's shapes use.
     used_symbols: Vec<usize>,
+    options: Options,
+    report: Report,
+    /// Per step, what the NaN guard reports (empty when the guard is off).
+    nan_info: Vec<NanInfo>,
+}
+
+/// What the NaN guard says of one program step.
+#[derive(Clone, Debug)]
+struct NanInfo {
+    expr: String,
+    origin: String,
+    reads: Vec<String>,
 }
 
 /// Raw locations of one call's buffers, handed to the rayon scope that runs the program.
@@ -484,6 +742,23 @@ impl<T: Scalar> Function<T> {
         &self.prog
     }
 
+    /// What the compiler did, stage by stage: rules fired per stage, and (when compiled with
+    /// [`Compiler::record`]) each stage's graph as a listing with origins and as DOT.
+    pub fn explanation(&self) -> &Report {
+        &self.report
+    }
+
+    /// The options this function was compiled with.
+    pub fn options(&self) -> Options {
+        self.options
+    }
+
+    /// The arena length (elements) the plan for the last call needs: the memory of the
+    /// intermediate values, besides x, the gradient and the caller's inputs.
+    pub fn arena_len(&self) -> Option<usize> {
+        self.current.map(|c| self.plans[c].1.arena_len)
+    }
+
     /// Counters of calls, plans and arena growth.
     pub fn stats(&self) -> CallStats {
         self.stats
@@ -533,6 +808,9 @@ impl<T: Scalar> Function<T> {
             }
             if let Some(p) = plan {
                 let _ = write!(s, " : {:?} @ {:?}", &p.shapes[i][..], p.locs[i]);
+                if let Some(k) = p.alias[i] {
+                    let _ = write!(s, " (in place over ${})", ins.inputs[k]);
+                }
             }
             s.push('\n');
         }
@@ -694,12 +972,16 @@ impl<T: Scalar> Function<T> {
         let (plan, prog, consts, grads) =
             (&self.plans[ci].1, &self.prog, &self.consts, &self.grads);
         let profile = self.profile.as_mut();
+        let nan_info = &self.nan_info;
+        let mut failure: Option<Error> = None;
+        let failure_slot = &mut failure;
         // The whole program runs inside one rayon scope: the parallel kernels then start on a
         // worker thread, so a call enters the pool once rather than once per kernel (each
         // entry from outside the pool can cost rayon small allocations; rayon issue 666).
         rayon::scope(move |_| {
             // Capture the wrapper whole (a closure would otherwise capture its raw fields).
             let ptrs = ptrs;
+            let failure = failure_slot;
             // SAFETY (whole block): every location was sized for its shape by the planner:
             // arena blocks inside `arena_len`, parameter and gradient ranges inside x's and
             // the gradient's lengths (checked above), inputs checked by `bind`; the planner
@@ -724,8 +1006,24 @@ impl<T: Scalar> Function<T> {
                 if ins.op.is_leaf() {
                     continue;
                 }
-                let args: SmallVec<[TensorRef<'_, T>; 4]> =
-                    ins.inputs.iter().map(|&a| view(a)).collect();
+                let alias = plan.alias[i];
+                // An input whose buffer this step writes over is not viewed: the kernel reads
+                // it through `out`.
+                let args: SmallVec<[TensorRef<'_, T>; 4]> = ins
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &a)| {
+                        if alias == Some(k) {
+                            TensorRef {
+                                shape: &plan.shapes[a],
+                                data: &[],
+                            }
+                        } else {
+                            view(a)
+                        }
+                    })
+                    .collect();
                 let shape = &plan.shapes[i];
                 let len = numel(shape);
                 let out = unsafe {
@@ -735,13 +1033,37 @@ impl<T: Scalar> Function<T> {
                         _ => unreachable!("computed nodes live in the arena or the gradient"),
                     }
                 };
+                let eval = |out: &mut [T]| match (&ins.op, alias) {
+                    (Op::Fused(f), Some(_)) => f.eval(&args, out, shape, alias),
+                    (op, _) => op.eval(&args, out, shape),
+                };
                 match profile.as_deref_mut() {
-                    None => ins.op.eval(&args, out, shape),
+                    None => eval(out),
                     Some(p) => {
                         let t = std::time::Instant::now();
-                        ins.op.eval(&args, out, shape);
+                        eval(out);
                         p[i] += t.elapsed();
                     }
+                }
+                if !nan_info.is_empty() && out.iter().any(|v| !v.is_finite()) {
+                    let info = &nan_info[i];
+                    let bad = out
+                        .iter()
+                        .find(|v| !v.is_finite())
+                        .copied()
+                        .unwrap_or(T::zero());
+                    *failure = Some(Error::NonFinite {
+                        step: i,
+                        value: crate::graph::fmt_number(bad),
+                        expr: info.expr.clone(),
+                        origin: info.origin.clone(),
+                        reads: if info.reads.is_empty() {
+                            "no parameter".to_string()
+                        } else {
+                            info.reads.join(", ")
+                        },
+                    });
+                    return;
                 }
             }
             if !ptrs.grad.is_null() {
@@ -760,6 +1082,9 @@ impl<T: Scalar> Function<T> {
                 }
             }
         });
-        Ok(())
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

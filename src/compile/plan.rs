@@ -3,7 +3,9 @@
 //!
 //! Arena blocks are reused by liveness: a node's block is taken when the node runs and
 //! returned after its last consumer runs. The output block is taken before the inputs' blocks
-//! are returned, so no kernel ever writes over one of its own inputs. Outputs and update
+//! are returned, so no kernel writes over one of its own inputs, except where that is planned:
+//! a fused elementwise step may take over the block of a same-size input whose value dies at
+//! that step (in place; its kernel reads each chunk before it writes it). Outputs and update
 //! values stay live to the end of the call, where the caller reads them.
 
 use super::{Function, GradTarget};
@@ -37,6 +39,8 @@ pub struct Plan {
     pub shapes: Vec<Shape>,
     /// Where every program node's value lives.
     pub locs: Vec<Loc>,
+    /// For a step that works in place: which of its inputs' buffers it writes over.
+    pub alias: Vec<Option<usize>>,
     /// Arena length needed.
     pub arena_len: usize,
 }
@@ -133,16 +137,42 @@ impl<T: Scalar> Function<T> {
             }
         }
         let mut locs = vec![Loc::Arena(0); n];
+        let mut alias = vec![None; n];
         let mut blocks = Blocks::default();
         for i in 0..n {
             let ins = &self.prog[i];
+            // In place: a fused step may take over the block of a same-size input whose value
+            // dies at this step (and that it reads once); its kernel reads each chunk of that
+            // input before writing the chunk.
+            let reuse = if self.options.in_place
+                && matches!(ins.op, Op::Fused(_))
+                && self.direct_grad[i].is_none()
+            {
+                ins.inputs.iter().enumerate().find_map(|(k, &a)| {
+                    let once = ins.inputs.iter().filter(|&&b| b == a).count() == 1;
+                    let dies = last[a] == i;
+                    let same = numel(&shapes[a]) == numel(&shapes[i]);
+                    match locs[a] {
+                        Loc::Arena(off) if once && dies && same => Some((k, a, off)),
+                        _ => None,
+                    }
+                })
+            } else {
+                None
+            };
             locs[i] = match &ins.op {
                 Op::Input { .. } => Loc::Input(ins.slot),
                 Op::Param { offset, .. } => Loc::X(*offset),
                 Op::Const(_) => Loc::Const(ins.slot),
-                _ => match self.direct_grad[i] {
-                    Some(off) => Loc::Grad(off),
-                    None => Loc::Arena(blocks.take(numel(&shapes[i]))),
+                _ => match (self.direct_grad[i], reuse) {
+                    (Some(off), _) => Loc::Grad(off),
+                    (None, Some((k, a, off))) => {
+                        alias[i] = Some(k);
+                        // The block now belongs to this step: not returned with the input.
+                        last[a] = usize::MAX - 1;
+                        Loc::Arena(off)
+                    }
+                    (None, None) => Loc::Arena(blocks.take(numel(&shapes[i]))),
                 },
             };
             for &a in &ins.inputs {
@@ -158,6 +188,7 @@ impl<T: Scalar> Function<T> {
         Plan {
             shapes,
             locs,
+            alias,
             arena_len: blocks.end,
         }
     }

@@ -8,14 +8,18 @@
 
 mod expr;
 mod print;
+mod text;
 
 use std::cell::{Ref, RefCell};
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use smallvec::SmallVec;
 
 pub use expr::{where_, Expr, IntoExpr};
 pub use print::INFIX_MAX;
+pub use text::{fmt_number, parse, parse_with, ParseError, ParseOptions, Parsed};
 
 use crate::ops::Op;
 use crate::params::{ParamId, ParamLayout};
@@ -133,6 +137,11 @@ struct GraphData<T> {
     symbols: Vec<String>,
     inputs: Vec<NodeId>,
     origin: Origin,
+    /// Hash-consing: when set, appending a node equal to an existing one (same op, same
+    /// inputs) returns the existing node. Used by the rewrite passes (merging).
+    intern: Option<HashMap<u64, SmallVec<[NodeId; 2]>>>,
+    /// Nodes that hash-consing merged into an existing one.
+    merged: usize,
 }
 
 /// An expression graph over the float type `T`.
@@ -168,8 +177,46 @@ impl<T: Scalar> Graph<T> {
                 symbols: Vec::new(),
                 inputs: Vec::new(),
                 origin: Origin::User,
+                intern: None,
+                merged: 0,
             }),
         }
+    }
+
+    /// An empty graph that merges identical nodes as they are appended (hash-consing):
+    /// building `x + 1` twice gives one node. The rewrite passes build into such graphs.
+    pub fn new_merging() -> Self {
+        let g = Self::new();
+        g.data.borrow_mut().intern = Some(HashMap::new());
+        g
+    }
+
+    /// How many appended nodes were merged into an existing identical node.
+    pub fn merged_count(&self) -> usize {
+        self.data.borrow().merged
+    }
+
+    /// Appends a copy of a node from another graph: its op, inputs (ids of this graph),
+    /// shape and origin as given, with no shape inference. Inputs are registered as such.
+    pub fn copy_node(
+        &self,
+        op: Op<T>,
+        inputs: &[NodeId],
+        shape: SymShape,
+        origin: Origin,
+    ) -> NodeId {
+        let is_input = matches!(op, Op::Input { .. });
+        let before = self.len();
+        let id = self.with_origin(origin, || self.push_node(op, inputs, shape));
+        if is_input && id.index() == before {
+            self.data.borrow_mut().inputs.push(id);
+        }
+        id
+    }
+
+    /// The symbols, by id.
+    pub fn symbols(&self) -> Vec<String> {
+        self.data.borrow().symbols.clone()
     }
 
     /// The symbolic dimension called `name`, created on first use.
@@ -332,23 +379,57 @@ impl<T: Scalar> Graph<T> {
     /// If the op rejects the input shapes: the message names the op, the shapes and the
     /// inputs.
     pub fn apply(&self, op: Op<T>, inputs: &[NodeId]) -> NodeId {
+        self.try_apply(op, inputs)
+            .unwrap_or_else(|why| panic!("symgrad: {why}"))
+    }
+
+    /// [`Graph::apply`] that returns why the inputs do not fit instead of panicking: the
+    /// message names the op, the shapes and the inputs.
+    pub fn try_apply(&self, op: Op<T>, inputs: &[NodeId]) -> Result<NodeId, String> {
+        if let Some(n) = op.arity() {
+            if n != inputs.len() {
+                return Err(format!(
+                    "{} takes {n} input(s), got {}",
+                    op.name(),
+                    inputs.len()
+                ));
+            }
+        } else if inputs.is_empty() {
+            return Err(format!("{} needs at least one input", op.name()));
+        }
+        if let Some(bad) = inputs.iter().find(|i| i.index() >= self.len()) {
+            return Err(format!("{}: no node {bad}", op.name()));
+        }
         let shapes: Vec<SymShape> = inputs.iter().map(|&i| self.node(i).shape.clone()).collect();
         let refs: Vec<&[Dim]> = shapes.iter().map(|s| &s[..]).collect();
         match op.infer_shape(&refs) {
-            Ok(shape) => self.push_node(op, inputs, shape),
+            Ok(shape) => Ok(self.push_node(op, inputs, shape)),
             Err(why) => {
                 let args: Vec<String> = inputs
                     .iter()
                     .zip(&shapes)
                     .map(|(&i, s)| format!("{} of shape {}", self.describe(i), self.fmt_shape(s)))
                     .collect();
-                panic!("symgrad: {}: {why}; inputs: {}", op.name(), args.join(", "));
+                Err(format!("{}: {why}; inputs: {}", op.name(), args.join(", ")))
             }
         }
     }
 
     fn push_node(&self, op: Op<T>, inputs: &[NodeId], shape: SymShape) -> NodeId {
         let mut d = self.data.borrow_mut();
+        let key = d.intern.as_ref().map(|_| node_key(&op, inputs));
+        if let (Some(key), Some(map)) = (key, d.intern.as_ref()) {
+            if let Some(ids) = map.get(&key) {
+                let hit = ids.iter().copied().find(|&i| {
+                    let n = &d.nodes[i.index()];
+                    n.inputs[..] == *inputs && same_op(&n.op, &op)
+                });
+                if let Some(id) = hit {
+                    d.merged += 1;
+                    return id;
+                }
+            }
+        }
         let id = NodeId(d.nodes.len() as u32);
         let origin = d.origin.clone();
         d.nodes.push(Node {
@@ -357,6 +438,9 @@ impl<T: Scalar> Graph<T> {
             shape,
             origin,
         });
+        if let (Some(key), Some(map)) = (key, d.intern.as_mut()) {
+            map.entry(key).or_default().push(id);
+        }
         id
     }
 
@@ -371,4 +455,56 @@ impl<T: Scalar> Graph<T> {
             })
             .collect()
     }
+}
+
+/// Whether two ops are the same op with the same attributes; constants compare bit for bit
+/// (so `-0.0` and `0.0` stay apart, and a NaN constant equals itself).
+fn same_op<T: Scalar>(a: &Op<T>, b: &Op<T>) -> bool {
+    match (a, b) {
+        (Op::Const(x), Op::Const(y)) => {
+            x.shape() == y.shape()
+                && x.data()
+                    .iter()
+                    .zip(y.data())
+                    .all(|(p, q)| p.to_f64_lossless().to_bits() == q.to_f64_lossless().to_bits())
+        }
+        (Op::Fused(x), Op::Fused(y)) => std::sync::Arc::ptr_eq(x, y),
+        _ => a == b,
+    }
+}
+
+/// A hash of an op with its attributes and inputs, for hash-consing.
+fn node_key<T: Scalar>(op: &Op<T>, inputs: &[NodeId]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    op.name().hash(&mut h);
+    inputs.hash(&mut h);
+    match op {
+        Op::Input { name } => name.hash(&mut h),
+        Op::Param { id, .. } => id.0.hash(&mut h),
+        Op::Const(t) => {
+            t.shape().hash(&mut h);
+            for v in t.data() {
+                v.to_f64_lossless().to_bits().hash(&mut h);
+            }
+        }
+        Op::Unary(u) => u.hash(&mut h),
+        Op::Powi(n) => n.hash(&mut h),
+        Op::Binary(b) => b.hash(&mut h),
+        Op::MatMul { ta, tb } => (ta, tb).hash(&mut h),
+        Op::Transpose(p) => p.hash(&mut h),
+        Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => s.hash(&mut h),
+        Op::Sum { axes, keepdims } | Op::Max { axes, keepdims } => (axes, keepdims).hash(&mut h),
+        Op::Numel { axes } => axes.hash(&mut h),
+        Op::Slice { axis, start, len } => (axis, start, len).hash(&mut h),
+        Op::Pad { axis, start, total } => (axis, start, total).hash(&mut h),
+        Op::Concat { axis } => axis.hash(&mut h),
+        Op::Fused(f) => (std::sync::Arc::as_ptr(f) as usize).hash(&mut h),
+        Op::Where => {}
+    }
+    h.finish()
+}
+
+/// Whether an array of shape `from` broadcasts to exactly `to` (numpy rules).
+pub fn broadcast_compatible(from: &[Dim], to: &[Dim]) -> bool {
+    crate::ops::broadcast_shapes(from, to).is_ok_and(|s| s[..] == *to)
 }

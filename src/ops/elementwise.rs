@@ -41,6 +41,12 @@ macro_rules! unary_table {
                 match self { $(Unary::$V => map_contiguous(a, out, |$x: T| $f),)* }
             }
 
+            /// `out[i] = f(a[i])` on this thread, for the fused kernel's short chunks.
+            #[inline]
+            pub fn slice_kernel<T: Scalar>(self, a: &[T], out: &mut [T]) {
+                match self { $(Unary::$V => for (o, &$x) in out.iter_mut().zip(a) { *o = $f },)* }
+            }
+
             /// The vector-Jacobian product: the cotangent of `x` given `y = f(x)` and `gy`.
             #[allow(unused_variables)]
             pub fn vjp<'g, T: Scalar>(self, x: Expr<'g, T>, y: Expr<'g, T>, gy: Expr<'g, T>) -> Option<Expr<'g, T>> {
@@ -114,6 +120,17 @@ macro_rules! binary_table {
                 match self { $(Binary::$V => map2(out, out_shape, a, b, |$a: T, $b: T| $f),)* }
             }
 
+            /// `out = f(a, b)` on this thread over a chunk, each operand a slice or one value.
+            #[inline]
+            pub fn slice_kernel<T: Scalar>(self, a: Operand<'_, T>, b: Operand<'_, T>, out: &mut [T]) {
+                match self { $(Binary::$V => match (a, b) {
+                    (Operand::Slice(a), Operand::Slice(b)) => for ((o, &$a), &$b) in out.iter_mut().zip(a).zip(b) { *o = $f },
+                    (Operand::Slice(a), Operand::Value($b)) => for (o, &$a) in out.iter_mut().zip(a) { *o = $f },
+                    (Operand::Value($a), Operand::Slice(b)) => for (o, &$b) in out.iter_mut().zip(b) { *o = $f },
+                    (Operand::Value($a), Operand::Value($b)) => { let v = $f; out.fill(v) }
+                },)* }
+            }
+
             /// The cotangents of `a` and `b` (each built only if `needs` asks for it), at the
             /// output's shape: `grad` sums them back to the inputs' shapes.
             #[allow(unused_variables)]
@@ -126,6 +143,15 @@ macro_rules! binary_table {
             }
         }
     };
+}
+
+/// One operand of a chunk kernel: a slice as long as the output, or one value for all.
+#[derive(Clone, Copy, Debug)]
+pub enum Operand<'a, T> {
+    /// One value per output element.
+    Slice(&'a [T]),
+    /// The same value for every element.
+    Value(T),
 }
 
 fn flag<T: Scalar>(c: bool) -> T {

@@ -12,13 +12,17 @@
 //! builder methods on `Expr` that expand into these primitives, so they need no rule.
 
 mod elementwise;
+mod fused;
 mod matmul;
 mod reduce;
 mod structural;
 
 use smallvec::SmallVec;
 
-pub use elementwise::{Binary, Unary};
+pub use elementwise::{Binary, Operand, Unary};
+pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
+
+use std::sync::Arc;
 
 use crate::graph::{Dim, Expr, SymShape};
 use crate::params::ParamId;
@@ -113,6 +117,9 @@ pub enum Op<T> {
         /// The axis.
         axis: usize,
     },
+    /// Elementwise ops fused into one pass over memory (made by the fusion pass after
+    /// differentiation; it has no gradient rule).
+    Fused(Arc<Fused<T>>),
 }
 
 impl<T: Scalar> Op<T> {
@@ -137,6 +144,7 @@ impl<T: Scalar> Op<T> {
             Op::Slice { .. } => "slice",
             Op::Pad { .. } => "pad",
             Op::Concat { .. } => "concat",
+            Op::Fused(_) => "fused",
         }
     }
 
@@ -171,6 +179,25 @@ impl<T: Scalar> Op<T> {
             Op::Slice { axis, start, len } => structural::slice_shape(ins[0], *axis, *start, *len),
             Op::Pad { axis, start, total } => structural::pad_shape(ins[0], *axis, *start, *total),
             Op::Concat { axis } => structural::concat_shape(ins, *axis),
+            Op::Fused(f) => {
+                if ins.len() != f.inputs() {
+                    return Err(format!("takes {} operands, got {}", f.inputs(), ins.len()));
+                }
+                ins.iter()
+                    .try_fold(SymShape::new(), |acc, s| broadcast_shapes(&acc, s))
+            }
+        }
+    }
+
+    /// The number of inputs the op takes, or `None` for any number (`concat`, `fused`).
+    pub fn arity(&self) -> Option<usize> {
+        match self {
+            Op::Input { .. } | Op::Param { .. } | Op::Const(_) => Some(0),
+            Op::Unary(_) | Op::Powi(_) => Some(1),
+            Op::Binary(_) | Op::MatMul { .. } => Some(2),
+            Op::Where => Some(3),
+            Op::Concat { .. } | Op::Fused(_) => None,
+            _ => Some(1),
         }
     }
 
@@ -236,6 +263,7 @@ impl<T: Scalar> Op<T> {
                 )
             }
             Op::Concat { axis } => structural::concat_eval(ins, *axis, out, out_shape),
+            Op::Fused(f) => f.eval(ins, out, out_shape, None),
         }
     }
 
@@ -282,6 +310,9 @@ impl<T: Scalar> Op<T> {
                 out.push(Some(gy.slice(*axis, *start, *start + len)))
             }
             Op::Concat { axis } => out.extend(structural::concat_vjp(x, *axis, gy, needs)),
+            Op::Fused(_) => panic!(
+                "symgrad: fused nodes are made after differentiation and have no gradient rule"
+            ),
         }
         out
     }

@@ -1,0 +1,453 @@
+//! Fused elementwise ops: a chain of elementwise ops run as one pass over memory.
+//!
+//! The fusion pass (`rewrite::fuse`) turns a tree of single-use elementwise nodes of one
+//! shape into one `Op::Fused` node. Its kernel walks the output in chunks of [`CHUNK`]
+//! elements: for each chunk it runs the members one after another over short scratch
+//! registers that stay in L1 cache, each member as its own tight loop (so it vectorizes
+//! like the unfused kernel), and writes only the last member's result to memory. Every
+//! member computes with the same scalar function as its unfused op, so fusing never changes
+//! a bit of the result.
+//!
+//! A fused node may work in place: the planner can give it the buffer of one same-shape
+//! input whose value dies at this node (`alias`). The kernel then copies each chunk of that
+//! input into a register before it writes the chunk of output over it.
+
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+use super::elementwise::Operand;
+use super::{Binary, Unary};
+use crate::tensor::kernels::{vectorized, Strided, PARALLEL_MIN};
+use crate::tensor::{numel, TensorRef};
+use crate::Scalar;
+
+/// Elements per chunk.
+pub const CHUNK: usize = 256;
+/// Scratch slots (registers plus gathered inputs) a fused kernel may use.
+pub const MAX_SLOTS: usize = 16;
+
+/// The op of one member.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FusedOp {
+    /// An elementwise function of one argument.
+    Unary(Unary),
+    /// `x^n`.
+    Powi(i32),
+    /// An elementwise function of two arguments.
+    Binary(Binary),
+    /// `where(c, a, b)`.
+    Where,
+}
+
+/// Where a member's argument comes from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Arg<T> {
+    /// An earlier member (index into the member list).
+    Member(usize),
+    /// Input `k` of the fused node.
+    Input(usize),
+    /// A number.
+    Value(T),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Src<T> {
+    Reg(usize),
+    Input(usize),
+    Value(T),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Instr<T> {
+    op: FusedOp,
+    args: SmallVec<[Src<T>; 3]>,
+    /// Register written (the last member writes the output instead).
+    dst: usize,
+}
+
+/// A fused elementwise program over `inputs` operands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fused<T> {
+    inputs: usize,
+    code: Vec<Instr<T>>,
+    regs: usize,
+    text: String,
+}
+
+impl<T: Scalar> Fused<T> {
+    /// Builds the program of `members` (in order; the last is the result) over `inputs`
+    /// operands, or `None` if it would need more than [`MAX_SLOTS`] scratch slots.
+    pub fn new(inputs: usize, members: &[(FusedOp, SmallVec<[Arg<T>; 3]>)]) -> Option<Self> {
+        let n = members.len();
+        let mut last_use = vec![0usize; n];
+        for (i, (_, args)) in members.iter().enumerate() {
+            for a in args {
+                if let Arg::Member(m) = a {
+                    last_use[*m] = i;
+                }
+            }
+        }
+        let mut free: Vec<usize> = Vec::new();
+        let mut regs = 0usize;
+        let mut reg_of = vec![usize::MAX; n];
+        let mut code = Vec::with_capacity(n);
+        for (i, (op, args)) in members.iter().enumerate() {
+            // The destination is taken before the arguments' registers are returned, so a
+            // member never reads and writes one register.
+            let dst = if i + 1 == n {
+                usize::MAX
+            } else {
+                free.pop().unwrap_or_else(|| {
+                    regs += 1;
+                    regs - 1
+                })
+            };
+            reg_of[i] = dst;
+            let srcs = args
+                .iter()
+                .map(|a| match *a {
+                    Arg::Member(m) => Src::Reg(reg_of[m]),
+                    Arg::Input(k) => Src::Input(k),
+                    Arg::Value(v) => Src::Value(v),
+                })
+                .collect();
+            for a in args {
+                if let Arg::Member(m) = a {
+                    if last_use[*m] == i && !free.contains(&reg_of[*m]) {
+                        free.push(reg_of[*m]);
+                    }
+                }
+            }
+            code.push(Instr {
+                op: *op,
+                args: srcs,
+                dst,
+            });
+        }
+        if regs + inputs > MAX_SLOTS {
+            return None;
+        }
+        let text = describe(members);
+        Some(Fused {
+            inputs,
+            code,
+            regs,
+            text,
+        })
+    }
+
+    /// The number of operands.
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    /// The number of members.
+    pub fn len(&self) -> usize {
+        self.code.len()
+    }
+
+    /// Whether there are no members (never, for a built program).
+    pub fn is_empty(&self) -> bool {
+        self.code.is_empty()
+    }
+
+    /// The members as one formula over the operands `#0`, `#1`, ...
+    pub fn describe(&self) -> &str {
+        &self.text
+    }
+
+    /// Computes the program into `out` (shape `out_shape`). Operand `alias`, if given, is
+    /// the output buffer itself (its entry in `ins` is not read).
+    pub fn eval(
+        &self,
+        ins: &[TensorRef<'_, T>],
+        out: &mut [T],
+        out_shape: &[usize],
+        alias: Option<usize>,
+    ) {
+        let total = numel(out_shape);
+        debug_assert_eq!(out.len(), total);
+        let kinds: SmallVec<[Kind<'_, T>; 8]> = ins
+            .iter()
+            .enumerate()
+            .map(|(k, t)| {
+                if alias == Some(k) {
+                    Kind::Alias
+                } else if t.data.len() == 1 {
+                    Kind::Value(t.data[0])
+                } else if t.data.len() == total {
+                    Kind::Contiguous(t.data)
+                } else {
+                    Kind::Gather(Strided::broadcast(t.data, t.shape, out_shape))
+                }
+            })
+            .collect();
+        let run = |start: usize, piece: &mut [T]| {
+            let mut scratch = [T::zero(); MAX_SLOTS * CHUNK];
+            vectorized(|| {
+                let mut s = 0;
+                for chunk in piece.chunks_mut(CHUNK) {
+                    self.run_chunk(&kinds, start + s, chunk, out_shape, &mut scratch);
+                    s += chunk.len();
+                }
+            })
+        };
+        if total >= PARALLEL_MIN {
+            let threads = rayon::current_num_threads().max(1);
+            let piece = total.div_ceil(threads * 4).div_ceil(CHUNK) * CHUNK;
+            out.par_chunks_mut(piece)
+                .enumerate()
+                .for_each(|(t, p)| run(t * piece, p));
+        } else {
+            run(0, out);
+        }
+    }
+
+    #[inline(always)]
+    fn run_chunk(
+        &self,
+        kinds: &[Kind<'_, T>],
+        start: usize,
+        out: &mut [T],
+        out_shape: &[usize],
+        scratch: &mut [T; MAX_SLOTS * CHUNK],
+    ) {
+        let len = out.len();
+        // Operands that are not read in place are copied into slots after the registers.
+        for (k, kind) in kinds.iter().enumerate() {
+            let slot = (self.regs + k) * CHUNK;
+            match kind {
+                Kind::Alias => scratch[slot..slot + len].copy_from_slice(out),
+                Kind::Gather(st) => gather(st, out_shape, start, &mut scratch[slot..slot + len]),
+                Kind::Value(_) | Kind::Contiguous(_) => {}
+            }
+        }
+        let base = scratch.as_mut_ptr();
+        let last = self.code.len() - 1;
+        for (i, ins) in self.code.iter().enumerate() {
+            // SAFETY: registers and slots are disjoint CHUNK-long ranges of `scratch`; the
+            // destination register differs from every argument register (see `new`), and
+            // the output chunk is not a register. So no slice read here overlaps the one
+            // written.
+            let operand = |src: &Src<T>| -> Operand<'_, T> {
+                match *src {
+                    Src::Value(v) => Operand::Value(v),
+                    Src::Reg(r) => Operand::Slice(unsafe {
+                        std::slice::from_raw_parts(base.add(r * CHUNK), len)
+                    }),
+                    Src::Input(k) => match &kinds[k] {
+                        Kind::Value(v) => Operand::Value(*v),
+                        Kind::Contiguous(d) => Operand::Slice(&d[start..start + len]),
+                        Kind::Alias | Kind::Gather(_) => Operand::Slice(unsafe {
+                            std::slice::from_raw_parts(base.add((self.regs + k) * CHUNK), len)
+                        }),
+                    },
+                }
+            };
+            let dst: &mut [T] = if i == last {
+                &mut *out
+            } else {
+                unsafe { std::slice::from_raw_parts_mut(base.add(ins.dst * CHUNK), len) }
+            };
+            match ins.op {
+                FusedOp::Unary(u) => match operand(&ins.args[0]) {
+                    Operand::Slice(a) => u.slice_kernel(a, dst),
+                    Operand::Value(v) => dst.fill(u.apply(v)),
+                },
+                FusedOp::Powi(n) => match operand(&ins.args[0]) {
+                    Operand::Slice(a) => {
+                        for (o, &x) in dst.iter_mut().zip(a) {
+                            *o = x.powi(n)
+                        }
+                    }
+                    Operand::Value(v) => dst.fill(v.powi(n)),
+                },
+                FusedOp::Binary(b) => {
+                    b.slice_kernel(operand(&ins.args[0]), operand(&ins.args[1]), dst)
+                }
+                FusedOp::Where => {
+                    let [c, a, b] = [0, 1, 2].map(|k| operand(&ins.args[k]));
+                    let at = |o: &Operand<'_, T>, j: usize| match o {
+                        Operand::Slice(s) => s[j],
+                        Operand::Value(v) => *v,
+                    };
+                    for (j, o) in dst.iter_mut().enumerate() {
+                        *o = if at(&c, j) != T::zero() {
+                            at(&a, j)
+                        } else {
+                            at(&b, j)
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Kind<'a, T> {
+    Value(T),
+    Contiguous(&'a [T]),
+    Gather(Strided<'a, T>),
+    Alias,
+}
+
+/// `dst[j] = operand at flat output index start + j`, walking the output's index space.
+fn gather<T: Copy>(st: &Strided<'_, T>, shape: &[usize], start: usize, dst: &mut [T]) {
+    let r = shape.len();
+    let mut idx: SmallVec<[usize; 6]> = SmallVec::from_elem(0, r);
+    let mut rem = start;
+    let mut off = st.offset;
+    for d in (0..r).rev() {
+        idx[d] = rem % shape[d];
+        rem /= shape[d];
+        off += idx[d] * st.strides[d];
+    }
+    if r == 0 {
+        dst.fill(st.data[off]);
+        return;
+    }
+    // Runs along the innermost axis: a copy when the operand is contiguous there (a bias
+    // row), a fill when it is broadcast there (a column), a strided walk otherwise.
+    let (last, inner) = (r - 1, st.strides[r - 1]);
+    let mut j = 0;
+    while j < dst.len() {
+        let run = (shape[last] - idx[last]).min(dst.len() - j);
+        let out = &mut dst[j..j + run];
+        match inner {
+            0 => out.fill(st.data[off]),
+            1 => out.copy_from_slice(&st.data[off..off + run]),
+            s => {
+                for (k, v) in out.iter_mut().enumerate() {
+                    *v = st.data[off + k * s];
+                }
+            }
+        }
+        j += run;
+        // Odometer step by `run` along the innermost axis, carrying outwards.
+        idx[last] += run;
+        off += run * inner;
+        let mut d = last;
+        while idx[d] == shape[d] && d > 0 {
+            off -= idx[d] * st.strides[d];
+            idx[d] = 0;
+            d -= 1;
+            idx[d] += 1;
+            off += st.strides[d];
+        }
+    }
+}
+
+fn describe<T: Scalar>(members: &[(FusedOp, SmallVec<[Arg<T>; 3]>)]) -> String {
+    let mut texts: Vec<String> = Vec::with_capacity(members.len());
+    for (op, args) in members {
+        let a: Vec<String> = args
+            .iter()
+            .map(|a| match a {
+                Arg::Member(m) => texts[*m].clone(),
+                Arg::Input(k) => format!("#{k}"),
+                Arg::Value(v) => super::super::graph::fmt_number(*v),
+            })
+            .collect();
+        let t = match op {
+            FusedOp::Unary(Unary::Neg) => format!("-{}", a[0]),
+            FusedOp::Unary(u) => format!("{}({})", u.name(), strip(&a[0])),
+            FusedOp::Powi(n) => format!("powi[{n}]({})", strip(&a[0])),
+            FusedOp::Binary(b) => match b.infix() {
+                Some(sym) => format!("({} {sym} {})", a[0], a[1]),
+                None => format!("{}({}, {})", b.name(), strip(&a[0]), strip(&a[1])),
+            },
+            FusedOp::Where => format!(
+                "where({}, {}, {})",
+                strip(&a[0]),
+                strip(&a[1]),
+                strip(&a[2])
+            ),
+        };
+        texts.push(t);
+    }
+    strip(&texts.pop().unwrap_or_default()).to_string()
+}
+
+/// `t` without outer parentheses that enclose all of it.
+fn strip(t: &str) -> &str {
+    if t.starts_with('(') && t.ends_with(')') && balanced_inside(t) {
+        &t[1..t.len() - 1]
+    } else {
+        t
+    }
+}
+
+/// Whether the outer parentheses of `t` enclose all of it.
+fn balanced_inside(t: &str) -> bool {
+    let mut depth = 0i32;
+    for (i, c) in t.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 && i + 1 < t.len() {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_walks_a_broadcast_operand() {
+        let bias = [1.0f64, 2.0, 3.0];
+        let st = Strided::broadcast(&bias, &[3], &[2, 3]);
+        let mut out = [0.0; 4];
+        gather(&st, &[2, 3], 1, &mut out);
+        assert_eq!(out, [2.0, 3.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn a_fused_chain_equals_its_ops_bit_for_bit() {
+        // sigmoid(#0 + #1) * 2 over [3, 1000], #1 a broadcast bias.
+        let members = [
+            (
+                FusedOp::Binary(Binary::Add),
+                SmallVec::from_slice(&[Arg::Input(0), Arg::Input(1)]),
+            ),
+            (
+                FusedOp::Unary(Unary::Sigmoid),
+                SmallVec::from_slice(&[Arg::Member(0)]),
+            ),
+            (
+                FusedOp::Binary(Binary::Mul),
+                SmallVec::from_slice(&[Arg::Member(1), Arg::Value(2.0)]),
+            ),
+        ];
+        let f = Fused::<f32>::new(2, &members).unwrap();
+        assert_eq!(f.describe(), "sigmoid(#0 + #1) * 2");
+        let x: Vec<f32> = (0..3000).map(|i| (i as f32 * 0.37).sin() * 9.0).collect();
+        let b: Vec<f32> = (0..1000).map(|i| i as f32 * 0.001 - 0.5).collect();
+        let mut out = vec![0.0; 3000];
+        f.eval(
+            &[TensorRef::new(&[3, 1000], &x), TensorRef::new(&[1000], &b)],
+            &mut out,
+            &[3, 1000],
+            None,
+        );
+        for i in 0..3000 {
+            let want = Unary::Sigmoid.apply(x[i] + b[i % 1000]) * 2.0;
+            assert_eq!(out[i].to_bits(), want.to_bits());
+        }
+        // In place over operand 0.
+        let mut buf = x.clone();
+        f.eval(
+            &[TensorRef::new(&[3, 1000], &[]), TensorRef::new(&[1000], &b)],
+            &mut buf,
+            &[3, 1000],
+            Some(0),
+        );
+        assert_eq!(buf, out);
+    }
+}
