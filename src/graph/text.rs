@@ -328,7 +328,7 @@ impl<T: Scalar> Graph<T> {
         if roots.len() == 1 && p.bound.is_empty() {
             return body.trim_start_matches("out ").trim_end().to_string();
         }
-        body
+        body.trim_end().to_string()
     }
 
     fn body_text(&self, p: &Printer<'_, T>, roots: &[NodeId]) -> String {
@@ -627,6 +627,8 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
 #[derive(Clone, Debug)]
 enum Attr {
     Int(usize),
+    /// `-3` (only `powi` takes one).
+    NegInt(usize),
     Name(String),
     Key(String, usize),
 }
@@ -734,7 +736,30 @@ impl<T: Scalar> Parser<'_, T> {
                     self.lets.insert(k, e);
                     self.end_line()?;
                 }
-                Tok::Ident(k) if k == "out" && !matches!(self.peek_at(1), Tok::Punct(_)) => {
+                // `out` starts an output line unless it is an operand (`out + 1`).
+                Tok::Ident(k)
+                    if k == "out"
+                        && !matches!(
+                            self.peek_at(1),
+                            Tok::Newline
+                                | Tok::End
+                                | Tok::Punct(
+                                    "+" | "*"
+                                        | "/"
+                                        | "^"
+                                        | "@"
+                                        | ">"
+                                        | "<"
+                                        | ">="
+                                        | "<="
+                                        | "=="
+                                        | "!="
+                                        | ")"
+                                        | ","
+                                        | "="
+                                )
+                        ) =>
+                {
                     self.next();
                     let e = self.expr()?;
                     self.outputs.push(e);
@@ -804,6 +829,9 @@ impl<T: Scalar> Parser<'_, T> {
                 Attr::Key(k, _) => {
                     return Err(self.err_here(format!("`{k}=` has no place in a shape")))
                 }
+                Attr::NegInt(n) => {
+                    return Err(self.err_here(format!("a shape has no negative size `-{n}`")))
+                }
             });
         }
         Ok(s)
@@ -816,32 +844,37 @@ impl<T: Scalar> Parser<'_, T> {
             return Ok(items);
         }
         loop {
-            let item = match self.next() {
-                Tok::Num(s) => {
-                    Attr::Int(s.parse().map_err(|_| {
+            let neg = self.eat("-");
+            let item =
+                match self.next() {
+                    Tok::Num(s) if neg => Attr::NegInt(s.parse().map_err(|_| {
                         self.err_here(format!("expected a whole number, found `{s}`"))
-                    })?)
-                }
-                Tok::Ident(s) if self.eat("=") => match self.next() {
-                    Tok::Num(v) => Attr::Key(
-                        s,
-                        v.parse().map_err(|_| {
-                            self.err_here(format!("expected a whole number, found `{v}`"))
-                        })?,
-                    ),
+                    })?),
+                    Tok::Num(s) => Attr::Int(s.parse().map_err(|_| {
+                        self.err_here(format!("expected a whole number, found `{s}`"))
+                    })?),
+                    Tok::Ident(s) if self.eat("=") => match self.next() {
+                        Tok::Num(v) => Attr::Key(
+                            s,
+                            v.parse().map_err(|_| {
+                                self.err_here(format!("expected a whole number, found `{v}`"))
+                            })?,
+                        ),
+                        t => {
+                            return Err(self.err_here(format!(
+                                "expected a whole number, found {}",
+                                describe(&t)
+                            )))
+                        }
+                    },
+                    Tok::Ident(s) => Attr::Name(s),
                     t => {
-                        return Err(self
-                            .err_here(format!("expected a whole number, found {}", describe(&t))))
+                        return Err(self.err_here(format!(
+                            "expected a number or a name in brackets, found {}",
+                            describe(&t)
+                        )))
                     }
-                },
-                Tok::Ident(s) => Attr::Name(s),
-                t => {
-                    return Err(self.err_here(format!(
-                        "expected a number or a name in brackets, found {}",
-                        describe(&t)
-                    )))
-                }
-            };
+                };
             items.push(item);
             if self.eat("]") {
                 return Ok(items);
@@ -907,12 +940,12 @@ impl<T: Scalar> Parser<'_, T> {
                 Tok::Num(_) => true,
                 Tok::Ident(s) => (s == "inf" || s == "nan") && !self.names.contains_key(s),
                 _ => false,
-            };
+            } && !matches!(self.peek_at(2), Tok::Punct("^"));
+            // As in mathematics, `-2 ^ x` is `-(2 ^ x)`: no negative literal before a power.
             if lit {
                 self.next();
                 let v = self.number()?;
-                let c = self.graph.constant(Tensor::scalar(-v)).id();
-                return self.power_tail(c);
+                return Ok(self.graph.constant(Tensor::scalar(-v)).id());
             }
             self.next();
             self.depth += 1;
@@ -1083,7 +1116,8 @@ impl<T: Scalar> Parser<'_, T> {
             "powi" => {
                 arity(1, self)?;
                 let n = match attrs.as_deref() {
-                    Some([Attr::Int(n)]) => *n as i32,
+                    Some([Attr::Int(n)]) if *n <= i32::MAX as usize => *n as i32,
+                    Some([Attr::NegInt(n)]) if *n <= i32::MAX as usize => -(*n as i32),
                     _ => {
                         return Err(
                             self.err_here("`powi` takes its exponent in brackets: `powi[3](x)`")
@@ -1122,6 +1156,11 @@ impl<T: Scalar> Parser<'_, T> {
                         Attr::Name(n) => Dim::Sym(self.graph.symbol(n)),
                         Attr::Key(k, _) => {
                             return Err(self.err_here(format!("`{k}=` has no place in a shape")))
+                        }
+                        Attr::NegInt(n) => {
+                            return Err(
+                                self.err_here(format!("a shape has no negative size `-{n}`"))
+                            )
                         }
                     });
                 }
