@@ -178,13 +178,11 @@ fn negated_numbers_and_powers_keep_their_meaning() {
         "x @ (y @ x)",
         "(x > y) == (y > x)",
     ] {
-        let p = parse_with::<f64>(
-            text,
-            &ParseOptions {
-                implicit_inputs: Some(Default::default()),
-            },
-        )
-        .unwrap();
+        let shapes = [("x".to_string(), vec![2, 2]), ("y".to_string(), vec![2, 2])];
+        let opts = ParseOptions {
+            implicit_inputs: Some(shapes.into_iter().collect()),
+        };
+        let p = parse_with::<f64>(text, &opts).unwrap();
         assert_eq!(p.graph.expr_text(&p.outputs), text);
     }
 }
