@@ -238,7 +238,8 @@ impl<T: Scalar> Printer<'_, T> {
             Op::Binary(b) if b.infix().is_some() => {
                 let p = prec(&n.op);
                 let right_assoc = *b == Binary::Pow;
-                self.child(n.inputs[0], p, right_assoc, s);
+                // Comparisons do not chain: parenthesized on both sides.
+                self.child(n.inputs[0], p, right_assoc || p == 1, s);
                 let _ = write!(s, " {} ", b.infix().unwrap_or("?"));
                 self.child(n.inputs[1], p, !right_assoc, s);
             }
