@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod expr_cmd;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -136,10 +138,50 @@ enum Command {
     /// Train a deep autoencoder: pre-train, unroll, fine-tune; writes parameters, a report,
     /// pictures and checkpoints into the output folder.
     Train(Box<TrainArgs>),
-    /// Test error of a trained run (params.safetensors) on its data.
+    /// Evaluate an expression (`symgrad eval "x * y + 1" --value x=2 --value y=[1,2,3]`), or,
+    /// given a run folder, the test error of the trained run on its data.
     Eval {
-        /// The run folder.
-        run: PathBuf,
+        /// An expression, or a run folder (with params.safetensors).
+        target: String,
+        /// A value for a name in the expression: x=2, x=[1,2,3], x=[[1,2],[3,4]], x=@x.npy.
+        #[arg(long = "value", short = 'v')]
+        values: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Differentiate a scalar expression and print the simplified gradient
+    /// (`symgrad grad "log(1 + exp(x))" --wrt x` prints `sigmoid(x)`).
+    Grad {
+        /// The expression (names not declared are inputs, scalars unless --shape says).
+        expr: String,
+        /// The names to differentiate with respect to.
+        #[arg(long, required = true)]
+        wrt: Vec<String>,
+        /// The shape of a name: x=3,4 (default: a scalar).
+        #[arg(long)]
+        shape: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every stage of compiling an expression: as built, its gradient, each rewrite
+    /// phase with the rules that fired, fusion, and the program with its buffer plan.
+    Explain {
+        /// The expression.
+        expr: String,
+        /// Differentiate with respect to these names too.
+        #[arg(long)]
+        wrt: Vec<String>,
+        /// Values for names (as for `eval`); others are filled with 0.5.
+        #[arg(long = "value", short = 'v')]
+        values: Vec<String>,
+        /// The shape of a name without a value: x=3,4.
+        #[arg(long)]
+        shape: Vec<String>,
+        /// Write each stage as Graphviz DOT into this folder (and PNG, if `dot` is installed).
+        #[arg(long)]
+        dot: Option<PathBuf>,
     },
     /// Writes the codes of the test set as CSV (one row per image: label, then code units).
     Encode {
@@ -181,7 +223,30 @@ fn main() -> ExitCode {
             _ => unreachable!("`train` parses as the train command"),
         },
         Some(Command::Train(a)) => train(&a),
-        Some(Command::Eval { run }) => eval(&run),
+        Some(Command::Eval {
+            target,
+            values,
+            json,
+        }) => {
+            if Path::new(&target).is_dir() {
+                eval(Path::new(&target))
+            } else {
+                expr_cmd::eval_cmd(&target, &values, json)
+            }
+        }
+        Some(Command::Grad {
+            expr,
+            wrt,
+            shape,
+            json,
+        }) => expr_cmd::grad_cmd(&expr, &wrt, &shape, json),
+        Some(Command::Explain {
+            expr,
+            wrt,
+            values,
+            shape,
+            dot,
+        }) => expr_cmd::explain_cmd(&expr, &wrt, &values, &shape, dot.as_deref()),
         Some(Command::Encode { run, out }) => encode(&run, &out),
         Some(Command::Reconstruct { run, out }) => reconstruct(&run, &out),
         Some(Command::Demo { batch, steps, seed }) => demo(batch, steps, seed),

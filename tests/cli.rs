@@ -235,3 +235,108 @@ fn ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run() {
         "{out}"
     );
 }
+
+#[test]
+fn grad_prints_the_simplified_gradient() {
+    let (ok, out, err) = symgrad(&["grad", "log(1 + exp(x))", "--wrt", "x"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "sigmoid(x)");
+    let (ok, out, _) = symgrad(&["grad", "log(1 + exp(x))", "--wrt", "x", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["gradient"]["x"], "sigmoid(x)");
+    assert_eq!(v["value"], "softplus(x)");
+    let (ok, out, _) = symgrad(&[
+        "grad",
+        "sum(w * x)",
+        "--wrt",
+        "w",
+        "--wrt",
+        "y",
+        "--shape",
+        "w=3",
+        "--shape",
+        "x=3",
+    ]);
+    assert!(ok);
+    assert_eq!(out, "d/dw: x\nd/dy: 0\n");
+    fails_with(
+        &["grad", "x * 2", "--wrt", "x", "--shape", "x=2"],
+        "grad needs a scalar expression, got shape [2]",
+    );
+    fails_with(&["grad", "frob(x)", "--wrt", "x"], "no op called `frob`");
+    fails_with(
+        &["grad", "x +", "--wrt", "x"],
+        "line 1, column 4: expected an expression",
+    );
+}
+
+#[test]
+fn eval_takes_values_inline_and_from_npy() {
+    let (ok, out, err) = symgrad(&["eval", "x * y + 1", "-v", "x=2", "-v", "y=[1, 2, 3]"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "shape [3]\n3 5 7\n");
+    let (ok, out, _) = symgrad(&["eval", "sum(log(x))", "-v", "x=[1, 1]", "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["values"][0], 0.0);
+    // A .npy file written by hand: float64, shape (2,).
+    let dir = std::env::temp_dir().join(format!("symgrad-npy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut h = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }".to_string();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(' ');
+    }
+    h.push('\n');
+    let mut b = b"\x93NUMPY\x01\x00".to_vec();
+    b.extend((h.len() as u16).to_le_bytes());
+    b.extend(h.as_bytes());
+    for v in [3.0f64, 4.0] {
+        b.extend(v.to_le_bytes());
+    }
+    let path = dir.join("a.npy");
+    std::fs::write(&path, b).unwrap();
+    let arg = format!("a=@{}", path.display());
+    let (ok, out, err) = symgrad(&["eval", "sqrt(sum(a * a))", "-v", &arg]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "5");
+    fails_with(
+        &["eval", "x + z", "-v", "x=1"],
+        "no value for `z`: give one with --value z=...",
+    );
+    fails_with(&["eval", "x", "-v", "x=[1, [2]]"], "--value x:");
+    fails_with(
+        &["eval", "x", "-v", "x=@/nonexistent.npy"],
+        "/nonexistent.npy",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn explain_shows_every_stage_and_writes_dot() {
+    let dir = std::env::temp_dir().join(format!("symgrad-dot-{}", std::process::id()));
+    let (ok, out, err) = symgrad(&[
+        "explain",
+        "log(sigmoid(x)) * y",
+        "--wrt",
+        "x",
+        "--dot",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    for needle in [
+        "== 1. as built",
+        "stabilize, round 1 (6 nodes): log_sigmoid ×1",
+        "# rule log_sigmoid",
+        "== 9. gradient",
+        "# grad of %",
+        "fuse_elementwise",
+        "== program",
+        "@ Arena(",
+        "arena:",
+    ] {
+        assert!(out.contains(needle), "missing `{needle}` in\n{out}");
+    }
+    assert!(dir.join("01-as-built.dot").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

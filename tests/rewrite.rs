@@ -20,6 +20,7 @@ const CASES: &[(&str, &str, &str)] = &[
     ("mul_minus_one", "x * -1", "-x"),
     ("div_one", "x / 1", "x"),
     ("neg_neg", "--x", "x"),
+    ("neg_mul_neg", "-(-x * y)", "x * y"),
     ("add_neg", "x + -y", "x - y"),
     ("sub_neg", "x - -y", "x + y"),
     ("powi_one", "powi[1](x)", "x"),

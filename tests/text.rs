@@ -181,6 +181,7 @@ fn negated_numbers_and_powers_keep_their_meaning() {
         let shapes = [("x".to_string(), vec![2, 2]), ("y".to_string(), vec![2, 2])];
         let opts = ParseOptions {
             implicit_inputs: Some(shapes.into_iter().collect()),
+            ..Default::default()
         };
         let p = parse_with::<f64>(text, &opts).unwrap();
         assert_eq!(p.graph.expr_text(&p.outputs), text);

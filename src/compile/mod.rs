@@ -282,12 +282,39 @@ impl<'g, T: Scalar> Compiler<'g, T> {
         self
     }
 
-    /// Lowers to a [`Function`].
-    ///
-    /// The stages: the graph as built; the rewrite phases to a fixed point; the gradient
-    /// (for [`Compiler::value_and_grad`]); the rewrite phases again over value and gradient;
-    /// fusion; then lowering to a program whose buffers are planned at the first call.
+    /// Lowers to a [`Function`]: [`Compiler::optimize`], then a program whose buffers are
+    /// planned at the first call with each binding of the symbolic dimensions.
     pub fn build(self) -> Function<T> {
+        let layout = self.layout;
+        let o = self.optimize();
+        lower(
+            &o.graph,
+            layout,
+            &o.inputs,
+            &o.outputs,
+            o.grads.as_deref(),
+            &o.updates,
+            o.options,
+            o.report,
+        )
+    }
+
+    /// Runs every stage before lowering and returns the graph the program would be made
+    /// from: the graph as built; the rewrite phases to a fixed point; the gradient (for
+    /// [`Compiler::value_and_grad`]); the rewrite phases again over value and gradient; then
+    /// fusion. The report tells what each stage did.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("x", &[]);
+    /// let g = Graph::<f64>::new();
+    /// let x = g.param(&layout, "x");
+    /// let o = Compiler::new(&g, &layout).value_and_grad((x.exp() + 1.0).log()).fusion(false).optimize();
+    /// assert_eq!(o.graph.expr_text(&o.outputs), "softplus(x)");
+    /// assert_eq!(o.graph.expr_text(&[o.grads.unwrap()[0].unwrap()]), "sigmoid(x)");
+    /// ```
+    pub fn optimize(self) -> Optimized<T> {
         let user = self.graph;
         let opts = self.options;
         let mut report = if opts.record {
@@ -371,17 +398,34 @@ impl<'g, T: Scalar> Compiler<'g, T> {
         let input_ids: Vec<NodeId> = r[n_out + n_upd..n_out + n_upd + user_inputs.len()].to_vec();
         let grads_ids: Option<Vec<Option<NodeId>>> =
             has_grads.then(|| grad_ids.iter().map(|k| k.map(|k| r[k])).collect());
-        lower(
-            &g,
-            self.layout,
-            &input_ids,
-            &outputs_ids,
-            grads_ids.as_deref(),
-            &updates_ids,
-            opts,
+        Optimized {
+            graph: g,
+            inputs: input_ids,
+            outputs: outputs_ids,
+            grads: grads_ids,
+            updates: updates_ids,
+            options: opts,
             report,
-        )
+        }
     }
+}
+
+/// The graph a program is made from, after every rewrite stage ([`Compiler::optimize`]).
+pub struct Optimized<T: Scalar> {
+    /// The rewritten graph.
+    pub graph: Graph<T>,
+    /// The inputs, in call order.
+    pub inputs: Vec<NodeId>,
+    /// The value outputs.
+    pub outputs: Vec<NodeId>,
+    /// The gradient of each parameter of the layout (`None`: zero), if there is one.
+    pub grads: Option<Vec<Option<NodeId>>>,
+    /// Parameter updates: the range of x and the node written into it.
+    pub updates: Vec<(Range<usize>, NodeId)>,
+    /// The options compiled with.
+    pub options: Options,
+    /// What each stage did.
+    pub report: Report,
 }
 
 /// Lowers the final graph to a program.
@@ -746,6 +790,21 @@ impl<T: Scalar> Function<T> {
     /// [`Compiler::record`]) each stage's graph as a listing with origins and as DOT.
     pub fn explanation(&self) -> &Report {
         &self.report
+    }
+
+    /// Everything the compiler did, as text: each stage with the rules that fired (and its
+    /// graph, if compiled with [`Compiler::record`]), then the program with the buffer plan
+    /// of the last call (call once first to see the plan).
+    pub fn explain(&self) -> String {
+        let mut s = self.report.render();
+        s.push_str(&format!("== program ({} steps)", self.prog.len()));
+        s.push_str(if self.current.is_some() {
+            " and buffer plan of the last call\n"
+        } else {
+            "; no call yet, so no buffer plan\n"
+        });
+        s.push_str(&self.describe());
+        s
     }
 
     /// The options this function was compiled with.

@@ -1,11 +1,13 @@
-//! Data sets: MNIST's IDX files (gzipped or raw), the curves-like generator, and seeded
-//! shuffling into contiguous batches. Knows nothing of graphs.
+//! Data sets: MNIST's IDX files (gzipped or raw), the curves-like generator, seeded
+//! shuffling into contiguous batches, and NumPy `.npy` arrays. Knows nothing of graphs.
 
 mod curves;
 mod idx;
+mod npy;
 
 pub use curves::{curves_like, CURVES_SIDE};
 pub use idx::{find_mnist, load_mnist, read_idx_images, read_idx_labels, IdxImages, Mnist};
+pub use npy::{parse_npy, read_npy};
 
 use std::path::PathBuf;
 
@@ -66,6 +68,14 @@ pub enum DataError {
     /// A data set could not be found.
     #[error("{0}")]
     NotFound(String),
+    /// A `.npy` file is not one this reader takes.
+    #[error("{path}: {message}")]
+    Npy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 /// A data set as a row-major `[n, dim]` matrix of values in [0, 1], with optional labels.

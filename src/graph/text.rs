@@ -465,6 +465,9 @@ pub struct ParseOptions {
     /// If set, an identifier used without a declaration becomes an input whose shape is
     /// looked up here (absent: a scalar); if not set, it is an error.
     pub implicit_inputs: Option<HashMap<String, Vec<usize>>>,
+    /// Undeclared identifiers named here become parameters instead of inputs (added to the
+    /// layout in the order they are first used), with their shapes from `implicit_inputs`.
+    pub implicit_params: Vec<String>,
 }
 
 /// Parses the canonical text form (see the module docs).
@@ -1026,7 +1029,12 @@ impl<T: Scalar> Parser<'_, T> {
                 match &self.opts.implicit_inputs {
                     Some(shapes) => {
                         let shape = shapes.get(&name).cloned().unwrap_or_default();
-                        let id = self.graph.input(&name, shape.iter()).id();
+                        let id = if self.opts.implicit_params.contains(&name) {
+                            self.layout.add(&name, &shape);
+                            self.graph.param(&self.layout, &name).id()
+                        } else {
+                            self.graph.input(&name, shape.iter()).id()
+                        };
                         self.names.insert(name, id);
                         Ok(id)
                     }

@@ -142,6 +142,45 @@ impl Report {
         });
     }
 
+    /// The stages as text: one heading per stage with the rules that fired, and the graph
+    /// after it (if recorded) when the stage changed something or is one of the milestones
+    /// (as built, gradient, fuse, the last rewrite).
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let last_rewrite = self
+            .stages
+            .iter()
+            .rposition(|st| st.name.contains("round"))
+            .unwrap_or(usize::MAX);
+        for (k, st) in self.stages.iter().enumerate() {
+            let fired: Vec<String> = st.fired.iter().map(|(r, n)| format!("{r} ×{n}")).collect();
+            let _ = writeln!(
+                s,
+                "== {}. {} ({} nodes){}",
+                k + 1,
+                st.name,
+                st.nodes,
+                if fired.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", fired.join(", "))
+                }
+            );
+            let milestone = !st.name.contains("round") || k == last_rewrite;
+            let changed = st.fired.keys().any(|r| *r != DEAD);
+            if let Some(l) = &st.listing {
+                if milestone || changed {
+                    s.push_str(l);
+                }
+            }
+        }
+        if self.budget_exhausted {
+            s.push_str("(stopped: the graph outgrew its node budget)\n");
+        }
+        s
+    }
+
     /// How often rule `name` fired in all.
     pub fn count(&self, name: &str) -> usize {
         self.totals.get(name).copied().unwrap_or(0)

@@ -27,6 +27,7 @@ pub fn phases<T: Scalar>() -> Vec<Phase<T>> {
                 Rule { name: "mul_minus_one", doc: "x · -1 → -x, -1 · x → -x", exact: true, apply: mul_minus_one },
                 Rule { name: "div_one", doc: "x / 1 → x", exact: true, apply: div_one },
                 Rule { name: "neg_neg", doc: "-(-x) → x", exact: true, apply: neg_neg },
+                Rule { name: "neg_mul_neg", doc: "-((-a) · b) → a · b, -(a · (-b)) → a · b", exact: true, apply: neg_mul_neg },
                 Rule { name: "add_neg", doc: "a + (-b) → a - b, (-a) + b → b - a", exact: true, apply: add_neg },
                 Rule { name: "sub_neg", doc: "a - (-b) → a + b", exact: true, apply: sub_neg },
                 Rule { name: "powi_one", doc: "x^1 → x", exact: true, apply: powi_one },
@@ -153,6 +154,15 @@ fn div_one<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
 
 fn neg_neg<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     unary_of(g, unary_of(g, id, Unary::Neg)?, Unary::Neg)
+}
+
+fn neg_mul_neg<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
+    let (a, b) = binary_of(g, unary_of(g, id, Unary::Neg)?, Binary::Mul)?;
+    if let Some(na) = unary_of(g, a, Unary::Neg) {
+        return Some((e(g, na) * e(g, b)).id());
+    }
+    let nb = unary_of(g, b, Unary::Neg)?;
+    Some((e(g, a) * e(g, nb)).id())
 }
 
 fn add_neg<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {

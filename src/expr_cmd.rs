@@ -1,0 +1,369 @@
+//! The expression commands of the command line: `grad`, `eval` and `explain` over the text
+//! form (`symgrad::graph::parse`), with values given inline or from `.npy` files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use symgrad::compile::Options;
+use symgrad::graph::{parse_with, ParseOptions, Parsed};
+use symgrad::{Compiler, Expr, Tensor, TensorRef};
+
+type AnyError = Box<dyn std::error::Error>;
+
+/// A named value from the command line: `x=2`, `x=[1, 2, 3]`, `x=[[1, 2], [3, 4]]`,
+/// `x=@file.npy`.
+pub fn parse_value(s: &str) -> Result<(String, Tensor<f64>), AnyError> {
+    let (name, v) = s.split_once('=').ok_or_else(|| {
+        format!("--value `{s}`: expected NAME=VALUE, e.g. x=2 or x=[1,2] or x=@x.npy")
+    })?;
+    let name = name.trim().to_string();
+    let v = v.trim();
+    if let Some(path) = v.strip_prefix('@') {
+        return Ok((name, symgrad::data::read_npy(Path::new(path))?));
+    }
+    let mut shape = Vec::new();
+    let mut data = Vec::new();
+    let rest =
+        nested(v, 0, &mut shape, &mut data).map_err(|m| format!("--value {name}: {m} in `{v}`"))?;
+    if !rest.trim().is_empty() {
+        return Err(format!("--value {name}: unexpected `{rest}` after the value").into());
+    }
+    Ok((name, Tensor::from_vec(shape, data)))
+}
+
+/// Reads a number or a bracketed list at nesting `depth`, recording the shape.
+fn nested<'a>(
+    s: &'a str,
+    depth: usize,
+    shape: &mut Vec<usize>,
+    data: &mut Vec<f64>,
+) -> Result<&'a str, String> {
+    let s = s.trim_start();
+    if let Some(mut rest) = s.strip_prefix('[') {
+        let mut count = 0;
+        loop {
+            rest = rest.trim_start();
+            if let Some(r) = rest.strip_prefix(']') {
+                match shape.get(depth) {
+                    None => shape.push(count),
+                    Some(&n) if n == count => {}
+                    Some(&n) => {
+                        return Err(format!("ragged list: {count} items where {n} came before"))
+                    }
+                }
+                return Ok(r);
+            }
+            if count > 0 {
+                rest = rest.strip_prefix(',').ok_or("expected `,` or `]`")?;
+            }
+            rest = nested(rest, depth + 1, shape, data)?;
+            count += 1;
+        }
+    }
+    if shape.len() > depth {
+        return Err("a number where a list was expected".into());
+    }
+    let end = s
+        .find(|c: char| c == ',' || c == ']' || c.is_whitespace())
+        .unwrap_or(s.len());
+    let v: f64 = s[..end]
+        .parse()
+        .map_err(|_| format!("`{}` is not a number", &s[..end]))?;
+    data.push(v);
+    Ok(&s[end..])
+}
+
+/// `x=3,4` or `x=` (a scalar).
+fn parse_shape(s: &str) -> Result<(String, Vec<usize>), AnyError> {
+    let (name, dims) = s
+        .split_once('=')
+        .ok_or_else(|| format!("--shape `{s}`: expected NAME=D1,D2,... e.g. x=3,4"))?;
+    let dims = dims
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            d.parse::<usize>()
+                .map_err(|_| format!("--shape {name}: `{d}` is not a size"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((name.trim().to_string(), dims))
+}
+
+/// Parses `expr` with undeclared names as inputs (or, for `wrt`, parameters), shaped by the
+/// values and shapes given.
+fn parse_expr(
+    expr: &str,
+    wrt: &[String],
+    values: &HashMap<String, Tensor<f64>>,
+    shapes: &[String],
+) -> Result<Parsed<f64>, AnyError> {
+    let mut known: HashMap<String, Vec<usize>> = values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.shape().to_vec()))
+        .collect();
+    for s in shapes {
+        let (n, d) = parse_shape(s)?;
+        known.insert(n, d);
+    }
+    let opts = ParseOptions {
+        implicit_inputs: Some(known),
+        implicit_params: wrt.to_vec(),
+    };
+    let p = parse_with::<f64>(expr, &opts).map_err(|e| format!("in the expression, {e}"))?;
+    if p.outputs.len() != 1 {
+        return Err(format!("expected one expression, got {} outputs", p.outputs.len()).into());
+    }
+    Ok(p)
+}
+
+fn values_map(values: &[String]) -> Result<HashMap<String, Tensor<f64>>, AnyError> {
+    values.iter().map(|v| parse_value(v)).collect()
+}
+
+/// `symgrad grad EXPR --wrt x`: the simplified gradient of a scalar expression.
+pub fn grad_cmd(expr: &str, wrt: &[String], shapes: &[String], json: bool) -> Result<(), AnyError> {
+    let p = parse_expr(expr, wrt, &HashMap::new(), shapes)?;
+    let g = &p.graph;
+    let cost = g.expr(p.outputs[0]);
+    if cost
+        .shape_fixed()
+        .map_or(true, |s| s.iter().product::<usize>() != 1)
+    {
+        return Err(format!(
+            "grad needs a scalar expression, got shape {}: wrap it in sum(...) or mean(...)",
+            g.fmt_shape(&cost.shape())
+        )
+        .into());
+    }
+    let inputs: Vec<Expr<'_, f64>> = g.inputs().into_iter().map(|i| g.expr(i)).collect();
+    let o = Compiler::new(g, &p.layout)
+        .inputs(&inputs)
+        .value_and_grad(cost)
+        .fusion(false)
+        .optimize();
+    let grads = o.grads.clone().unwrap_or_default();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for name in wrt {
+        let text = match p.layout.id(name) {
+            Some(id) => match grads[id.0 as usize] {
+                Some(node) => o.graph.expr_text(&[node]),
+                None => "0".to_string(),
+            },
+            None => "0".to_string(),
+        };
+        out.push((name.clone(), text));
+    }
+    if json {
+        let gs: serde_json::Map<String, serde_json::Value> =
+            out.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let doc = json!({
+            "expr": g.expr_text(&p.outputs),
+            "value": o.graph.expr_text(&o.outputs),
+            "gradient": gs,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else if out.len() == 1 {
+        println!("{}", out[0].1);
+    } else {
+        for (k, v) in out {
+            println!("d/d{k}: {v}");
+        }
+    }
+    Ok(())
+}
+
+/// Compiles `p` (output 0) with `opts` and runs it at `values`; returns the function too.
+fn run(
+    p: &Parsed<f64>,
+    values: &HashMap<String, Tensor<f64>>,
+    wrt: &[String],
+    opts: Options,
+    fill: Option<f64>,
+) -> Result<(symgrad::Function<f64>, Vec<f64>), AnyError> {
+    let g = &p.graph;
+    let inputs: Vec<Expr<'_, f64>> = g.inputs().into_iter().map(|i| g.expr(i)).collect();
+    let out = g.expr(p.outputs[0]);
+    let c = Compiler::new(g, &p.layout).inputs(&inputs).options(opts);
+    let mut f = if wrt.is_empty() {
+        c.output(out).build()
+    } else {
+        c.value_and_grad(out).build()
+    };
+    let mut owned: Vec<Tensor<f64>> = Vec::new();
+    for e in &inputs {
+        let name = match &g.node(e.id()).op {
+            symgrad::ops::Op::Input { name } => name.clone(),
+            _ => unreachable!("inputs"),
+        };
+        match (values.get(&name), fill) {
+            (Some(v), _) => owned.push(v.clone()),
+            (None, Some(x)) => {
+                let shape = e.shape_fixed().ok_or_else(|| {
+                    format!("input `{name}` has a symbolic shape: give it with --value")
+                })?;
+                owned.push(Tensor::full(&shape, x));
+            }
+            (None, None) => {
+                return Err(
+                    format!("no value for `{name}`: give one with --value {name}=...").into(),
+                )
+            }
+        }
+    }
+    let mut x = vec![0.0; p.layout.len()];
+    for name in wrt {
+        if let (Some(e), Some(v)) = (p.layout.lookup(name).ok(), values.get(name)) {
+            x[e.range()].copy_from_slice(v.data());
+        } else if let (Ok(e), Some(v)) = (p.layout.lookup(name), fill) {
+            x[e.range()].iter_mut().for_each(|t| *t = v);
+        }
+    }
+    let refs: Vec<TensorRef<'_, f64>> = owned.iter().map(|t| t.view()).collect();
+    let mut grad = vec![0.0; x.len()];
+    let want_grad = f.has_gradient();
+    f.run(&x, &refs, want_grad.then_some(&mut grad[..]))?;
+    Ok((f, grad))
+}
+
+/// `symgrad eval EXPR --value x=...`: the expression's value.
+pub fn eval_cmd(expr: &str, values: &[String], json: bool) -> Result<(), AnyError> {
+    let vals = values_map(values)?;
+    let p = parse_expr(expr, &[], &vals, &[])?;
+    let (f, _) = run(&p, &vals, &[], Options::default(), None)?;
+    let out = f.output(0)?;
+    if json {
+        let doc = json!({
+            "expr": p.graph.expr_text(&p.outputs),
+            "shape": out.shape,
+            "values": out.data.iter().map(|&v| if v.is_finite() { json!(v) } else { json!(symgrad::graph::fmt_number(v)) }).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else if out.shape.is_empty() {
+        println!("{}", out.data[0]);
+    } else {
+        println!("shape {:?}", out.shape);
+        let row = out.shape.last().copied().unwrap_or(1).max(1);
+        for chunk in out.data.chunks(row) {
+            let parts: Vec<String> = chunk.iter().map(|v| v.to_string()).collect();
+            println!("{}", parts.join(" "));
+        }
+    }
+    Ok(())
+}
+
+/// `symgrad explain EXPR [--wrt x] [--value x=...] [--dot DIR]`: every stage of compiling.
+pub fn explain_cmd(
+    expr: &str,
+    wrt: &[String],
+    values: &[String],
+    shapes: &[String],
+    dot: Option<&Path>,
+) -> Result<(), AnyError> {
+    let vals = values_map(values)?;
+    let p = parse_expr(expr, wrt, &vals, shapes)?;
+    println!("expression: {}", p.graph.expr_text(&p.outputs));
+    if !wrt.is_empty() {
+        println!("gradient with respect to: {}", wrt.join(", "));
+    }
+    if !values.is_empty() || vals.is_empty() {
+        println!("(inputs without a --value are filled with 0.5 to plan buffers)");
+    }
+    let opts = Options {
+        record: true,
+        ..Options::default()
+    };
+    let (f, grad) = run(&p, &vals, wrt, opts, Some(0.5))?;
+    println!("{}", f.explain());
+    if f.output(0)?.data.len() == 1 {
+        println!("value: {}", f.output(0)?.data[0]);
+    }
+    for name in wrt {
+        if let Ok(e) = p.layout.lookup(name) {
+            println!("gradient {name}: {:?}", &grad[e.range()]);
+        }
+    }
+    if let Some(dir) = dot {
+        write_dots(f.explanation(), dir)?;
+    }
+    Ok(())
+}
+
+fn write_dots(report: &symgrad::rewrite::Report, dir: &Path) -> Result<(), AnyError> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let has_dot = std::process::Command::new("dot")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut written = Vec::new();
+    for (k, st) in report.stages.iter().enumerate() {
+        let milestone = !st.name.contains("round") || st.fired.keys().any(|r| *r != "remove_dead");
+        let Some(text) = st.dot.as_ref().filter(|_| milestone) else {
+            continue;
+        };
+        let slug: String = st
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let path: PathBuf = dir.join(format!("{:02}-{slug}.dot", k + 1));
+        let tmp = path.with_extension("dot.tmp");
+        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if has_dot {
+            let png = path.with_extension("png");
+            let tmp_png = path.with_extension("png.tmp");
+            let ok = std::process::Command::new("dot")
+                .args(["-Tpng", "-o"])
+                .arg(&tmp_png)
+                .arg(&path)
+                .status()
+                .is_ok_and(|s| s.success());
+            if ok {
+                std::fs::rename(&tmp_png, &png).map_err(|e| format!("{}: {e}", png.display()))?;
+            }
+        }
+        written.push(path);
+    }
+    println!(
+        "wrote {} DOT file(s) to {}{}",
+        written.len(),
+        dir.display(),
+        if has_dot {
+            " and rendered each to PNG"
+        } else {
+            " (Graphviz `dot` is not installed: no PNG)"
+        }
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_parse_inline() {
+        let (n, t) = parse_value("x=[[1, 2], [3, 4.5]]").unwrap();
+        assert_eq!(
+            (n.as_str(), t.shape(), t.data()),
+            ("x", &[2, 2][..], &[1.0, 2.0, 3.0, 4.5][..])
+        );
+        let (_, t) = parse_value("y = -2e3").unwrap();
+        assert_eq!((t.shape(), t.data()), (&[][..], &[-2000.0][..]));
+        assert!(parse_value("x=[1, [2]]").is_err());
+        assert!(parse_value("x=[[1], [2, 3]]")
+            .unwrap_err()
+            .to_string()
+            .contains("ragged"));
+        assert!(parse_value("x")
+            .unwrap_err()
+            .to_string()
+            .contains("NAME=VALUE"));
+        assert!(parse_value("x=abc")
+            .unwrap_err()
+            .to_string()
+            .contains("not a number"));
+    }
+}
