@@ -10,13 +10,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use symgrad::models::autoencoder::Autoencoder;
-use symgrad::{dims, Compiler, Function, Graph, ParamLayout, Scalar, TensorRef};
+use symgrad::{Compiler, Function, Graph, ParamLayout, Scalar, TensorRef};
 
 fn compile<T: Scalar>(ae: &Autoencoder, layout: &ParamLayout) -> Function<T> {
     let g = Graph::<T>::new();
-    let n = g.symbol("batch");
-    let x = g.input("X", dims![n, 784]);
-    let cost = Autoencoder::cross_entropy(x, ae.forward(&g, layout, x).output);
+    let (x, cost) = ae.literal_cost(&g, layout);
     Compiler::new(&g, layout)
         .inputs(&[x])
         .value_and_grad(cost)

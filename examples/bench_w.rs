@@ -9,15 +9,13 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use symgrad::models::autoencoder::Autoencoder;
-use symgrad::{dims, Compiler, Graph, Scalar, TensorRef};
+use symgrad::{Compiler, Graph, Scalar, TensorRef};
 
 fn run<T: Scalar>(batch: usize, reps: usize) {
     let ae = Autoencoder::mnist();
     let layout = ae.layout();
     let g = Graph::<T>::new();
-    let n = g.symbol("batch");
-    let x = g.input("X", dims![n, 784]);
-    let cost = Autoencoder::cross_entropy(x, ae.forward(&g, &layout, x).output);
+    let (x, cost) = ae.literal_cost(&g, &layout);
     let mut f = Compiler::new(&g, &layout)
         .inputs(&[x])
         .value_and_grad(cost)

@@ -754,9 +754,7 @@ fn time_autoencoder<T: Scalar>(batch: usize, seed: u64) -> Result<(), AnyError> 
     let layout = ae.layout();
     let t0 = Instant::now();
     let g = Graph::<T>::new();
-    let n = g.symbol("batch");
-    let x = g.input("X", dims![n, 784]);
-    let cost = Autoencoder::cross_entropy(x, ae.forward(&g, &layout, x).output);
+    let (x, cost) = ae.literal_cost(&g, &layout);
     let forward_nodes = g.len();
     let params: Vec<_> = layout.ids().map(|id| g.param_id(&layout, id)).collect();
     let grads = grad(cost, &params);

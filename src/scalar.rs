@@ -44,6 +44,26 @@ pub trait Scalar:
     /// (Cephes' polynomials, within 2 ulp of the correctly rounded result over the whole
     /// range; NaN and infinities as in `exp`).
     fn exp_simd(self) -> Self;
+
+    /// `ln(x)` without branches or calls, so that loops over it vectorize (argument
+    /// reduction to a mantissa in [√½, √2) and the series of 2·atanh; within 2 ulp of the
+    /// correctly rounded result, subnormals, zero, infinities and NaN as in `ln`).
+    fn ln_simd(self) -> Self;
+
+    /// `ln(1 + x)`, accurate near 0, from [`Scalar::ln_simd`]:
+    /// `ln(u) · x / (u - 1)` with `u = 1 + x` (Goldberg's correction).
+    #[inline(always)]
+    fn ln_1p_simd(self) -> Self {
+        let u = Self::one() + self;
+        let r = u.ln_simd() * (self / (u - Self::one()));
+        if u == Self::one() {
+            self
+        } else if self == Self::infinity() {
+            self
+        } else {
+            r
+        }
+    }
 }
 
 mod sealed {
@@ -67,6 +87,10 @@ impl Scalar for f32 {
     fn exp_simd(self) -> Self {
         exp_f32(self)
     }
+    #[inline(always)]
+    fn ln_simd(self) -> Self {
+        ln_f32(self)
+    }
 }
 
 impl Scalar for f64 {
@@ -83,6 +107,10 @@ impl Scalar for f64 {
     #[inline(always)]
     fn exp_simd(self) -> Self {
         exp_f64(self)
+    }
+    #[inline(always)]
+    fn ln_simd(self) -> Self {
+        ln_f64(self)
     }
 }
 
@@ -155,6 +183,84 @@ fn exp_f64(x: f64) -> f64 {
     }
 }
 
+macro_rules! ln_impl {
+    ($name:ident, $t:ty, $i:ty, $u:ty, $mant_bits:expr, $bias:expr, $sub_scale:expr, $sub_k:expr,
+     $ln2_hi:expr, $ln2_lo:expr, [$($c:expr),*]) => {
+        /// `ln` by reduction to m in [√½, √2), s = (m - 1) / (m + 1) and
+        /// ln m = 2s + 2s·z·P(z), z = s², P the series of atanh (fdlibm's split of ln 2).
+        #[inline(always)]
+        #[allow(clippy::excessive_precision)]
+        fn $name(x: $t) -> $t {
+            let tiny = x < <$t>::MIN_POSITIVE;
+            let xs = if tiny { x * $sub_scale } else { x };
+            let bits = xs.to_bits() as $i;
+            let mant_mask: $i = (1 << $mant_bits) - 1;
+            let k0 = ((bits >> $mant_bits) & (2 * $bias + 1)) - $bias;
+            let m0 = <$t>::from_bits(((bits & mant_mask) | ($bias << $mant_bits)) as $u);
+            let big = m0 > std::f64::consts::SQRT_2 as $t;
+            let m = if big { m0 * 0.5 } else { m0 };
+            let k = (k0 + big as $i - if tiny { $sub_k } else { 0 }) as $t;
+            let s = (m - 1.0) / (m + 1.0);
+            let z = s * s;
+            let coef: &[$t] = &[$($c),*];
+            let mut p: $t = 0.0;
+            for &c in coef.iter().rev() {
+                p = p * z + c;
+            }
+            let two_s = 2.0 * s;
+            let r = k * $ln2_hi + (two_s + (two_s * z * p + k * $ln2_lo));
+            if x == 0.0 {
+                <$t>::NEG_INFINITY
+            } else if !(x >= 0.0) {
+                <$t>::NAN
+            } else if x == <$t>::INFINITY {
+                x
+            } else {
+                r
+            }
+        }
+    };
+}
+
+ln_impl!(
+    ln_f32,
+    f32,
+    i32,
+    u32,
+    23,
+    127,
+    33_554_432.0,
+    25,
+    0.693_359_375,
+    -2.121_944_4e-4,
+    [1.0 / 3.0, 1.0 / 5.0, 1.0 / 7.0, 1.0 / 9.0, 1.0 / 11.0]
+);
+ln_impl!(
+    ln_f64,
+    f64,
+    i64,
+    u64,
+    52,
+    1023,
+    18_014_398_509_481_984.0,
+    54,
+    6.931_471_803_691_238_164_90e-1,
+    1.908_214_929_270_587_700_02e-10,
+    [
+        1.0 / 3.0,
+        1.0 / 5.0,
+        1.0 / 7.0,
+        1.0 / 9.0,
+        1.0 / 11.0,
+        1.0 / 13.0,
+        1.0 / 15.0,
+        1.0 / 17.0,
+        1.0 / 19.0,
+        1.0 / 21.0,
+        1.0 / 23.0
+    ]
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +286,41 @@ mod tests {
         assert_eq!(exp_f32(89.0), f32::INFINITY);
         assert!(exp_f32(f32::NAN).is_nan());
         assert_eq!(exp_f32(0.0), 1.0);
+    }
+
+    #[test]
+    fn ln_simd_is_within_2_ulp_and_ln_1p_simd_within_3() {
+        let (mut w32, mut w64, mut p32, mut p64) = (0i64, 0i64, 0i64, 0i64);
+        let mut x = 1e-300f64;
+        while x < 1e300 {
+            let got = ln_f64(x);
+            w64 = w64.max((got.to_bits() as i64 - x.ln().to_bits() as i64).abs());
+            let xf = x as f32;
+            if xf > 0.0 && xf.is_finite() {
+                let want = (xf as f64).ln() as f32;
+                w32 = w32.max(ulps32(ln_f32(xf), want));
+            }
+            if x < 1e30 {
+                let got = x.ln_1p_simd();
+                p64 = p64.max((got.to_bits() as i64 - x.ln_1p().to_bits() as i64).abs());
+                let want = (xf as f64).ln_1p() as f32;
+                p32 = p32.max(ulps32(xf.ln_1p_simd(), want));
+            }
+            x *= 1.000_37;
+        }
+        for x in [-0.9f64, -0.5, -1e-9, -1e-300] {
+            p64 = p64.max((x.ln_1p_simd().to_bits() as i64 - x.ln_1p().to_bits() as i64).abs());
+        }
+        assert!(w32 <= 2 && w64 <= 2, "ln: {w32} / {w64} ulp");
+        assert!(p32 <= 3 && p64 <= 3, "ln_1p: {p32} / {p64} ulp");
+        assert_eq!(ln_f64(0.0), f64::NEG_INFINITY);
+        assert!(ln_f64(-1.0).is_nan() && ln_f32(f32::NAN).is_nan());
+        assert_eq!(ln_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(ln_f64(1.0), 0.0);
+        assert_eq!((-1.0f64).ln_1p_simd(), f64::NEG_INFINITY);
+        assert_eq!(f32::INFINITY.ln_1p_simd(), f32::INFINITY);
+        assert!((-2.0f64).ln_1p_simd().is_nan());
+        assert_eq!(1e-300f64.ln_1p_simd(), 1e-300);
     }
 
     #[test]

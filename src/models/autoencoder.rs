@@ -6,7 +6,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use crate::graph::{Expr, Graph};
+use crate::graph::{Dim, Expr, Graph};
 use crate::params::ParamLayout;
 use crate::Scalar;
 
@@ -241,6 +241,31 @@ impl Autoencoder {
         -(x * y.log() + (1.0 - x) * (1.0 - y).log())
             .sum(&[1], false)
             .mean_all()
+    }
+
+    /// Workload W, the benchmark of docs/PERFORMANCE.md: this network's input `X` of shape
+    /// `[batch, d]` (`batch` symbolic) and its cross-entropy written literally,
+    /// `-mean(sum(x·log y + (1-x)·log(1-y)))`, for the compiler's rewrites to make stable.
+    /// Returns (X, cost).
+    ///
+    /// ```
+    /// use symgrad::models::autoencoder::Autoencoder;
+    /// use symgrad::Graph;
+    /// let ae = Autoencoder::mnist();
+    /// let layout = ae.layout();
+    /// let g = Graph::<f32>::new();
+    /// let (x, cost) = ae.literal_cost(&g, &layout);
+    /// assert_eq!((x.rank(), cost.rank()), (2, 0));
+    /// ```
+    pub fn literal_cost<'g, T: Scalar>(
+        &self,
+        g: &'g Graph<T>,
+        layout: &ParamLayout,
+    ) -> (Expr<'g, T>, Expr<'g, T>) {
+        let n = g.symbol("batch");
+        let x = g.input("X", [Dim::Sym(n), Dim::Fixed(self.sizes[0])]);
+        let cost = Self::cross_entropy(x, self.forward(g, layout, x).output);
+        (x, cost)
     }
 
     /// Squared reconstruction error summed over pixels and averaged over the batch (the

@@ -7,7 +7,7 @@
 //! so gradients are differentiable again. Broadcasting is undone by `grad`, not here.
 
 use crate::graph::Expr;
-use crate::tensor::kernels::{map2, map_contiguous, Strided};
+use crate::tensor::kernels::{map2, map_pieces, Strided};
 use crate::Scalar;
 
 macro_rules! unary_table {
@@ -36,13 +36,16 @@ macro_rules! unary_table {
                 match self { $(Unary::$V => { let $x = v; $f })* }
             }
 
-            /// `out[i] = f(a[i])`, with the match outside the loop.
+            /// `out[i] = f(a[i])`, with the match outside the loop: pieces in parallel, each
+            /// a [`Unary::slice_kernel`] loop (written out in the loop, not called through a
+            /// closure, so that the inlined `exp_simd`/`ln_simd` vectorize).
             pub fn kernel<T: Scalar>(self, a: &[T], out: &mut [T]) {
-                match self { $(Unary::$V => map_contiguous(a, out, |$x: T| $f),)* }
+                map_pieces(a, out, |a, o| unary_piece(self, a, o))
             }
 
-            /// `out[i] = f(a[i])` on this thread, for the fused kernel's short chunks.
-            #[inline]
+            /// `out[i] = f(a[i])` on this thread, for the fused kernel's short chunks. Always
+            /// inlined, so that it is compiled with its caller's target features (AVX2).
+            #[inline(always)]
             pub fn slice_kernel<T: Scalar>(self, a: &[T], out: &mut [T]) {
                 match self { $(Unary::$V => for (o, &$x) in out.iter_mut().zip(a) { *o = $f },)* }
             }
@@ -62,9 +65,9 @@ unary_table! {
     /// `exp x`; d/dx = exp x = y.
     Exp = "exp", f: |x| x.exp_simd(), vjp: |x, y, gy| Some(gy * y);
     /// `log x`; d/dx = 1 / x.
-    Log = "log", f: |x| x.ln(), vjp: |x, y, gy| Some(gy / x);
+    Log = "log", f: |x| x.ln_simd(), vjp: |x, y, gy| Some(gy / x);
     /// `log(1 + x)`; d/dx = 1 / (1 + x).
-    Log1p = "log1p", f: |x| x.ln_1p(), vjp: |x, y, gy| Some(gy / (x + 1.0));
+    Log1p = "log1p", f: |x| x.ln_1p_simd(), vjp: |x, y, gy| Some(gy / (x + 1.0));
     /// `exp(x) - 1`; d/dx = exp x = y + 1.
     Expm1 = "expm1", f: |x| x.exp_m1(), vjp: |x, y, gy| Some(gy * (y + 1.0));
     /// `sqrt x`; d/dx = 1 / (2 y).
@@ -78,7 +81,7 @@ unary_table! {
     /// `1 / (1 + exp(-x))` as `1 / (1 + e)` or `e / (1 + e)` with `e = exp(-|x|)` (no overflow); d/dx = y (1 - y).
     Sigmoid = "sigmoid", f: |x| { let e = (-x.abs()).exp_simd(); (if x >= T::zero() { T::one() } else { e }) / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
     /// `log(1 + exp x) = max(x, 0) + log1p(exp(-|x|))`; d/dx = sigmoid x.
-    Softplus = "softplus", f: |x| if x.is_nan() { x } else { x.max(T::zero()) + (-x.abs()).exp().ln_1p() }, vjp: |x, y, gy| Some(gy * x.sigmoid());
+    Softplus = "softplus", f: |x| if x.is_nan() { x } else { x.max(T::zero()) + (-x.abs()).exp_simd().ln_1p_simd() }, vjp: |x, y, gy| Some(gy * x.sigmoid());
     /// `max(x, 0)` (NaN stays NaN); d/dx = [x > 0].
     Relu = "relu", f: |x| if x < T::zero() { T::zero() } else { x }, vjp: |x, y, gy| Some(gy * x.gt(0.0));
 }
@@ -121,7 +124,7 @@ macro_rules! binary_table {
             }
 
             /// `out = f(a, b)` on this thread over a chunk, each operand a slice or one value.
-            #[inline]
+            #[inline(always)]
             pub fn slice_kernel<T: Scalar>(self, a: Operand<'_, T>, b: Operand<'_, T>, out: &mut [T]) {
                 match self { $(Binary::$V => match (a, b) {
                     (Operand::Slice(a), Operand::Slice(b)) => for ((o, &$a), &$b) in out.iter_mut().zip(a).zip(b) { *o = $f },
@@ -143,6 +146,24 @@ macro_rules! binary_table {
             }
         }
     };
+}
+
+/// `u` over one piece, compiled for AVX2 and FMA when the processor has them. A named
+/// `#[target_feature]` function (not a closure) so that the always-inlined loop, with its
+/// `exp_simd`/`ln_simd`, is compiled with those features whatever its size.
+fn unary_piece<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn run<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
+                u.slice_kernel(a, out)
+            }
+            // SAFETY: the features were detected on this processor.
+            return unsafe { run(u, a, out) };
+        }
+    }
+    u.slice_kernel(a, out)
 }
 
 /// One operand of a chunk kernel: a slice as long as the output, or one value for all.

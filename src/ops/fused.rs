@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 
 use super::elementwise::Operand;
 use super::{Binary, Unary};
-use crate::tensor::kernels::{vectorized, Strided, PARALLEL_MIN};
+use crate::tensor::kernels::{Strided, PARALLEL_MIN};
 use crate::tensor::{numel, TensorRef};
 use crate::Scalar;
 
@@ -182,16 +182,7 @@ impl<T: Scalar> Fused<T> {
                 }
             })
             .collect();
-        let run = |start: usize, piece: &mut [T]| {
-            let mut scratch = [T::zero(); MAX_SLOTS * CHUNK];
-            vectorized(|| {
-                let mut s = 0;
-                for chunk in piece.chunks_mut(CHUNK) {
-                    self.run_chunk(&kinds, start + s, chunk, out_shape, &mut scratch);
-                    s += chunk.len();
-                }
-            })
-        };
+        let run = |start: usize, piece: &mut [T]| self.run_piece(&kinds, start, piece, out_shape);
         if total >= PARALLEL_MIN {
             let threads = rayon::current_num_threads().max(1);
             let piece = total.div_ceil(threads * 4).div_ceil(CHUNK) * CHUNK;
@@ -201,6 +192,44 @@ impl<T: Scalar> Fused<T> {
         } else {
             run(0, out);
         }
+    }
+
+    /// The chunks of one piece, compiled for AVX2 and FMA when the processor has them (a
+    /// named `#[target_feature]` function, so the always-inlined chunk loop gets them).
+    fn run_piece(&self, kinds: &[Kind<'_, T>], start: usize, piece: &mut [T], out_shape: &[usize]) {
+        #[inline(always)]
+        fn body<T: Scalar>(
+            f: &Fused<T>,
+            kinds: &[Kind<'_, T>],
+            start: usize,
+            piece: &mut [T],
+            out_shape: &[usize],
+        ) {
+            let mut scratch = [T::zero(); MAX_SLOTS * CHUNK];
+            let mut s = 0;
+            for chunk in piece.chunks_mut(CHUNK) {
+                f.run_chunk(kinds, start + s, chunk, out_shape, &mut scratch);
+                s += chunk.len();
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn run<T: Scalar>(
+                    f: &Fused<T>,
+                    kinds: &[Kind<'_, T>],
+                    start: usize,
+                    piece: &mut [T],
+                    out_shape: &[usize],
+                ) {
+                    body(f, kinds, start, piece, out_shape)
+                }
+                // SAFETY: the features were detected on this processor.
+                return unsafe { run(self, kinds, start, piece, out_shape) };
+            }
+        }
+        body(self, kinds, start, piece, out_shape)
     }
 
     #[inline(always)]

@@ -207,6 +207,20 @@ pub fn map_contiguous<T: Scalar>(a: &[T], out: &mut [T], f: impl Fn(T) -> T + Sy
     }
 }
 
+/// Runs `f(a_piece, out_piece)` over matching pieces of `a` and `out`, in parallel when
+/// `out` is large, each piece compiled for AVX2 where the processor has it.
+pub fn map_pieces<T: Scalar>(a: &[T], out: &mut [T], f: impl Fn(&[T], &mut [T]) + Sync) {
+    debug_assert_eq!(a.len(), out.len());
+    if out.len() >= PARALLEL_MIN {
+        let piece = out.len().div_ceil(rayon::current_num_threads().max(1) * 4);
+        out.par_chunks_mut(piece)
+            .zip(a.par_chunks(piece))
+            .for_each(|(o, a)| vectorized(|| f(a, o)));
+    } else {
+        vectorized(|| f(a, out))
+    }
+}
+
 /// `out = f(a)` with `a` strided in the output's index space (copies, transposes, slices).
 pub fn map1<T: Scalar>(
     out: &mut [T],
