@@ -56,9 +56,7 @@ pub trait Scalar:
     fn ln_1p_simd(self) -> Self {
         let u = Self::one() + self;
         let r = u.ln_simd() * (self / (u - Self::one()));
-        if u == Self::one() {
-            self
-        } else if self == Self::infinity() {
+        if u == Self::one() || self == Self::infinity() {
             self
         } else {
             r
@@ -211,7 +209,7 @@ macro_rules! ln_impl {
             let r = k * $ln2_hi + (two_s + (two_s * z * p + k * $ln2_lo));
             if x == 0.0 {
                 <$t>::NEG_INFINITY
-            } else if !(x >= 0.0) {
+            } else if x < 0.0 || x.is_nan() {
                 <$t>::NAN
             } else if x == <$t>::INFINITY {
                 x
