@@ -228,10 +228,19 @@ fn run(
 }
 
 /// `symgrad eval EXPR --value x=...`: the expression's value.
-pub fn eval_cmd(expr: &str, values: &[String], json: bool) -> Result<(), AnyError> {
+pub fn eval_cmd(
+    expr: &str,
+    values: &[String],
+    json: bool,
+    nan_guard: bool,
+) -> Result<(), AnyError> {
     let vals = values_map(values)?;
     let p = parse_expr(expr, &[], &vals, &[])?;
-    let (f, _) = run(&p, &vals, &[], Options::default(), None)?;
+    let opts = Options {
+        nan_guard,
+        ..Options::default()
+    };
+    let (f, _) = run(&p, &vals, &[], opts, None)?;
     let out = f.output(0)?;
     if json {
         let doc = json!({
@@ -267,8 +276,18 @@ pub fn explain_cmd(
     if !wrt.is_empty() {
         println!("gradient with respect to: {}", wrt.join(", "));
     }
-    if !values.is_empty() || vals.is_empty() {
-        println!("(inputs without a --value are filled with 0.5 to plan buffers)");
+    let unfilled: Vec<String> = p
+        .graph
+        .inputs()
+        .into_iter()
+        .filter_map(|i| match &p.graph.node(i).op {
+            symgrad::ops::Op::Input { name } if !vals.contains_key(name) => Some(name.clone()),
+            _ => None,
+        })
+        .chain(wrt.iter().filter(|w| !vals.contains_key(*w)).cloned())
+        .collect();
+    if !unfilled.is_empty() {
+        println!("(no --value for {}: filled with 0.5)", unfilled.join(", "));
     }
     let opts = Options {
         record: true,

@@ -149,6 +149,9 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Stop at the first step that makes a NaN or an infinity, and name it.
+        #[arg(long)]
+        nan_guard: bool,
     },
     /// Differentiate a scalar expression and print the simplified gradient
     /// (`symgrad grad "log(1 + exp(x))" --wrt x` prints `sigmoid(x)`).
@@ -227,11 +230,12 @@ fn main() -> ExitCode {
             target,
             values,
             json,
+            nan_guard,
         }) => {
             if Path::new(&target).is_dir() {
                 eval(Path::new(&target))
             } else {
-                expr_cmd::eval_cmd(&target, &values, json)
+                expr_cmd::eval_cmd(&target, &values, json, nan_guard)
             }
         }
         Some(Command::Grad {

@@ -67,22 +67,43 @@ impl<T: Scalar> Graph<T> {
         s
     }
 
-    /// Graphviz DOT of everything `roots` depend on (render with `dot -Tpng`).
+    /// Graphviz DOT of everything `roots` depend on (render with `dot -Tpng`). Each node
+    /// shows its id, op and shape, and where it came from: the user's expression (white),
+    /// the gradient rule of a node (blue) or a rewrite rule (yellow; fused nodes green).
     pub fn to_dot(&self, roots: &[NodeId]) -> String {
         let ids = self.reachable(roots);
-        let mut pg: DiGraph<String, ()> = DiGraph::new();
+        let mut pg: DiGraph<String, &str> = DiGraph::new();
+        let mut colors: Vec<&'static str> = Vec::new();
         let mut map = std::collections::HashMap::new();
         for &id in &ids {
             let n = self.node(id);
-            let label = format!("{id} {}\n{}", self.op_label(id), self.fmt_shape(&n.shape));
+            let (origin, color) = match &n.origin {
+                Origin::User => (String::new(), "white"),
+                Origin::Grad { of } => (format!("\ngrad of {of}"), "lightblue"),
+                Origin::Rewrite { rule } if matches!(n.op, Op::Fused(_)) => {
+                    (format!("\n{rule}"), "palegreen")
+                }
+                Origin::Rewrite { rule } => (format!("\nrule {rule}"), "lightyellow"),
+            };
+            let label = format!(
+                "{id} {}\n{}{origin}",
+                self.op_label(id),
+                self.fmt_shape(&n.shape)
+            );
             map.insert(id, pg.add_node(label));
+            colors.push(color);
         }
         for &id in &ids {
             for i in self.node(id).inputs.iter() {
-                pg.add_edge(map[i], map[&id], ());
+                pg.add_edge(map[i], map[&id], "");
             }
         }
-        format!("{:?}", Dot::with_config(&pg, &[Config::EdgeNoLabel]))
+        let edge_attrs = |_, _| String::new();
+        let node_attrs = |_, (i, _): (petgraph::graph::NodeIndex, &String)| {
+            format!("style=filled, fillcolor={}", colors[i.index()])
+        };
+        let dot = Dot::with_attr_getters(&pg, &[Config::EdgeNoLabel], &edge_attrs, &node_attrs);
+        format!("{dot}")
     }
 }
 
