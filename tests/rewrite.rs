@@ -430,3 +430,44 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fusion_has_a_snapshot_and_changes_no_bit() {
+    let p = parse::<f64>("input x: [4, 3]\ninput b: [3]\nout sigmoid(x + b) * 2").unwrap();
+    let (g2, r2, fired) = symgrad::rewrite::fuse(&p.graph, &p.outputs);
+    assert_eq!(g2.expr_text(&r2), "fused{sigmoid(#0 + #1) * 2}(x, b)");
+    assert_eq!(fired.get("fuse_elementwise"), Some(&1));
+    assert_eq!(fired.get("fused_members"), Some(&3));
+    let fused = run(&p, Options::default());
+    let literal = run(&p, Options::literal());
+    assert!(fused.iter().zip(&literal).all(|(a, b)| same_bits(*a, *b)));
+}
+
+#[test]
+fn the_planner_works_in_place_where_a_value_dies_and_changes_no_bit() {
+    let text = "input a: [3, 2]\ninput m: [2, 3]\nout sum[0, 1](sigmoid(a @ m + 1) * (a @ m))";
+    let p = parse::<f64>(text).unwrap();
+    let g = &p.graph;
+    let inputs: Vec<Expr<'_, f64>> = g.inputs().into_iter().map(|i| g.expr(i)).collect();
+    let mut f = Compiler::new(g, &p.layout)
+        .inputs(&inputs)
+        .output(g.expr(p.outputs[0]))
+        .build();
+    let (a, m) = (values("a", 6), values("m", 6));
+    let args = [TensorRef::new(&[3, 2], &a), TensorRef::new(&[2, 3], &m)];
+    f.run(&[], &args, None).unwrap();
+    let plan = f.describe();
+    assert!(plan.contains("(in place over $"), "{plan}");
+    let mut no = Compiler::new(g, &p.layout)
+        .inputs(&inputs)
+        .output(g.expr(p.outputs[0]))
+        .in_place(false)
+        .build();
+    no.run(&[], &args, None).unwrap();
+    assert!(!no.describe().contains("in place"));
+    assert!(same_bits(
+        f.scalar_output(0).unwrap(),
+        no.scalar_output(0).unwrap()
+    ));
+    assert!(f.arena_len().unwrap() <= no.arena_len().unwrap());
+}
