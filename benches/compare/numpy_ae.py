@@ -1,25 +1,12 @@
-"""Workload W in hand-written numpy: the MNIST deep autoencoder's F and its gradient.
+"""Workload W in hand-written numpy + OpenBLAS: the forward pass and a backward pass derived by
+hand (d CE / d logits = (y - x) / N), the way a numpy user would write it.
 
-784-1000-500-250-30-250-500-1000-784, untied, logistic units, linear code layer, logistic
-outputs, cross-entropy summed over pixels and averaged over a batch of 1000 random pixels in
-[0, 1]. The backward pass is derived by hand (d CE / d logits = (y - x) / N), the way a
-numpy user would write it. Prints one line per precision: median ms per F + gradient call.
-
-Usage: python benches/compare/numpy_ae.py [--threads N] [--batch B] [--reps R]
+Usage: python benches/compare/numpy_ae.py --inputs DIR [--batch B] [--threads N] [--reps R]
 """
-import argparse
-import time
-
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-SIZES = [784, 1000, 500, 250, 30]
-
-
-def layers():
-    k = len(SIZES) - 1
-    enc = [(SIZES[i], SIZES[i + 1], i + 1 < k) for i in range(k)]  # logistic except code
-    dec = [(SIZES[i + 1], SIZES[i], True) for i in reversed(range(k))]
-    return enc + dec
+import common
 
 
 def f_and_grad(Ws, bs, X, logistic):
@@ -43,33 +30,14 @@ def f_and_grad(Ws, bs, X, logistic):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--batch", type=int, default=1000)
-    p.add_argument("--reps", type=int, default=15)
-    args = p.parse_args()
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.threads)
-    except ImportError:
-        pass
-    rng = np.random.default_rng(1)
-    for dt in (np.float32, np.float64):
-        ls = layers()
-        Ws = [(0.1 * rng.standard_normal((i, o))).astype(dt) for i, o, _ in ls]
-        bs = [np.zeros(o, dt) for _, o, _ in ls]
-        logistic = [lg for _, _, lg in ls]
-        X = rng.random((args.batch, 784)).astype(dt)
-        f_and_grad(Ws, bs, X, logistic)
-        ts = []
-        for _ in range(args.reps):
-            t = time.perf_counter()
-            f, _, _ = f_and_grad(Ws, bs, X, logistic)
-            ts.append(time.perf_counter() - t)
-        ts.sort()
-        print(f"numpy {np.dtype(dt).name} batch={args.batch} threads={args.threads}: "
-              f"median {1e3 * ts[len(ts) // 2]:.1f} ms, f = {f:.4f}")
+    a = common.args()
+    threadpool_limits(a.threads)
+    logistic = [lg for _, _, lg in common.layers()]
+    for dt in a.dtype:
+        x, X = common.inputs(a.inputs, a.batch, dt)
+        Ws, bs = common.unflatten(x)
+        t, (f, _, _) = common.timed(lambda: f_and_grad(Ws, bs, X, logistic), a.reps)
+        common.report("numpy", dt, a.batch, a.threads, t, f, version=np.__version__)
 
 
 if __name__ == "__main__":

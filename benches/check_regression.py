@@ -1,0 +1,67 @@
+"""Is symgrad slower than the figures recorded in docs/PERFORMANCE.md? Runs workload W (F and
+∇F, batch 1000, f32 and f64, 2 threads) and the compile of W, three times each, and compares
+the medians with benches/recorded.json (the figures PERFORMANCE.md reports). Prints one line
+per figure and exits with status 1 if any is more than 10% slower than recorded.
+
+    python3 benches/check_regression.py [--tolerance 0.10] [--record]
+
+--record writes today's medians into benches/recorded.json instead (do it when
+PERFORMANCE.md's figures are updated, in the same commit). No dependencies beyond Python 3
+and cargo. The machine's second core is shared: a lone "regression" of 10-20% that does not
+repeat on a second run is noise (see PERFORMANCE.md).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+RECORDED = os.path.join(ROOT, "benches", "recorded.json")
+
+
+def measure(runs):
+    subprocess.run(["cargo", "build", "-q", "--release", "--example", "bench_w"], cwd=ROOT,
+                   check=True)
+    exe = os.path.join(ROOT, "target", "release", "examples", "bench_w")
+    got = {}
+    for _ in range(runs):
+        out = subprocess.run([exe, "--json", "--reps", "15"], cwd=ROOT, check=True, text=True,
+                             stdout=subprocess.PIPE, env=dict(os.environ, RAYON_NUM_THREADS="2")).stdout
+        for line in out.splitlines():
+            r = json.loads(line)
+            tag = "f32" if r["dtype"] == "float32" else "f64"
+            got.setdefault(f"w_{tag}_ms", []).append(r["ms"])
+            got.setdefault(f"w_compile_{tag}_ms", []).append(r["compile_ms"])
+    return {k: statistics.median(v) for k, v in got.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tolerance", type=float, default=0.10)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--record", action="store_true")
+    a = ap.parse_args()
+    now = measure(a.runs)
+    if a.record:
+        with open(RECORDED + ".tmp", "w") as f:
+            json.dump({k: round(v, 3) for k, v in sorted(now.items())}, f, indent=2)
+            f.write("\n")
+        os.replace(RECORDED + ".tmp", RECORDED)
+        print(f"recorded {now} in {RECORDED}")
+        return
+    rec = json.load(open(RECORDED))
+    bad = False
+    for k, v in rec.items():
+        if k not in now:
+            continue
+        change = now[k] / v - 1
+        flag = "REGRESSION" if change > a.tolerance else "ok"
+        bad |= flag != "ok"
+        print(f"{k:22} recorded {v:9.3f}  now {now[k]:9.3f}  {100 * change:+6.1f}%  {flag}")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
