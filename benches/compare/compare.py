@@ -95,7 +95,7 @@ def rounds(peers, batch, threads, reps, n):
 
 
 def med(recs, key="ms"):
-    return statistics.median(r[key] for r in recs)
+    return statistics.median(r.get(key, 0.0) for r in recs)
 
 
 def first_call_s(n=5):
@@ -128,6 +128,9 @@ def main():
     a = ap.parse_args()
     setup()
     got = rounds(PEERS, 1000, 2, a.reps, a.rounds)
+    raw = os.path.join(ROOT, "target", "compare", "last.json")
+    with open(raw, "w") as f:
+        json.dump([r for recs in got.values() for r in recs], f)
     lines = []
     today = datetime.date.today().isoformat()
     lines.append(f"Measured {today} by `python3 benches/compare/compare.py --rounds {a.rounds}"
