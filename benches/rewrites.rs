@@ -16,14 +16,7 @@ use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
 fn variants() -> [(&'static str, Options); 3] {
     [
         ("all", Options::default()),
-        (
-            "no_fusion_no_in_place",
-            Options {
-                fusion: false,
-                in_place: false,
-                ..Options::default()
-            },
-        ),
+        ("no_fusion_no_in_place", Options::unfused()),
         ("literal", Options::literal()),
     ]
 }

@@ -63,14 +63,7 @@ fn main() {
     );
     for (name, opts) in [
         ("all rewrites, fusion, in place", Options::default()),
-        (
-            "rewrites, no fusion, no in place",
-            Options {
-                fusion: false,
-                in_place: false,
-                ..Options::default()
-            },
-        ),
+        ("rewrites, no fusion, no in place", Options::unfused()),
         ("as built (literal)", Options::literal()),
     ] {
         let g = Graph::<f32>::new();

@@ -4,38 +4,14 @@
 
 mod common;
 
+use common::{depth, Tree};
 use proptest::prelude::*;
 use symgrad::{check_gradient, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Scalar};
 
 /// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`; every node has
 /// shape [3, 4] and is defined and smooth for all real inputs.
-#[derive(Clone, Debug)]
-enum Tree {
-    Leaf(u8),
-    Unary(u8, Box<Tree>),
-    Binary(u8, Box<Tree>, Box<Tree>),
-}
-
 fn tree() -> impl Strategy<Value = Tree> {
-    let leaf = (0u8..3).prop_map(Tree::Leaf);
-    leaf.prop_recursive(6, 64, 2, |inner| {
-        prop_oneof![
-            (0u8..9, inner.clone()).prop_map(|(k, t)| Tree::Unary(k, Box::new(t))),
-            (0u8..6, inner.clone(), inner).prop_map(|(k, l, r)| Tree::Binary(
-                k,
-                Box::new(l),
-                Box::new(r)
-            )),
-        ]
-    })
-}
-
-fn depth(t: &Tree) -> usize {
-    match t {
-        Tree::Leaf(_) => 0,
-        Tree::Unary(_, a) => 1 + depth(a),
-        Tree::Binary(_, a, b) => 1 + depth(a).max(depth(b)),
-    }
+    common::tree(3, 9, 6, 6, 64)
 }
 
 fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {

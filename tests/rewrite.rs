@@ -4,6 +4,9 @@
 
 use std::collections::HashMap;
 
+mod common;
+
+use common::Tree;
 use proptest::prelude::*;
 use symgrad::compile::Options;
 use symgrad::graph::{parse, Parsed};
@@ -275,25 +278,8 @@ fn the_nan_guard_names_the_first_non_finite_node() {
 
 /// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`, with the patterns
 /// the rules look for (constants 0, 1, -1, repeated subtrees, transposes, logs of sigmoids).
-#[derive(Clone, Debug)]
-enum Tree {
-    Leaf(u8),
-    Unary(u8, Box<Tree>),
-    Binary(u8, Box<Tree>, Box<Tree>),
-}
-
 fn tree() -> impl Strategy<Value = Tree> {
-    let leaf = (0u8..6).prop_map(Tree::Leaf);
-    leaf.prop_recursive(5, 48, 2, |inner| {
-        prop_oneof![
-            (0u8..14, inner.clone()).prop_map(|(k, t)| Tree::Unary(k, Box::new(t))),
-            (0u8..8, inner.clone(), inner).prop_map(|(k, l, r)| Tree::Binary(
-                k,
-                Box::new(l),
-                Box::new(r)
-            )),
-        ]
-    })
+    common::tree(6, 14, 8, 5, 48)
 }
 
 fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {

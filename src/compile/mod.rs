@@ -132,6 +132,16 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The rewrites, but neither fusion nor in-place buffer reuse: to measure what those two
+    /// buy.
+    pub fn unfused() -> Self {
+        Options {
+            fusion: false,
+            in_place: false,
+            ..Options::default()
+        }
+    }
+
     /// Everything off: the graph compiled as built, each op its own step, no buffer shared
     /// between a step's input and its output.
     pub fn literal() -> Self {

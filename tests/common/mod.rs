@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: parameters with sampled values, random constants,
-//! and first- and second-order gradient checks of a cost built from parameters.
+//! first- and second-order gradient checks of a cost built from parameters, and random
+//! expression trees for proptest.
 #![allow(dead_code)]
 
 use rand::rngs::StdRng;
@@ -121,4 +122,48 @@ pub fn check_first_and_second<T: Scalar>(
         .build();
     let rep2 = check_gradient(&mut f2, layout, &xs, &[], opts).unwrap();
     assert!(rep2.passed, "{what}: second order\n{rep2}");
+}
+
+/// A random expression tree: each test gives the numbers their meaning (which leaf, which
+/// unary or binary op).
+#[derive(Clone, Debug)]
+pub enum Tree {
+    /// Leaf number k.
+    Leaf(u8),
+    /// Unary op number k of a subtree.
+    Unary(u8, Box<Tree>),
+    /// Binary op number k of two subtrees.
+    Binary(u8, Box<Tree>, Box<Tree>),
+}
+
+/// Trees of `leaves` leaf kinds, `unary` and `binary` op kinds, at most `depth` deep and
+/// about `size` nodes.
+pub fn tree(
+    leaves: u8,
+    unary: u8,
+    binary: u8,
+    depth: u32,
+    size: u32,
+) -> impl proptest::strategy::Strategy<Value = Tree> {
+    use proptest::prelude::*;
+    let leaf = (0..leaves).prop_map(Tree::Leaf);
+    leaf.prop_recursive(depth, size, 2, move |inner| {
+        prop_oneof![
+            (0..unary, inner.clone()).prop_map(|(k, t)| Tree::Unary(k, Box::new(t))),
+            (0..binary, inner.clone(), inner).prop_map(|(k, l, r)| Tree::Binary(
+                k,
+                Box::new(l),
+                Box::new(r)
+            )),
+        ]
+    })
+}
+
+/// The depth of a tree.
+pub fn depth(t: &Tree) -> usize {
+    match t {
+        Tree::Leaf(_) => 0,
+        Tree::Unary(_, a) => 1 + depth(a),
+        Tree::Binary(_, a, b) => 1 + depth(a).max(depth(b)),
+    }
 }
