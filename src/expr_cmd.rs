@@ -11,6 +11,21 @@ use symgrad::{Compiler, Expr, Tensor, TensorRef};
 
 type AnyError = Box<dyn std::error::Error>;
 
+/// `println!` that ends the program quietly when stdout is closed early (`symgrad explain ...
+/// | head`), instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        let mut o = std::io::stdout().lock();
+        if let Err(e) = writeln!(o, $($t)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+
 /// A named value from the command line: `x=2`, `x=[1, 2, 3]`, `x=[[1, 2], [3, 4]]`,
 /// `x=@file.npy`.
 pub fn parse_value(s: &str) -> Result<(String, Tensor<f64>), AnyError> {
@@ -163,12 +178,12 @@ pub fn grad_cmd(expr: &str, wrt: &[String], shapes: &[String], json: bool) -> Re
             "value": o.graph.expr_text(&o.outputs),
             "gradient": gs,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        out!("{}", serde_json::to_string_pretty(&doc)?);
     } else if out.len() == 1 {
-        println!("{}", out[0].1);
+        out!("{}", out[0].1);
     } else {
         for (k, v) in out {
-            println!("d/d{k}: {v}");
+            out!("d/d{k}: {v}");
         }
     }
     Ok(())
@@ -248,15 +263,15 @@ pub fn eval_cmd(
             "shape": out.shape,
             "values": out.data.iter().map(|&v| if v.is_finite() { json!(v) } else { json!(symgrad::graph::fmt_number(v)) }).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        out!("{}", serde_json::to_string_pretty(&doc)?);
     } else if out.shape.is_empty() {
-        println!("{}", out.data[0]);
+        out!("{}", out.data[0]);
     } else {
-        println!("shape {:?}", out.shape);
+        out!("shape {:?}", out.shape);
         let row = out.shape.last().copied().unwrap_or(1).max(1);
         for chunk in out.data.chunks(row) {
             let parts: Vec<String> = chunk.iter().map(|v| v.to_string()).collect();
-            println!("{}", parts.join(" "));
+            out!("{}", parts.join(" "));
         }
     }
     Ok(())
@@ -272,9 +287,9 @@ pub fn explain_cmd(
 ) -> Result<(), AnyError> {
     let vals = values_map(values)?;
     let p = parse_expr(expr, wrt, &vals, shapes)?;
-    println!("expression: {}", p.graph.expr_text(&p.outputs));
+    out!("expression: {}", p.graph.expr_text(&p.outputs));
     if !wrt.is_empty() {
-        println!("gradient with respect to: {}", wrt.join(", "));
+        out!("gradient with respect to: {}", wrt.join(", "));
     }
     let unfilled: Vec<String> = p
         .graph
@@ -287,20 +302,20 @@ pub fn explain_cmd(
         .chain(wrt.iter().filter(|w| !vals.contains_key(*w)).cloned())
         .collect();
     if !unfilled.is_empty() {
-        println!("(no --value for {}: filled with 0.5)", unfilled.join(", "));
+        out!("(no --value for {}: filled with 0.5)", unfilled.join(", "));
     }
     let opts = Options {
         record: true,
         ..Options::default()
     };
     let (f, grad) = run(&p, &vals, wrt, opts, Some(0.5))?;
-    println!("{}", f.explain());
+    out!("{}", f.explain());
     if f.output(0)?.data.len() == 1 {
-        println!("value: {}", f.output(0)?.data[0]);
+        out!("value: {}", f.output(0)?.data[0]);
     }
     for name in wrt {
         if let Ok(e) = p.layout.lookup(name) {
-            println!("gradient {name}: {:?}", &grad[e.range()]);
+            out!("gradient {name}: {:?}", &grad[e.range()]);
         }
     }
     if let Some(dir) = dot {
@@ -345,7 +360,7 @@ fn write_dots(report: &symgrad::rewrite::Report, dir: &Path) -> Result<(), AnyEr
         }
         written.push(path);
     }
-    println!(
+    out!(
         "wrote {} DOT file(s) to {}{}",
         written.len(),
         dir.display(),
