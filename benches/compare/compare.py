@@ -1,18 +1,19 @@
-"""Workload W side by side: symgrad against JAX, hand-written numpy, PyTensor and candle, and
+"""Workload W side by side: symgrad against JAX, hand-written numpy, PyTorch (eager), PyTensor
+and candle, and
 against the GEMM ceiling of the products W needs (the gemm crate and OpenBLAS), in one run,
 alternating peer by peer, round after round. Every peer reads the same parameters and data,
 and every peer's F must agree with symgrad's. Writes the table, with the date, machine and
 versions, into docs/PERFORMANCE.md (between the `compare:` markers) unless --no-write.
 
 One command does everything, including the set-up (a venv under target/ with numpy,
-threadpoolctl, jax and pytensor; release builds of symgrad's examples and of the candle
-program):
+threadpoolctl, jax, pytensor and torch, about 6 GB with torch's CUDA libraries; release
+builds of symgrad's examples and of the candle program):
 
     python3 benches/compare/compare.py [--rounds 5] [--scaling] [--no-write]
 
 --scaling also records time per call against batch (100, 1000, 10000) and threads (1, 2) for
-symgrad and JAX. PyTorch is not in the set: this machine reaches PyPI, whose torch wheels
-pull the CUDA libraries (gigabytes), and not PyTorch's own CPU wheel index.
+symgrad and JAX. PyTorch comes from PyPI (its CPU-only wheel index is not reachable here), so
+it is the CUDA build, run on the CPU.
 """
 import argparse
 import datetime
@@ -34,7 +35,7 @@ CANDLE_TARGET = os.path.join(ROOT, "target", "compare-candle")
 CANDLE = os.path.join(CANDLE_TARGET, "release", "candle_ae")
 EX = os.path.join(ROOT, "target", "release", "examples")
 PERF = os.path.join(ROOT, "docs", "PERFORMANCE.md")
-PEERS = ["symgrad", "jax", "numpy", "pytensor", "candle", "gemm-crate", "gemm-openblas"]
+PEERS = ["symgrad", "jax", "numpy", "pytorch", "pytensor", "candle", "gemm-crate", "gemm-openblas"]
 # F must agree with symgrad's to this relative tolerance (the peers sum in other orders).
 TOL = {"float32": 2e-5, "float64": 1e-10}
 
@@ -49,7 +50,8 @@ def sh(cmd, env=None, quiet=False):
 def setup():
     if not os.path.exists(PY):
         sh([sys.executable, "-m", "venv", VENV])
-    sh([PY, "-m", "pip", "install", "-q", "numpy", "threadpoolctl", "jax", "pytensor"])
+    # torch from PyPI brings its CUDA libraries: the venv grows to about 6 GB.
+    sh([PY, "-m", "pip", "install", "-q", "numpy", "threadpoolctl", "jax", "pytensor", "torch"])
     sh(["cargo", "build", "-q", "--release", "--example", "bench_w", "--example",
         "gemm_ceiling", "--example", "first_call", "--example", "memory_w"])
     sh(["cargo", "build", "-q", "--release", "--manifest-path",
@@ -62,7 +64,7 @@ def command(peer, batch, threads, reps):
     common = ["--inputs", INPUTS, "--batch", str(batch), "--threads", str(threads),
               "--reps", str(reps)]
     py = {"jax": "jax_ae.py", "numpy": "numpy_ae.py", "pytensor": "pytensor_ae.py",
-          "gemm-openblas": "gemm_ceiling.py"}
+          "pytorch": "torch_ae.py", "gemm-openblas": "gemm_ceiling.py"}
     if peer == "symgrad":
         cmd = [os.path.join(EX, "bench_w")] + common
     elif peer == "gemm-crate":
