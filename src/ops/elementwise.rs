@@ -82,7 +82,7 @@ unary_table! {
     Sigmoid = "sigmoid", f: |x| { let e = (-x.abs()).exp_simd(); (if x >= T::zero() { T::one() } else { e }) / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
     /// `log(1 + exp x) = max(x, 0) + log1p(exp(-|x|))`; d/dx = sigmoid x.
     Softplus = "softplus", f: |x| if x.is_nan() { x } else { x.max(T::zero()) + (-x.abs()).exp_simd().ln_1p_simd() }, vjp: |x, y, gy| Some(gy * x.sigmoid());
-    /// `max(x, 0)` (NaN stays NaN); d/dx = [x > 0].
+    /// `max(x, 0)` (NaN stays NaN); d/dx = `[x > 0]`.
     Relu = "relu", f: |x| if x < T::zero() { T::zero() } else { x }, vjp: |x, y, gy| Some(gy * x.gt(0.0));
 }
 
@@ -194,9 +194,9 @@ binary_table! {
     Div = "div" ("/"), f: |a, b| a / b, vjp: |a, b, y, gy| (Some(gy / b), Some(-(gy * y) / b));
     /// `a ^ b`; d/da = b a^(b-1), d/db = y log a.
     Pow = "pow" ("^"), f: |a, b| a.powf(b), vjp: |a, b, y, gy| (Some(gy * (b * a.pow(b - 1.0))), Some(gy * (y * a.log())));
-    /// `max(a, b)` (NaN propagates); d/da = [a >= b], d/db = [a < b].
+    /// `max(a, b)` (NaN propagates); d/da = `[a >= b]`, d/db = `[a < b]`.
     Maximum = "maximum", f: |a, b| if a >= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * a.ge(b)), Some(gy * a.lt(b)));
-    /// `min(a, b)` (NaN propagates); d/da = [a <= b], d/db = [a > b].
+    /// `min(a, b)` (NaN propagates); d/da = `[a <= b]`, d/db = `[a > b]`.
     Minimum = "minimum", f: |a, b| if a <= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * a.le(b)), Some(gy * a.gt(b)));
     /// `[a > b]` as 1 or 0; no gradient.
     Gt = "gt" (">"), f: |a, b| flag::<T>(a > b), vjp: |a, b, y, gy| (None, None);
