@@ -904,6 +904,52 @@ impl<T: Scalar> Function<T> {
         self
     }
 
+    /// Checks the input arrays, and plans buffers and grows the arena for their shapes (the
+    /// work a first call with new shapes does besides computing), without computing
+    /// anything. Later calls with the same shapes then start computing at once; timing
+    /// `build` plus `prepare` gives the whole cost of getting a function ready.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// let x = g.input("x", dims![n]);
+    /// let none = ParamLayout::new();
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output(x.exp().sum_all()).build();
+    /// f.prepare(&[TensorRef::new(&[3], &[0.0; 3])]).unwrap();
+    /// assert_eq!((f.stats().plans_built, f.stats().calls), (1, 0));
+    /// ```
+    pub fn prepare(&mut self, inputs: &[TensorRef<'_, T>]) -> Result<()> {
+        self.prepare_plan(inputs).map(|_| ())
+    }
+
+    /// Binds the symbols, takes or makes the plan, grows the arena; returns the plan's index.
+    fn prepare_plan(&mut self, inputs: &[TensorRef<'_, T>]) -> Result<usize> {
+        self.bind(inputs)?;
+        let ci = match self.plans.iter().position(|(b, _)| *b == self.binding) {
+            Some(i) => i,
+            None => {
+                let plan = self.make_plan(&self.binding);
+                self.stats.plans_built += 1;
+                if self.plans.len() == PLAN_CACHE {
+                    self.plans.remove(0);
+                }
+                self.plans.push((self.binding.clone(), plan));
+                self.plans.len() - 1
+            }
+        };
+        self.current = Some(ci);
+        let need = self.plans[ci].1.arena_len;
+        if self.arena.len() < need {
+            // A fresh zeroed allocation (calloc: the pages are touched by the first call that
+            // uses them, not here) rather than `resize`, which writes every element.
+            self.arena = vec![T::zero(); need];
+            self.stats.arena_grows += 1;
+        }
+        self.stats.arena_len = self.arena.len();
+        Ok(ci)
+    }
+
     /// Checks input arrays against the compiled inputs' shapes without running anything.
     pub fn check_inputs(&mut self, inputs: &[TensorRef<'_, T>]) -> Result<()> {
         self.bind(inputs)
@@ -1009,26 +1055,7 @@ impl<T: Scalar> Function<T> {
             }
             _ => {}
         }
-        self.bind(inputs)?;
-        let ci = match self.plans.iter().position(|(b, _)| *b == self.binding) {
-            Some(i) => i,
-            None => {
-                let plan = self.make_plan(&self.binding);
-                self.stats.plans_built += 1;
-                if self.plans.len() == PLAN_CACHE {
-                    self.plans.remove(0);
-                }
-                self.plans.push((self.binding.clone(), plan));
-                self.plans.len() - 1
-            }
-        };
-        self.current = Some(ci);
-        let need = self.plans[ci].1.arena_len;
-        if self.arena.len() < need {
-            self.arena.resize(need, T::zero());
-            self.stats.arena_grows += 1;
-        }
-        self.stats.arena_len = self.arena.len();
+        let ci = self.prepare_plan(inputs)?;
         self.stats.calls += 1;
 
         let ptrs = Ptrs {
