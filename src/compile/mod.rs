@@ -687,6 +687,11 @@ unsafe impl<T: Sync> Sync for Ptrs<T> {}
 /// Plans kept per function (bindings of the symbolic dimensions).
 const PLAN_CACHE: usize = 8;
 
+// A step's operands are gathered inline, 16 at most: a fused step takes at most
+// `MAX_SLOTS` (registers plus operands), every other op at most 3 (or a `concat`'s count,
+// which may spill to the heap).
+const _: () = assert!(crate::ops::MAX_SLOTS <= 16);
+
 impl<T: Scalar> Function<T> {
     /// Computes the outputs (and the gradient, if compiled with one) at x. Read outputs with
     /// [`Function::output`] afterwards.
@@ -1105,7 +1110,8 @@ impl<T: Scalar> Function<T> {
                 let alias = plan.alias[i];
                 // An input whose buffer this step writes over is not viewed: the kernel reads
                 // it through `out`.
-                let args: SmallVec<[TensorRef<'_, T>; 4]> = ins
+                // Inline up to 16 operands: a fused step takes at most `ops::MAX_SLOTS`.
+                let args: SmallVec<[TensorRef<'_, T>; 16]> = ins
                     .inputs
                     .iter()
                     .enumerate()
