@@ -296,17 +296,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     /// planned at the first call with each binding of the symbolic dimensions.
     pub fn build(self) -> Function<T> {
         let layout = self.layout;
-        let o = self.optimize();
-        lower(
-            &o.graph,
-            layout,
-            &o.inputs,
-            &o.outputs,
-            o.grads.as_deref(),
-            &o.updates,
-            o.options,
-            o.report,
-        )
+        lower(self.optimize(), layout)
     }
 
     /// Runs every stage before lowering and returns the graph the program would be made
@@ -439,174 +429,173 @@ pub struct Optimized<T: Scalar> {
 }
 
 /// Lowers the final graph to a program.
-#[allow(clippy::too_many_arguments)]
-fn lower<T: Scalar>(
-    g: &Graph<T>,
-    layout: &ParamLayout,
-    input_ids: &[NodeId],
-    out_ids: &[NodeId],
-    grad_ids: Option<&[Option<NodeId>]>,
-    update_ids: &[(Range<usize>, NodeId)],
-    opts: Options,
-    report: Report,
-) -> Function<T> {
-    {
-        let mut roots: Vec<NodeId> = out_ids.to_vec();
-        roots.extend(grad_ids.iter().copied().flatten().flatten());
-        roots.extend(update_ids.iter().map(|u| u.1));
-        roots.extend(input_ids);
-        let keep = g.reachable(&roots);
-        let reads = if opts.nan_guard {
-            params_read(g, &keep)
-        } else {
-            HashMap::new()
-        };
-        let mut index: HashMap<NodeId, usize> = HashMap::new();
-        let mut prog: Vec<Instr<T>> = Vec::new();
-        let mut consts: Vec<Tensor<T>> = Vec::new();
-        let mut input_names = Vec::new();
-        let mut input_shapes = Vec::new();
-        let mut nan_info: Vec<NanInfo> = Vec::new();
-        for &id in &keep {
-            let n = g.node(id);
-            let slot = match &n.op {
-                Op::Const(t) => {
-                    consts.push(t.clone());
-                    consts.len() - 1
-                }
-                Op::Input { name } => {
-                    let pos = input_ids.iter().position(|&i| i == id);
-                    let Some(pos) = pos else {
-                        panic!("symgrad: the outputs need input `{name}`, which is not among the inputs given")
-                    };
-                    pos
-                }
-                Op::Param { offset, .. } => {
-                    assert!(
-                        offset + numel(&g.fixed_shape(id).expect("params are fixed"))
-                            <= layout.len(),
-                        "symgrad: a parameter of the graph is outside the layout"
-                    );
-                    0
-                }
-                _ => 0,
-            };
-            if opts.nan_guard {
-                nan_info.push(NanInfo {
-                    expr: g.infix_capped(id, 200),
-                    origin: match &n.origin {
-                        Origin::User => "the user's expression".to_string(),
-                        Origin::Grad { of } => format!("the gradient rule of node {of}"),
-                        Origin::Rewrite { rule } => format!("rule {rule}"),
-                    },
-                    reads: reads.get(&id).cloned().unwrap_or_default(),
-                });
+fn lower<T: Scalar>(o: Optimized<T>, layout: &ParamLayout) -> Function<T> {
+    let Optimized {
+        graph,
+        inputs: input_ids,
+        outputs: out_ids,
+        grads,
+        updates: update_ids,
+        options: opts,
+        report,
+    } = o;
+    let g = &graph;
+    let grad_ids = grads.as_deref();
+    let (input_ids, out_ids, update_ids) = (&input_ids[..], &out_ids[..], &update_ids[..]);
+    let mut roots: Vec<NodeId> = out_ids.to_vec();
+    roots.extend(grad_ids.iter().copied().flatten().flatten());
+    roots.extend(update_ids.iter().map(|u| u.1));
+    roots.extend(input_ids);
+    let keep = g.reachable(&roots);
+    let reads = if opts.nan_guard {
+        params_read(g, &keep)
+    } else {
+        HashMap::new()
+    };
+    let mut index: HashMap<NodeId, usize> = HashMap::new();
+    let mut prog: Vec<Instr<T>> = Vec::new();
+    let mut consts: Vec<Tensor<T>> = Vec::new();
+    let mut input_names = Vec::new();
+    let mut input_shapes = Vec::new();
+    let mut nan_info: Vec<NanInfo> = Vec::new();
+    for &id in &keep {
+        let n = g.node(id);
+        let slot = match &n.op {
+            Op::Const(t) => {
+                consts.push(t.clone());
+                consts.len() - 1
             }
-            index.insert(id, prog.len());
-            prog.push(Instr {
-                op: n.op.clone(),
-                inputs: n.inputs.iter().map(|i| index[i]).collect(),
-                shape: n.shape.clone(),
-                node: id,
-                label: g.op_label(id),
-                slot,
+            Op::Input { name } => {
+                let pos = input_ids.iter().position(|&i| i == id);
+                let Some(pos) = pos else {
+                    panic!("symgrad: the outputs need input `{name}`, which is not among the inputs given")
+                };
+                pos
+            }
+            Op::Param { offset, .. } => {
+                assert!(
+                    offset + numel(&g.fixed_shape(id).expect("params are fixed")) <= layout.len(),
+                    "symgrad: a parameter of the graph is outside the layout"
+                );
+                0
+            }
+            _ => 0,
+        };
+        if opts.nan_guard {
+            nan_info.push(NanInfo {
+                expr: g.infix_capped(id, 200),
+                origin: match &n.origin {
+                    Origin::User => "the user's expression".to_string(),
+                    Origin::Grad { of } => format!("the gradient rule of node {of}"),
+                    Origin::Rewrite { rule } => format!("rule {rule}"),
+                },
+                reads: reads.get(&id).cloned().unwrap_or_default(),
             });
         }
-        for &id in input_ids {
-            let n = g.node(id);
-            if let Op::Input { name } = &n.op {
-                input_names.push(name.clone());
-                input_shapes.push(n.shape.clone());
-            }
+        index.insert(id, prog.len());
+        prog.push(Instr {
+            op: n.op.clone(),
+            inputs: n.inputs.iter().map(|i| index[i]).collect(),
+            shape: n.shape.clone(),
+            node: id,
+            label: g.op_label(id),
+            slot,
+        });
+    }
+    for &id in input_ids {
+        let n = g.node(id);
+        if let Op::Input { name } = &n.op {
+            input_names.push(name.clone());
+            input_shapes.push(n.shape.clone());
         }
+    }
 
-        // A root that is a leaf, or that two roots share, gets its own copy.
-        let copy_of = |p: usize, prog: &mut Vec<Instr<T>>| -> usize {
-            let ins = prog[p].clone();
-            prog.push(Instr {
-                op: Op::Reshape(ins.shape.clone()),
-                inputs: SmallVec::from_slice(&[p]),
-                shape: ins.shape,
-                node: ins.node,
-                label: "copy".into(),
-                slot: 0,
-            });
-            prog.len() - 1
-        };
-        let mut outputs = Vec::new();
-        for o in out_ids {
-            let p = index[o];
-            outputs.push(if prog[p].op.is_leaf() {
+    // A root that is a leaf, or that two roots share, gets its own copy.
+    let copy_of = |p: usize, prog: &mut Vec<Instr<T>>| -> usize {
+        let ins = prog[p].clone();
+        prog.push(Instr {
+            op: Op::Reshape(ins.shape.clone()),
+            inputs: SmallVec::from_slice(&[p]),
+            shape: ins.shape,
+            node: ins.node,
+            label: "copy".into(),
+            slot: 0,
+        });
+        prog.len() - 1
+    };
+    let mut outputs = Vec::new();
+    for o in out_ids {
+        let p = index[o];
+        outputs.push(if prog[p].op.is_leaf() {
+            copy_of(p, &mut prog)
+        } else {
+            p
+        });
+    }
+    let mut updates = Vec::new();
+    for (r, v) in update_ids {
+        let p = index[v];
+        updates.push((
+            r.clone(),
+            if prog[p].op.is_leaf() {
                 copy_of(p, &mut prog)
             } else {
                 p
+            },
+        ));
+    }
+    let mut grads = Vec::new();
+    let mut direct_grad: Vec<Option<usize>> = vec![None; prog.len()];
+    if let Some(gs) = grad_ids {
+        for (e, gn) in layout.entries().iter().zip(gs) {
+            let target = match gn {
+                None => GradTarget::Zero,
+                Some(id) => {
+                    let p = index[id];
+                    let shared = outputs.contains(&p) || updates.iter().any(|u| u.1 == p);
+                    if prog[p].op.is_leaf() || shared || direct_grad[p].is_some() {
+                        GradTarget::Copy(p)
+                    } else {
+                        direct_grad[p] = Some(e.offset);
+                        GradTarget::Direct(p)
+                    }
+                }
+            };
+            grads.push(GradOut {
+                range: e.range(),
+                target,
             });
         }
-        let mut updates = Vec::new();
-        for (r, v) in update_ids {
-            let p = index[v];
-            updates.push((
-                r.clone(),
-                if prog[p].op.is_leaf() {
-                    copy_of(p, &mut prog)
-                } else {
-                    p
-                },
-            ));
-        }
-        let mut grads = Vec::new();
-        let mut direct_grad: Vec<Option<usize>> = vec![None; prog.len()];
-        if let Some(gs) = grad_ids {
-            for (e, gn) in layout.entries().iter().zip(gs) {
-                let target = match gn {
-                    None => GradTarget::Zero,
-                    Some(id) => {
-                        let p = index[id];
-                        let shared = outputs.contains(&p) || updates.iter().any(|u| u.1 == p);
-                        if prog[p].op.is_leaf() || shared || direct_grad[p].is_some() {
-                            GradTarget::Copy(p)
-                        } else {
-                            direct_grad[p] = Some(e.offset);
-                            GradTarget::Direct(p)
-                        }
-                    }
-                };
-                grads.push(GradOut {
-                    range: e.range(),
-                    target,
-                });
-            }
-        }
-        direct_grad.resize(prog.len(), None);
-        let symbols = (0..g.symbol_count())
-            .map(|s| g.symbol_name(crate::graph::SymId(s as u32)))
-            .collect();
-        Function {
-            prog,
-            consts,
-            input_names,
-            input_shapes,
-            outputs,
-            grads,
-            has_grad: grad_ids.is_some(),
-            updates,
-            direct_grad,
-            x_len: layout.len(),
-            symbols,
-            plans: Vec::new(),
-            current: None,
-            arena: Vec::new(),
-            stats: CallStats::default(),
-            profile: None,
-            bound_by: Vec::new(),
-            binding: Vec::new(),
-            used_symbols: Vec::new(),
-            options: opts,
-            report,
-            nan_info,
-        }
-        .with_used_symbols()
     }
+    direct_grad.resize(prog.len(), None);
+    let symbols = (0..g.symbol_count())
+        .map(|s| g.symbol_name(crate::graph::SymId(s as u32)))
+        .collect();
+    Function {
+        prog,
+        consts,
+        input_names,
+        input_shapes,
+        outputs,
+        grads,
+        has_grad: grad_ids.is_some(),
+        updates,
+        direct_grad,
+        x_len: layout.len(),
+        symbols,
+        plans: Vec::new(),
+        current: None,
+        arena: Vec::new(),
+        stats: CallStats::default(),
+        profile: None,
+        bound_by: Vec::new(),
+        binding: Vec::new(),
+        used_symbols: Vec::new(),
+        options: opts,
+        report,
+        nan_info,
+    }
+    .with_used_symbols()
 }
 
 /// For each node, the names of the parameters it reads, directly or through its inputs.

@@ -374,7 +374,7 @@ fn describe<T: Scalar>(members: &[(FusedOp, SmallVec<[Arg<T>; 3]>)]) -> String {
             .map(|a| match a {
                 Arg::Member(m) => texts[*m].clone(),
                 Arg::Input(k) => format!("#{k}"),
-                Arg::Value(v) => super::super::graph::fmt_number(*v),
+                Arg::Value(v) => crate::graph::fmt_number(*v),
             })
             .collect();
         let t = match op {

@@ -213,7 +213,11 @@ impl<T: Scalar> Op<T> {
             Op::Unary(u) => u.kernel(ins[0].data, out),
             Op::Powi(n) => {
                 let n = *n;
-                crate::tensor::kernels::map_contiguous(ins[0].data, out, |x| x.powi(n))
+                crate::tensor::kernels::map_pieces(ins[0].data, out, |a, o| {
+                    for (o, &x) in o.iter_mut().zip(a) {
+                        *o = x.powi(n)
+                    }
+                })
             }
             Op::Binary(b) => {
                 let sa = Strided::broadcast(ins[0].data, ins[0].shape, out_shape);

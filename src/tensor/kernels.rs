@@ -184,29 +184,6 @@ fn for_rows<T: Scalar, const N: usize>(
     }
 }
 
-/// `out[i] = f(a[i])` for a contiguous `a` of the same length as `out`.
-pub fn map_contiguous<T: Scalar>(a: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
-    debug_assert_eq!(a.len(), out.len());
-    if out.len() >= PARALLEL_MIN {
-        let piece = out.len().div_ceil(rayon::current_num_threads().max(1) * 4);
-        out.par_chunks_mut(piece)
-            .zip(a.par_chunks(piece))
-            .for_each(|(o, a)| {
-                vectorized(|| {
-                    for (o, &a) in o.iter_mut().zip(a) {
-                        *o = f(a);
-                    }
-                })
-            });
-    } else {
-        vectorized(|| {
-            for (o, &a) in out.iter_mut().zip(a) {
-                *o = f(a);
-            }
-        })
-    }
-}
-
 /// Runs `f(a_piece, out_piece)` over matching pieces of `a` and `out`, in parallel when
 /// `out` is large, each piece compiled for AVX2 where the processor has it.
 pub fn map_pieces<T: Scalar>(a: &[T], out: &mut [T], f: impl Fn(&[T], &mut [T]) + Sync) {
