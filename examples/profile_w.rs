@@ -1,7 +1,9 @@
 //! Where the time of workload W goes: per-op totals of the MNIST autoencoder's F and ∇F at
 //! batch 1000 (f32 and f64), from `Function::set_profiling`, averaged over 10 calls.
 //!
-//! Run: `cargo run --release --example profile_w`
+//! With `--steps`, also the program with its buffer plan and the time of every step.
+//!
+//! Run: `cargo run --release --example profile_w [-- --steps]`
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -36,6 +38,12 @@ fn run<T: Scalar>() {
     println!("{}: ms per call by op (instructions)", T::NAME);
     for (op, secs, count) in f.profile() {
         println!("  {op:28} {:8.2}  ({count})", secs * 1e3 / calls as f64);
+    }
+    if std::env::args().any(|a| a == "--steps") {
+        print!("{}", f.describe());
+        for (i, label, secs) in f.profile_steps() {
+            println!("  ${i:<4} {:8.3}  {label}", secs * 1e3 / calls as f64);
+        }
     }
 }
 

@@ -857,6 +857,34 @@ impl<T: Scalar> Function<T> {
         v
     }
 
+    /// Time spent per program step over the calls made since profiling was turned on, in
+    /// program order: `(step, op label, total seconds)`, leaves left out. Step numbers are
+    /// those of [`Function::describe`].
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", dims![3]);
+    /// let none = ParamLayout::new();
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output(x.exp().sum_all()).build();
+    /// f.set_profiling(true);
+    /// f.value(&[], &[TensorRef::new(&[3], &[0.0; 3])]).unwrap();
+    /// let steps = f.profile_steps();
+    /// assert!(!steps.is_empty() && steps.iter().all(|(_, _, secs)| *secs >= 0.0));
+    /// ```
+    pub fn profile_steps(&self) -> Vec<(usize, String, f64)> {
+        let Some(p) = &self.profile else {
+            return Vec::new();
+        };
+        self.prog
+            .iter()
+            .zip(p)
+            .enumerate()
+            .filter(|(_, (ins, _))| !ins.op.is_leaf())
+            .map(|(i, (ins, d))| (i, ins.label.clone(), d.as_secs_f64()))
+            .collect()
+    }
+
     /// The program with the buffer plan of the last call, one instruction a line.
     pub fn describe(&self) -> String {
         use std::fmt::Write;
