@@ -62,6 +62,26 @@ pub trait Scalar:
             r
         }
     }
+
+    /// `ln(1 + x)` for `x` in [0, 1] (what `softplus` needs: `x = exp(-|z|)`), as
+    /// `2 atanh(s)` with `s = x / (2 + x)` in [0, 1/3]: one division and the atanh series,
+    /// no argument reduction (within 2 ulp there; outside [0, 1] use
+    /// [`Scalar::ln_1p_simd`]).
+    fn ln_1p_unit(self) -> Self;
+}
+
+/// `2 atanh(s)` with `s = x / (2 + x)`: `2s + 2s·z·P(z)`, `z = s² <= 1/9`, `P` the first
+/// terms of the series `1/3 + z/5 + z²/7 + ...` (enough that the next is below half an ulp).
+#[inline(always)]
+fn ln_1p_unit_impl<T: Scalar>(x: T, coef: &[T]) -> T {
+    let s = x / (x + T::one() + T::one());
+    let z = s * s;
+    let mut p = T::zero();
+    for &c in coef.iter().rev() {
+        p = p.mul_add(z, c);
+    }
+    let two_s = s + s;
+    (two_s * z).mul_add(p, two_s)
 }
 
 mod sealed {
@@ -89,6 +109,20 @@ impl Scalar for f32 {
     fn ln_simd(self) -> Self {
         ln_f32(self)
     }
+    #[inline(always)]
+    fn ln_1p_unit(self) -> Self {
+        ln_1p_unit_impl(
+            self,
+            &[
+                1.0 / 3.0,
+                1.0 / 5.0,
+                1.0 / 7.0,
+                1.0 / 9.0,
+                1.0 / 11.0,
+                1.0 / 13.0,
+            ],
+        )
+    }
 }
 
 impl Scalar for f64 {
@@ -109,6 +143,19 @@ impl Scalar for f64 {
     #[inline(always)]
     fn ln_simd(self) -> Self {
         ln_f64(self)
+    }
+    #[inline(always)]
+    fn ln_1p_unit(self) -> Self {
+        const C: [f64; 16] = {
+            let mut c = [0.0; 16];
+            let mut i = 0;
+            while i < 16 {
+                c[i] = 1.0 / (2 * i + 3) as f64;
+                i += 1;
+            }
+            c
+        };
+        ln_1p_unit_impl(self, &C)
     }
 }
 
@@ -329,6 +376,26 @@ mod tests {
         assert_eq!(f32::INFINITY.ln_1p_simd(), f32::INFINITY);
         assert!((-2.0f64).ln_1p_simd().is_nan());
         assert_eq!(1e-300f64.ln_1p_simd(), 1e-300);
+    }
+
+    #[test]
+    fn ln_1p_unit_is_within_2_ulp_on_0_to_1() {
+        let (mut p32, mut p64) = (0i64, 0i64);
+        for i in 0..=200_000 {
+            // Dense near 0 and across [0, 1].
+            let x = if i % 2 == 0 {
+                i as f64 / 200_000.0
+            } else {
+                1e-30f64.powf(i as f64 / 200_000.0)
+            };
+            let xf = x as f32;
+            let want = ((xf as f64).ln_1p()) as f32;
+            p32 = p32.max(ulps32(xf.ln_1p_unit(), want));
+            p64 = p64.max((x.ln_1p_unit().to_bits() as i64 - x.ln_1p().to_bits() as i64).abs());
+        }
+        assert!(p32 <= 2 && p64 <= 2, "f32 {p32} ulp, f64 {p64} ulp");
+        assert_eq!(0.0f32.ln_1p_unit(), 0.0);
+        assert!(f64::NAN.ln_1p_unit().is_nan());
     }
 
     #[test]
