@@ -457,3 +457,51 @@ fn the_planner_works_in_place_where_a_value_dies_and_changes_no_bit() {
     ));
     assert!(f.arena_len().unwrap() <= no.arena_len().unwrap());
 }
+
+#[test]
+fn column_sums_taken_by_the_fused_step_change_no_bit() {
+    // Small (one thread), large (parallel blocks), rank 3 and a kept leading 1.
+    for (shape, to) in [
+        ("[333, 77]", "[77]"),
+        ("[1000, 130]", "[130]"),
+        ("[5, 70, 100]", "[100]"),
+        ("[333, 77]", "[1, 77]"),
+    ] {
+        let last = &to[to.rfind(' ').map_or(1, |i| i + 1)..to.len() - 1];
+        let text =
+            format!("input x: {shape}\ninput b: [{last}]\nout sum_to{to}(sigmoid(x + b) * x)");
+        let p = parse::<f64>(&text).unwrap();
+        let g = &p.graph;
+        let inputs: Vec<Expr<'_, f64>> = g.inputs().into_iter().map(|i| g.expr(i)).collect();
+        let mut f = Compiler::new(g, &p.layout)
+            .inputs(&inputs)
+            .output(g.expr(p.outputs[0]))
+            .build();
+        let dims: Vec<usize> = inputs[0].shape_fixed().unwrap();
+        let cols: usize = last.parse().unwrap();
+        let (x, b) = (values("x", dims.iter().product()), values("b", cols));
+        f.run(
+            &[],
+            &[TensorRef::new(&dims, &x), TensorRef::new(&[cols], &b)],
+            None,
+        )
+        .unwrap();
+        assert!(
+            f.describe().contains("as it runs"),
+            "{text}\n{}",
+            f.describe()
+        );
+        let fused = f.output(0).unwrap().data.to_vec();
+        let unfused = run(&p, Options::unfused());
+        let literal = run(&p, Options::literal());
+        assert_eq!(fused.len(), cols);
+        assert!(
+            fused.iter().zip(&unfused).all(|(a, b)| same_bits(*a, *b)),
+            "{text}"
+        );
+        assert!(
+            fused.iter().zip(&literal).all(|(a, b)| same_bits(*a, *b)),
+            "{text}"
+        );
+    }
+}

@@ -902,6 +902,9 @@ impl<T: Scalar> Function<T> {
                 if let Some(k) = p.alias[i] {
                     let _ = write!(s, " (in place over ${})", ins.inputs[k]);
                 }
+                if let Some(f) = p.summed_by[i] {
+                    let _ = write!(s, " (summed by ${f} as it runs)");
+                }
             }
             s.push('\n');
         }
@@ -1152,9 +1155,36 @@ impl<T: Scalar> Function<T> {
                         _ => unreachable!("computed nodes live in the arena or the gradient"),
                     }
                 };
-                let eval = |out: &mut [T]| match (&ins.op, alias) {
-                    (Op::Fused(f), Some(_)) => f.eval(&args, out, shape, alias),
-                    (op, _) => op.eval(&args, out, shape),
+                let eval = |out: &mut [T]| match (&ins.op, alias, plan.sums_into[i]) {
+                    // Computed by the fused step it sums (see below).
+                    _ if plan.summed_by[i].is_some() => {}
+                    (Op::Fused(f), _, Some((j, scratch))) => {
+                        let len = numel(&plan.shapes[j]);
+                        // SAFETY: the planner placed step j's value and the scratch apart
+                        // from everything this step reads and writes, and from each other.
+                        let partials = unsafe {
+                            std::slice::from_raw_parts_mut(
+                                ptrs.arena.add(scratch),
+                                plan::column_partials(shape),
+                            )
+                        };
+                        let sums = unsafe {
+                            match plan.locs[j] {
+                                Loc::Arena(off) => {
+                                    std::slice::from_raw_parts_mut(ptrs.arena.add(off), len)
+                                }
+                                Loc::Grad(off) => {
+                                    std::slice::from_raw_parts_mut(ptrs.grad.add(off), len)
+                                }
+                                _ => {
+                                    unreachable!("computed nodes live in the arena or the gradient")
+                                }
+                            }
+                        };
+                        f.eval_with_column_sums(&args, out, shape, alias, sums, partials)
+                    }
+                    (Op::Fused(f), Some(_), None) => f.eval(&args, out, shape, alias),
+                    (op, _, _) => op.eval(&args, out, shape),
                 };
                 match profile.as_deref_mut() {
                     None => eval(out),

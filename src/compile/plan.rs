@@ -41,6 +41,12 @@ pub struct Plan {
     pub locs: Vec<Loc>,
     /// For a step that works in place: which of its inputs' buffers it writes over.
     pub alias: Vec<Option<usize>>,
+    /// For a fused step whose output's columns a `sum_to` step sums: that step, whose value
+    /// this one computes as it goes (`Fused::eval_with_column_sums`), and the arena offset
+    /// of the scratch for the sums' partials (`column_partials` elements).
+    pub sums_into: Vec<Option<(usize, usize)>>,
+    /// For such a `sum_to` step: the fused step that computes it.
+    pub summed_by: Vec<Option<usize>>,
     /// Arena length needed.
     pub arena_len: usize,
 }
@@ -136,11 +142,42 @@ impl<T: Scalar> Function<T> {
                 last[p] = usize::MAX;
             }
         }
+        // Column sums done by the fused step they read: `sum_to` down to the last axis of
+        // a fused step's output (every leading axis summed).
+        let mut sums_into = vec![None; n];
+        let mut summed_by = vec![None; n];
+        if self.options.fusion {
+            for (j, ins) in self.prog.iter().enumerate() {
+                let Op::SumTo(_) = ins.op else { continue };
+                let i = ins.inputs[0];
+                let (from, to) = (&shapes[i], &shapes[j]);
+                let columns = from.len() >= 2
+                    && !to.is_empty()
+                    && to.last() == from.last()
+                    && to[..to.len() - 1].iter().all(|&d| d == 1);
+                if matches!(self.prog[i].op, Op::Fused(_)) && columns && sums_into[i].is_none() {
+                    sums_into[i] = Some((j, 0));
+                    summed_by[j] = Some(i);
+                }
+            }
+        }
         let mut locs = vec![Loc::Arena(0); n];
         let mut alias = vec![None; n];
         let mut blocks = Blocks::default();
         for i in 0..n {
             let ins = &self.prog[i];
+            if summed_by[i].is_some() {
+                // Placed when the fused step that computes it was.
+                for &a in &ins.inputs {
+                    if last[a] == i {
+                        if let Loc::Arena(off) = locs[a] {
+                            blocks.give(off, numel(&shapes[a]));
+                        }
+                        last[a] = usize::MAX - 1;
+                    }
+                }
+                continue;
+            }
             // In place: a fused step may take over the block of a same-size input whose value
             // dies at this step (and that it reads once); its kernel reads each chunk of that
             // input before writing the chunk.
@@ -175,6 +212,19 @@ impl<T: Scalar> Function<T> {
                     (None, None) => Loc::Arena(blocks.take(numel(&shapes[i]))),
                 },
             };
+            if let Some((j, _)) = sums_into[i] {
+                // The sums are written while this step runs: their place, and the scratch for
+                // their partials, are taken now, while this step's inputs are still held, so
+                // they overlap nothing this step reads. The scratch is returned at once.
+                locs[j] = match self.direct_grad[j] {
+                    Some(off) => Loc::Grad(off),
+                    None => Loc::Arena(blocks.take(numel(&shapes[j]))),
+                };
+                let len = column_partials(&shapes[i]);
+                let scratch = blocks.take(len);
+                blocks.give(scratch, len);
+                sums_into[i] = Some((j, scratch));
+            }
             for &a in &ins.inputs {
                 if last[a] == i {
                     if let Loc::Arena(off) = locs[a] {
@@ -189,9 +239,18 @@ impl<T: Scalar> Function<T> {
             shapes,
             locs,
             alias,
+            sums_into,
+            summed_by,
             arena_len: blocks.end,
         }
     }
+}
+
+/// Elements of scratch a fused step with column sums needs for output shape `shape`: one
+/// row of partials per block of rows.
+pub fn column_partials(shape: &[usize]) -> usize {
+    let cols = shape.last().copied().unwrap_or(1).max(1);
+    (numel(shape) / cols).div_ceil(crate::tensor::kernels::COLUMN_BLOCK) * cols
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 
 use super::elementwise::Operand;
 use super::{Binary, Unary};
-use crate::tensor::kernels::{Strided, PARALLEL_MIN};
+use crate::tensor::kernels::{fold_rows, vectorized, Strided, COLUMN_BLOCK, PARALLEL_MIN};
 use crate::tensor::{numel, TensorRef};
 use crate::Scalar;
 
@@ -167,21 +167,7 @@ impl<T: Scalar> Fused<T> {
     ) {
         let total = numel(out_shape);
         debug_assert_eq!(out.len(), total);
-        let kinds: SmallVec<[Kind<'_, T>; 8]> = ins
-            .iter()
-            .enumerate()
-            .map(|(k, t)| {
-                if alias == Some(k) {
-                    Kind::Alias
-                } else if t.data.len() == 1 {
-                    Kind::Value(t.data[0])
-                } else if t.data.len() == total {
-                    Kind::Contiguous(t.data)
-                } else {
-                    Kind::Gather(Strided::broadcast(t.data, t.shape, out_shape))
-                }
-            })
-            .collect();
+        let kinds = kinds(ins, out_shape, alias);
         let run = |start: usize, piece: &mut [T]| self.run_piece(&kinds, start, piece, out_shape);
         if total >= PARALLEL_MIN {
             let threads = rayon::current_num_threads().max(1);
@@ -191,6 +177,63 @@ impl<T: Scalar> Fused<T> {
                 .for_each(|(t, p)| run(t * piece, p));
         } else {
             run(0, out);
+        }
+    }
+
+    /// Like [`Fused::eval`], and also sums the output's columns into `sums` (one per
+    /// element of the last axis, summed over every leading index), as `sum_to` does and
+    /// bit for bit the same
+    /// ([`fold_columns`](crate::tensor::kernels::fold_columns)'s blocked order): each block of
+    /// [`COLUMN_BLOCK`] rows is summed right after it is computed, while it is in cache,
+    /// which saves the separate pass over memory. `partials` is scratch for one row of
+    /// partial sums per block (at least `ceil(rows / COLUMN_BLOCK) * columns` elements).
+    #[allow(clippy::too_many_arguments)]
+    pub fn eval_with_column_sums(
+        &self,
+        ins: &[TensorRef<'_, T>],
+        out: &mut [T],
+        out_shape: &[usize],
+        alias: Option<usize>,
+        sums: &mut [T],
+        partials: &mut [T],
+    ) {
+        let total = numel(out_shape);
+        let cols = out_shape.last().copied().unwrap_or(1);
+        debug_assert_eq!((out.len(), sums.len()), (total, cols));
+        if total == 0 {
+            sums.fill(T::zero());
+            return;
+        }
+        let kinds = kinds(ins, out_shape, alias);
+        let block = COLUMN_BLOCK * cols;
+        let partials = &mut partials[..total.div_ceil(block) * cols];
+        {
+            let run = |b: usize, piece: &mut [T], partial: &mut [T]| {
+                self.run_piece(&kinds, b * block, piece, out_shape);
+                vectorized(|| fold_rows(piece, partial, T::zero(), |a, v| a + v));
+            };
+            if total >= PARALLEL_MIN {
+                out.par_chunks_mut(block)
+                    .zip(partials.par_chunks_mut(cols))
+                    .enumerate()
+                    .for_each(|(b, (piece, partial))| run(b, piece, partial));
+            } else {
+                for (b, (piece, partial)) in out
+                    .chunks_mut(block)
+                    .zip(partials.chunks_mut(cols))
+                    .enumerate()
+                {
+                    run(b, piece, partial);
+                }
+            }
+            sums.fill(T::zero());
+            vectorized(|| {
+                for partial in partials.chunks_exact(cols) {
+                    for (s, &p) in sums.iter_mut().zip(partial) {
+                        *s += p;
+                    }
+                }
+            });
         }
     }
 
@@ -311,6 +354,29 @@ impl<T: Scalar> Fused<T> {
             }
         }
     }
+}
+
+/// How the kernel reads each operand.
+fn kinds<'a, T: Scalar>(
+    ins: &[TensorRef<'a, T>],
+    out_shape: &[usize],
+    alias: Option<usize>,
+) -> SmallVec<[Kind<'a, T>; 8]> {
+    let total = numel(out_shape);
+    ins.iter()
+        .enumerate()
+        .map(|(k, t)| {
+            if alias == Some(k) {
+                Kind::Alias
+            } else if t.data.len() == 1 {
+                Kind::Value(t.data[0])
+            } else if t.data.len() == total {
+                Kind::Contiguous(t.data)
+            } else {
+                Kind::Gather(Strided::broadcast(t.data, t.shape, out_shape))
+            }
+        })
+        .collect()
 }
 
 enum Kind<'a, T> {

@@ -311,6 +311,12 @@ pub fn reduce_into<T: Scalar>(
         st[1].last().copied().unwrap_or(0),
     );
     debug_assert_eq!(xi, 1);
+    if shape.len() == 2 && st[1][..] == [0, 1] {
+        // Every leading axis reduced, the last kept: column folds, in the blocked order
+        // that the fused kernel's column sums share (`fold_columns`).
+        fold_columns(x, inner, out, init, fold);
+        return;
+    }
     let ptr = SendPtr(out.as_mut_ptr());
     let threads = rayon::current_num_threads().max(1);
     if oi == 0 {
@@ -365,6 +371,72 @@ pub fn reduce_into<T: Scalar>(
             .for_each(|k| band(k * width, ((k + 1) * width).min(inner), ptr));
     } else {
         band(0, inner, ptr);
+    }
+}
+
+/// Rows per block of a column fold.
+pub const COLUMN_BLOCK: usize = 64;
+
+/// `partial[c] = fold(init, rows[0][c], rows[1][c], ...)` in row order, for the rows of
+/// `x` (row length `partial.len()`): one block's part of a column fold.
+#[inline(always)]
+pub fn fold_rows<T: Scalar>(x: &[T], partial: &mut [T], init: T, fold: impl Fn(T, T) -> T) {
+    partial.fill(init);
+    for row in x.chunks_exact(partial.len()) {
+        for (p, &v) in partial.iter_mut().zip(row) {
+            *p = fold(*p, v);
+        }
+    }
+}
+
+/// `out[c] = fold(out[c], x[.., c])` over the rows of `x` (row length `cols`), in a fixed
+/// order whatever the threads: rows in blocks of [`COLUMN_BLOCK`], each block folded from
+/// `init` down its rows ([`fold_rows`]), the blocks' partials then folded into `out` in
+/// block order. A fused elementwise step that also sums its columns computes the same
+/// partials while its blocks are in cache, so its sums equal these bit for bit.
+pub fn fold_columns<T: Scalar>(
+    x: &[T],
+    cols: usize,
+    out: &mut [T],
+    init: T,
+    fold: impl Fn(T, T) -> T + Send + Sync + Copy,
+) {
+    const BAND: usize = 256;
+    let rows = x.len() / cols;
+    // Bands of at most BAND columns: the unit of parallel work (threads write disjoint
+    // columns of `out`); the block partials of a band stay on the stack.
+    let band = |c0: usize, c1: usize, out: &mut [T]| {
+        vectorized(|| {
+            let mut partial = [init; BAND];
+            let part = &mut partial[..c1 - c0];
+            for b in 0..rows.div_ceil(COLUMN_BLOCK) {
+                let (r0, r1) = (b * COLUMN_BLOCK, ((b + 1) * COLUMN_BLOCK).min(rows));
+                part.fill(init);
+                for r in r0..r1 {
+                    for (p, &v) in part.iter_mut().zip(&x[r * cols + c0..r * cols + c1]) {
+                        *p = fold(*p, v);
+                    }
+                }
+                for (o, &p) in out.iter_mut().zip(part.iter()) {
+                    *o = fold(*o, p);
+                }
+            }
+        })
+    };
+    let threads = rayon::current_num_threads().max(1);
+    let width = cols
+        .div_ceil(threads * 2)
+        .div_ceil(16)
+        .saturating_mul(16)
+        .clamp(16, BAND);
+    if x.len() >= PARALLEL_MIN && cols > width {
+        out.par_chunks_mut(width)
+            .enumerate()
+            .for_each(|(k, o)| band(k * width, k * width + o.len(), o));
+    } else {
+        for (k, o) in out.chunks_mut(width).enumerate() {
+            band(k * width, k * width + o.len(), o);
+        }
     }
 }
 
