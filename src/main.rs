@@ -8,6 +8,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// `println!` that ends the process quietly (status 0) when the reader has gone away
+/// (`symgrad ... | head`), and with one line on stderr on any other write error, where
+/// `println!` would panic.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("symgrad: cannot write to standard output: {e}");
+                std::process::exit(1);
+            }
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod expr_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -443,7 +459,7 @@ impl Bars {
                 error,
             } => {
                 if !self.tty {
-                    println!(
+                    say!(
                         "pre-train layer {}, epoch {}: reconstruction error {error:.3}",
                         layer + 1,
                         epoch + 1
@@ -475,7 +491,7 @@ impl Bars {
                     self.bar = Some(spinner);
                     self.phase = (*what).to_string();
                 } else {
-                    println!("{what}");
+                    say!("{what}");
                 }
             }
             Event::FinetuneEpoch(r) => {
@@ -486,7 +502,7 @@ impl Bars {
                 );
                 match &self.bar {
                     Some(b) if self.tty => b.println(line),
-                    _ => println!("{line}"),
+                    _ => say!("{line}"),
                 }
             }
         }
@@ -527,7 +543,7 @@ fn train(a: &TrainArgs) -> Result<(), AnyError> {
         .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     }
     let n = &cfg.network;
-    println!(
+    say!(
         "symgrad train: {:?} network {:?} ({} parameters), {} pre-training, fine-tuning {:?} for {} epochs, {:?}, into {}",
         cfg.data,
         n.sizes,
@@ -565,7 +581,7 @@ fn train(a: &TrainArgs) -> Result<(), AnyError> {
         }
         other => other?,
     }
-    println!(
+    say!(
         "done in {:.1} s; parameters, report and pictures are in {}",
         t.elapsed().as_secs_f64(),
         dir.display()
@@ -593,17 +609,17 @@ fn finish<T: Scalar>(
         b.finish();
     }
     let (_, test) = load_data::<T>(cfg)?;
-    println!();
-    println!(
+    say!();
+    say!(
         "test error per image (sum of squared pixel errors, mean over {} test images):",
         test.n
     );
-    println!("  {:<32} {:>10}", "method", "test error");
+    say!("  {:<32} {:>10}", "method", "test error");
     if let Some(u) = report.unrolled_test_error {
-        println!("  {:<32} {:>10.3}", "unrolled, before fine-tuning", u);
+        say!("  {:<32} {:>10.3}", "unrolled, before fine-tuning", u);
     }
-    println!("  {:<32} {:>10.3}", "deep autoencoder", report.test_error);
-    println!(
+    say!("  {:<32} {:>10.3}", "deep autoencoder", report.test_error);
+    say!(
         "  {:<32} {:>10.3}",
         format!(
             "PCA, {} components",
@@ -639,7 +655,7 @@ fn run_data<T: Scalar>(run: &Path) -> Result<(Autoencoder, Vec<T>, Dataset<T>), 
 fn eval(run: &Path) -> Result<(), AnyError> {
     let (ae, x, test) = run_data::<f32>(run)?;
     let mut ft = symgrad::train::Finetuner::<f32>::new(&ae, Loss::CrossEntropy);
-    println!(
+    say!(
         "test error per image: {:.4} ({} images)",
         ft.error(&x, &test)?,
         test.n
@@ -668,14 +684,14 @@ fn encode(run: &Path, out: &Path) -> Result<(), AnyError> {
         s.push('\n');
     }
     symgrad::train::run::write_atomic(out, s.as_bytes())?;
-    println!("wrote {} codes of {} units to {}", test.n, k, out.display());
+    say!("wrote {} codes of {} units to {}", test.n, k, out.display());
     Ok(())
 }
 
 fn reconstruct(run: &Path, out: &Path) -> Result<(), AnyError> {
     let (ae, x, test) = run_data::<f32>(run)?;
     symgrad::train::picture::reconstructions(out, &ae, &x, &test)?;
-    println!("wrote {}", out.display());
+    say!("wrote {}", out.display());
     Ok(())
 }
 
@@ -683,14 +699,14 @@ fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), AnyError> {
     if batch == 0 {
         return Err("--batch must be at least 1".into());
     }
-    println!(
+    say!(
         "1. The MNIST deep autoencoder 784-1000-500-250-30 (untied, {} parameters)",
         Autoencoder::mnist().layout().len()
     );
     time_autoencoder::<f32>(batch, seed)?;
     time_autoencoder::<f64>(batch, seed)?;
 
-    println!("\n2. Gradient check of a small autoencoder 12-6-2 in f64 against finite differences");
+    say!("\n2. Gradient check of a small autoencoder 12-6-2 in f64 against finite differences");
     let ae = Autoencoder {
         sizes: vec![12, 6, 2],
         units: vec![Unit::Logistic, Unit::Linear],
@@ -717,7 +733,7 @@ fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), AnyError> {
     )?;
     print!("{report}");
 
-    println!("\n3. Training it by gradient descent with momentum 0.9, learning rate 0.1, full batch of 64");
+    say!("\n3. Training it by gradient descent with momentum 0.9, learning rate 0.1, full batch of 64");
     let mut p = p0;
     let mut v = vec![0.0; p.len()];
     let mut gr = vec![0.0; p.len()];
@@ -726,14 +742,14 @@ fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), AnyError> {
     for step in 0..=steps {
         let c = f.value_and_grad(&p, &inputs, &mut gr)?;
         if step % (steps / 6).max(1) == 0 {
-            println!("   step {step:4}: cross-entropy per image {c:.4}");
+            say!("   step {step:4}: cross-entropy per image {c:.4}");
         }
         for ((pi, vi), gi) in p.iter_mut().zip(&mut v).zip(&gr) {
             *vi = 0.9 * *vi - 0.1 * gi;
             *pi += *vi;
         }
     }
-    println!("   {} steps in {:.2} s", steps, t.elapsed().as_secs_f64());
+    say!("   {} steps in {:.2} s", steps, t.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -790,7 +806,7 @@ fn time_autoencoder<T: Scalar>(batch: usize, seed: u64) -> Result<(), AnyError> 
         .map(|v| v.to_f64_lossless().powi(2))
         .sum::<f64>()
         .sqrt();
-    println!(
+    say!(
         "   {}: {} nodes built, {} after grad; compiled in {:.1} ms; F = {:.3}, |grad F| = {:.3}; F and grad at batch {batch}: {:.1} ms (median of 5)",
         T::NAME,
         forward_nodes,

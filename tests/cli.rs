@@ -340,3 +340,26 @@ fn explain_shows_every_stage_and_writes_dot() {
     assert!(dir.join("01-as-built.dot").exists());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_a_command_quietly() {
+    // `symgrad demo | head -1`: the demo goes on printing (gradient check, training steps)
+    // after the reader has closed the pipe; it must end with status 0 and no panic.
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(["demo", "--batch", "10", "--steps", "300"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("1. "), "{first}");
+    // The reader is dropped here: later writes meet a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
