@@ -11,21 +11,6 @@ use symgrad::{Compiler, Expr, Tensor, TensorRef};
 
 type AnyError = Box<dyn std::error::Error>;
 
-/// `println!` that ends the program quietly when stdout is closed early (`symgrad explain ...
-/// | head`), instead of panicking on the broken pipe.
-macro_rules! out {
-    ($($t:tt)*) => {{
-        use std::io::Write;
-        let mut o = std::io::stdout().lock();
-        if let Err(e) = writeln!(o, $($t)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-            return Err(e.into());
-        }
-    }};
-}
-
 /// A named value from the command line: `x=2`, `x=[1, 2, 3]`, `x=[[1, 2], [3, 4]]`,
 /// `x=@file.npy`.
 pub fn parse_value(s: &str) -> Result<(String, Tensor<f64>), AnyError> {
@@ -178,12 +163,12 @@ pub fn grad_cmd(expr: &str, wrt: &[String], shapes: &[String], json: bool) -> Re
             "value": o.graph.expr_text(&o.outputs),
             "gradient": gs,
         });
-        out!("{}", serde_json::to_string_pretty(&doc)?);
+        say!("{}", serde_json::to_string_pretty(&doc)?);
     } else if out.len() == 1 {
-        out!("{}", out[0].1);
+        say!("{}", out[0].1);
     } else {
         for (k, v) in out {
-            out!("d/d{k}: {v}");
+            say!("d/d{k}: {v}");
         }
     }
     Ok(())
@@ -263,15 +248,15 @@ pub fn eval_cmd(
             "shape": out.shape,
             "values": out.data.iter().map(|&v| if v.is_finite() { json!(v) } else { json!(symgrad::graph::fmt_number(v)) }).collect::<Vec<_>>(),
         });
-        out!("{}", serde_json::to_string_pretty(&doc)?);
+        say!("{}", serde_json::to_string_pretty(&doc)?);
     } else if out.shape.is_empty() {
-        out!("{}", out.data[0]);
+        say!("{}", out.data[0]);
     } else {
-        out!("shape {:?}", out.shape);
+        say!("shape {:?}", out.shape);
         let row = out.shape.last().copied().unwrap_or(1).max(1);
         for chunk in out.data.chunks(row) {
             let parts: Vec<String> = chunk.iter().map(|v| v.to_string()).collect();
-            out!("{}", parts.join(" "));
+            say!("{}", parts.join(" "));
         }
     }
     Ok(())
@@ -287,9 +272,9 @@ pub fn explain_cmd(
 ) -> Result<(), AnyError> {
     let vals = values_map(values)?;
     let p = parse_expr(expr, wrt, &vals, shapes)?;
-    out!("expression: {}", p.graph.expr_text(&p.outputs));
+    say!("expression: {}", p.graph.expr_text(&p.outputs));
     if !wrt.is_empty() {
-        out!("gradient with respect to: {}", wrt.join(", "));
+        say!("gradient with respect to: {}", wrt.join(", "));
     }
     let unfilled: Vec<String> = p
         .graph
@@ -302,20 +287,20 @@ pub fn explain_cmd(
         .chain(wrt.iter().filter(|w| !vals.contains_key(*w)).cloned())
         .collect();
     if !unfilled.is_empty() {
-        out!("(no --value for {}: filled with 0.5)", unfilled.join(", "));
+        say!("(no --value for {}: filled with 0.5)", unfilled.join(", "));
     }
     let opts = Options {
         record: true,
         ..Options::default()
     };
     let (f, grad) = run(&p, &vals, wrt, opts, Some(0.5))?;
-    out!("{}", f.explain());
+    say!("{}", f.explain());
     if f.output(0)?.data.len() == 1 {
-        out!("value: {}", f.output(0)?.data[0]);
+        say!("value: {}", f.output(0)?.data[0]);
     }
     for name in wrt {
         if let Ok(e) = p.layout.lookup(name) {
-            out!("gradient {name}: {:?}", &grad[e.range()]);
+            say!("gradient {name}: {:?}", &grad[e.range()]);
         }
     }
     if let Some(dir) = dot {
@@ -360,7 +345,7 @@ fn write_dots(report: &symgrad::rewrite::Report, dir: &Path) -> Result<(), AnyEr
         }
         written.push(path);
     }
-    out!(
+    say!(
         "wrote {} DOT file(s) to {}{}",
         written.len(),
         dir.display(),

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 /// `println!` that ends the process quietly (status 0) when the reader has gone away
 /// (`symgrad ... | head`), and with one line on stderr on any other write error, where
-/// `println!` would panic.
+/// `println!` would panic. Defined before the modules, so `expr_cmd` uses it too.
 macro_rules! say {
     ($($t:tt)*) => {{
         use std::io::Write;

@@ -1147,19 +1147,26 @@ impl<T: Scalar> Function<T> {
                     })
                     .collect();
                 let shape = &plan.shapes[i];
-                let len = numel(shape);
-                let out = unsafe {
-                    match plan.locs[i] {
-                        Loc::Arena(off) => std::slice::from_raw_parts_mut(ptrs.arena.add(off), len),
-                        Loc::Grad(off) => std::slice::from_raw_parts_mut(ptrs.grad.add(off), len),
-                        _ => unreachable!("computed nodes live in the arena or the gradient"),
+                // The value of step p, which this step writes.
+                let written = |p: usize| -> &mut [T] {
+                    let len = numel(&plan.shapes[p]);
+                    unsafe {
+                        match plan.locs[p] {
+                            Loc::Arena(off) => {
+                                std::slice::from_raw_parts_mut(ptrs.arena.add(off), len)
+                            }
+                            Loc::Grad(off) => {
+                                std::slice::from_raw_parts_mut(ptrs.grad.add(off), len)
+                            }
+                            _ => unreachable!("computed nodes live in the arena or the gradient"),
+                        }
                     }
                 };
+                let out = written(i);
                 let eval = |out: &mut [T]| match (&ins.op, alias, plan.sums_into[i]) {
                     // Computed by the fused step it sums (see below).
                     _ if plan.summed_by[i].is_some() => {}
                     (Op::Fused(f), _, Some((j, scratch))) => {
-                        let len = numel(&plan.shapes[j]);
                         // SAFETY: the planner placed step j's value and the scratch apart
                         // from everything this step reads and writes, and from each other.
                         let partials = unsafe {
@@ -1168,20 +1175,7 @@ impl<T: Scalar> Function<T> {
                                 plan::column_partials(shape),
                             )
                         };
-                        let sums = unsafe {
-                            match plan.locs[j] {
-                                Loc::Arena(off) => {
-                                    std::slice::from_raw_parts_mut(ptrs.arena.add(off), len)
-                                }
-                                Loc::Grad(off) => {
-                                    std::slice::from_raw_parts_mut(ptrs.grad.add(off), len)
-                                }
-                                _ => {
-                                    unreachable!("computed nodes live in the arena or the gradient")
-                                }
-                            }
-                        };
-                        f.eval_with_column_sums(&args, out, shape, alias, sums, partials)
+                        f.eval_with_column_sums(&args, out, shape, alias, written(j), partials)
                     }
                     (Op::Fused(f), Some(_), None) => f.eval(&args, out, shape, alias),
                     (op, _, _) => op.eval(&args, out, shape),

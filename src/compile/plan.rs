@@ -166,64 +166,55 @@ impl<T: Scalar> Function<T> {
         let mut blocks = Blocks::default();
         for i in 0..n {
             let ins = &self.prog[i];
-            if summed_by[i].is_some() {
-                // Placed when the fused step that computes it was.
-                for &a in &ins.inputs {
-                    if last[a] == i {
-                        if let Loc::Arena(off) = locs[a] {
-                            blocks.give(off, numel(&shapes[a]));
+            // A `sum_to` that a fused step computes was placed with that step.
+            if summed_by[i].is_none() {
+                // In place: a fused step may take over the block of a same-size input whose value
+                // dies at this step (and that it reads once); its kernel reads each chunk of that
+                // input before writing the chunk.
+                let reuse = if self.options.in_place
+                    && matches!(ins.op, Op::Fused(_))
+                    && self.direct_grad[i].is_none()
+                {
+                    ins.inputs.iter().enumerate().find_map(|(k, &a)| {
+                        let once = ins.inputs.iter().filter(|&&b| b == a).count() == 1;
+                        let dies = last[a] == i;
+                        let same = numel(&shapes[a]) == numel(&shapes[i]);
+                        match locs[a] {
+                            Loc::Arena(off) if once && dies && same => Some((k, a, off)),
+                            _ => None,
                         }
-                        last[a] = usize::MAX - 1;
-                    }
-                }
-                continue;
-            }
-            // In place: a fused step may take over the block of a same-size input whose value
-            // dies at this step (and that it reads once); its kernel reads each chunk of that
-            // input before writing the chunk.
-            let reuse = if self.options.in_place
-                && matches!(ins.op, Op::Fused(_))
-                && self.direct_grad[i].is_none()
-            {
-                ins.inputs.iter().enumerate().find_map(|(k, &a)| {
-                    let once = ins.inputs.iter().filter(|&&b| b == a).count() == 1;
-                    let dies = last[a] == i;
-                    let same = numel(&shapes[a]) == numel(&shapes[i]);
-                    match locs[a] {
-                        Loc::Arena(off) if once && dies && same => Some((k, a, off)),
-                        _ => None,
-                    }
-                })
-            } else {
-                None
-            };
-            locs[i] = match &ins.op {
-                Op::Input { .. } => Loc::Input(ins.slot),
-                Op::Param { offset, .. } => Loc::X(*offset),
-                Op::Const(_) => Loc::Const(ins.slot),
-                _ => match (self.direct_grad[i], reuse) {
-                    (Some(off), _) => Loc::Grad(off),
-                    (None, Some((k, a, off))) => {
-                        alias[i] = Some(k);
-                        // The block now belongs to this step: not returned with the input.
-                        last[a] = usize::MAX - 1;
-                        Loc::Arena(off)
-                    }
-                    (None, None) => Loc::Arena(blocks.take(numel(&shapes[i]))),
-                },
-            };
-            if let Some((j, _)) = sums_into[i] {
-                // The sums are written while this step runs: their place, and the scratch for
-                // their partials, are taken now, while this step's inputs are still held, so
-                // they overlap nothing this step reads. The scratch is returned at once.
-                locs[j] = match self.direct_grad[j] {
-                    Some(off) => Loc::Grad(off),
-                    None => Loc::Arena(blocks.take(numel(&shapes[j]))),
+                    })
+                } else {
+                    None
                 };
-                let len = column_partials(&shapes[i]);
-                let scratch = blocks.take(len);
-                blocks.give(scratch, len);
-                sums_into[i] = Some((j, scratch));
+                locs[i] = match &ins.op {
+                    Op::Input { .. } => Loc::Input(ins.slot),
+                    Op::Param { offset, .. } => Loc::X(*offset),
+                    Op::Const(_) => Loc::Const(ins.slot),
+                    _ => match (self.direct_grad[i], reuse) {
+                        (Some(off), _) => Loc::Grad(off),
+                        (None, Some((k, a, off))) => {
+                            alias[i] = Some(k);
+                            // The block now belongs to this step: not returned with the input.
+                            last[a] = usize::MAX - 1;
+                            Loc::Arena(off)
+                        }
+                        (None, None) => Loc::Arena(blocks.take(numel(&shapes[i]))),
+                    },
+                };
+                if let Some((j, _)) = sums_into[i] {
+                    // The sums are written while this step runs: their place, and the scratch for
+                    // their partials, are taken now, while this step's inputs are still held, so
+                    // they overlap nothing this step reads. The scratch is returned at once.
+                    locs[j] = match self.direct_grad[j] {
+                        Some(off) => Loc::Grad(off),
+                        None => Loc::Arena(blocks.take(numel(&shapes[j]))),
+                    };
+                    let len = column_partials(&shapes[i]);
+                    let scratch = blocks.take(len);
+                    blocks.give(scratch, len);
+                    sums_into[i] = Some((j, scratch));
+                }
             }
             for &a in &ins.inputs {
                 if last[a] == i {

@@ -6,6 +6,8 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+use super::kernels::SendPtr;
+
 use crate::Scalar;
 
 /// A matrix operand: a pointer with row and column strides (in elements).
@@ -115,14 +117,6 @@ unsafe fn one<T: Scalar>(
         Parallelism::None,
     );
 }
-
-/// A destination pointer handed to the parts of one product (each writes its own rows or
-/// columns).
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-// SAFETY: the parts write disjoint tiles while `matmul`'s caller holds the buffer.
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
 
 /// An operand handed to the parts of one product (read only).
 #[derive(Clone, Copy)]

@@ -36,7 +36,7 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
 
 /// A pointer that may cross threads; users guarantee disjoint writes.
 #[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
+pub(crate) struct SendPtr<T>(pub(crate) *mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
