@@ -9,8 +9,13 @@
 //! a bit of the result.
 //!
 //! A fused node may work in place: the planner can give it the buffer of one same-shape
-//! input whose value dies at this node (`alias`). The kernel then copies each chunk of that
-//! input into a register before it writes the chunk of output over it.
+//! input whose value dies at this node (`alias`). If the last member, the one that writes
+//! the chunk, reads that input, the kernel copies each chunk of it into a register first;
+//! otherwise the earlier members read it where it lies, before the chunk is written.
+//!
+//! A broadcast operand (a bias row, a column) is read where it lies when a chunk stays within
+//! one row: with rows of at least 64 elements, chunks end where rows end. Otherwise it is
+//! gathered into a register chunk by chunk.
 
 use rayon::prelude::*;
 use smallvec::SmallVec;
@@ -25,6 +30,9 @@ use crate::Scalar;
 pub const CHUNK: usize = 256;
 /// Scratch slots (registers plus gathered inputs) a fused kernel may use.
 pub const MAX_SLOTS: usize = 16;
+/// Rows at least this long are walked in chunks that end where rows end, when an operand is
+/// broadcast (shorter rows would make chunks too short to pay for their setup).
+const ALIGN_MIN: usize = 64;
 
 /// The op of one member.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -167,7 +175,7 @@ impl<T: Scalar> Fused<T> {
     ) {
         let total = numel(out_shape);
         debug_assert_eq!(out.len(), total);
-        let kinds = kinds(ins, out_shape, alias);
+        let kinds = self.kinds(ins, out_shape, alias);
         let run = |start: usize, piece: &mut [T]| self.run_piece(&kinds, start, piece, out_shape);
         if total >= PARALLEL_MIN {
             let threads = rayon::current_num_threads().max(1);
@@ -204,7 +212,7 @@ impl<T: Scalar> Fused<T> {
             sums.fill(T::zero());
             return;
         }
-        let kinds = kinds(ins, out_shape, alias);
+        let kinds = self.kinds(ins, out_shape, alias);
         let block = COLUMN_BLOCK * cols;
         let partials = &mut partials[..total.div_ceil(block) * cols];
         {
@@ -249,10 +257,27 @@ impl<T: Scalar> Fused<T> {
             out_shape: &[usize],
         ) {
             let mut scratch = [T::zero(); MAX_SLOTS * CHUNK];
+            // With a broadcast operand and rows of at least ALIGN_MIN, chunks end where
+            // rows end (rows split into near-equal chunks), so the operand is read where it
+            // lies instead of gathered.
+            let row = out_shape.last().copied().unwrap_or(1);
+            let align = row >= ALIGN_MIN && kinds.iter().any(|k| matches!(k, Kind::Gather(_)));
             let mut s = 0;
-            for chunk in piece.chunks_mut(CHUNK) {
-                f.run_chunk(kinds, start + s, chunk, out_shape, &mut scratch);
-                s += chunk.len();
+            while s < piece.len() {
+                let mut len = CHUNK.min(piece.len() - s);
+                if align {
+                    let rest = row - (start + s) % row;
+                    let even = rest.div_ceil(rest.div_ceil(CHUNK)).next_multiple_of(16);
+                    len = len.min(rest).min(even);
+                }
+                f.run_chunk(
+                    kinds,
+                    start + s,
+                    &mut piece[s..s + len],
+                    out_shape,
+                    &mut scratch,
+                );
+                s += len;
             }
         }
         #[cfg(target_arch = "x86_64")]
@@ -285,14 +310,27 @@ impl<T: Scalar> Fused<T> {
         scratch: &mut [T; MAX_SLOTS * CHUNK],
     ) {
         let len = out.len();
-        // Operands that are not read in place are copied into slots after the registers.
+        let here = out.as_mut_ptr() as *const T;
+        // Operands that cannot be read where they lie are copied into slots after the
+        // registers.
+        let mut places: SmallVec<[Place<'_, T>; MAX_SLOTS]> = SmallVec::new();
         for (k, kind) in kinds.iter().enumerate() {
             let slot = (self.regs + k) * CHUNK;
-            match kind {
-                Kind::Alias => scratch[slot..slot + len].copy_from_slice(out),
-                Kind::Gather(st) => gather(st, out_shape, start, &mut scratch[slot..slot + len]),
-                Kind::Value(_) | Kind::Contiguous(_) => {}
-            }
+            places.push(match kind {
+                Kind::Value(v) => Place::Value(*v),
+                Kind::Contiguous(d) => Place::Slice(&d[start..start + len]),
+                // SAFETY: `kinds` chose InPlace only if the last member, the one that
+                // writes `out`, does not read this operand; every read of it ends before.
+                Kind::InPlace => Place::Slice(unsafe { std::slice::from_raw_parts(here, len) }),
+                Kind::Alias => {
+                    scratch[slot..slot + len].copy_from_slice(out);
+                    Place::Slot
+                }
+                Kind::Gather(st) => direct(st, out_shape, start, len).unwrap_or_else(|| {
+                    gather(st, out_shape, start, &mut scratch[slot..slot + len]);
+                    Place::Slot
+                }),
+            });
         }
         let base = scratch.as_mut_ptr();
         let last = self.code.len() - 1;
@@ -307,10 +345,10 @@ impl<T: Scalar> Fused<T> {
                     Src::Reg(r) => Operand::Slice(unsafe {
                         std::slice::from_raw_parts(base.add(r * CHUNK), len)
                     }),
-                    Src::Input(k) => match &kinds[k] {
-                        Kind::Value(v) => Operand::Value(*v),
-                        Kind::Contiguous(d) => Operand::Slice(&d[start..start + len]),
-                        Kind::Alias | Kind::Gather(_) => Operand::Slice(unsafe {
+                    Src::Input(k) => match places[k] {
+                        Place::Value(v) => Operand::Value(v),
+                        Place::Slice(d) => Operand::Slice(d),
+                        Place::Slot => Operand::Slice(unsafe {
                             std::slice::from_raw_parts(base.add((self.regs + k) * CHUNK), len)
                         }),
                     },
@@ -356,34 +394,91 @@ impl<T: Scalar> Fused<T> {
     }
 }
 
-/// How the kernel reads each operand.
-fn kinds<'a, T: Scalar>(
-    ins: &[TensorRef<'a, T>],
-    out_shape: &[usize],
-    alias: Option<usize>,
-) -> SmallVec<[Kind<'a, T>; 8]> {
-    let total = numel(out_shape);
-    ins.iter()
-        .enumerate()
-        .map(|(k, t)| {
-            if alias == Some(k) {
-                Kind::Alias
-            } else if t.data.len() == 1 {
-                Kind::Value(t.data[0])
-            } else if t.data.len() == total {
-                Kind::Contiguous(t.data)
-            } else {
-                Kind::Gather(Strided::broadcast(t.data, t.shape, out_shape))
-            }
-        })
-        .collect()
+impl<T: Scalar> Fused<T> {
+    /// How the kernel reads each operand.
+    fn kinds<'a>(
+        &self,
+        ins: &[TensorRef<'a, T>],
+        out_shape: &[usize],
+        alias: Option<usize>,
+    ) -> SmallVec<[Kind<'a, T>; 8]> {
+        let total = numel(out_shape);
+        // The last member writes the output chunk; if it does not read the aliased operand
+        // itself, every read of that operand comes before the chunk is written, so the
+        // members can read it where it lies.
+        let last_reads = |k: usize| {
+            self.code
+                .last()
+                .is_some_and(|ins| ins.args.contains(&Src::Input(k)))
+        };
+        ins.iter()
+            .enumerate()
+            .map(|(k, t)| {
+                if alias == Some(k) {
+                    if last_reads(k) {
+                        Kind::Alias
+                    } else {
+                        Kind::InPlace
+                    }
+                } else if t.data.len() == 1 {
+                    Kind::Value(t.data[0])
+                } else if t.data.len() == total {
+                    Kind::Contiguous(t.data)
+                } else {
+                    Kind::Gather(Strided::broadcast(t.data, t.shape, out_shape))
+                }
+            })
+            .collect()
+    }
 }
 
 enum Kind<'a, T> {
     Value(T),
     Contiguous(&'a [T]),
+    /// A broadcast operand: read where it lies when a chunk stays on one run of its
+    /// innermost axis, else gathered into a slot.
     Gather(Strided<'a, T>),
+    /// The output buffer, copied into a slot before the chunk is written over it.
     Alias,
+    /// The output buffer, read in place (the last member does not read it).
+    InPlace,
+}
+
+/// Where a chunk reads one operand from.
+#[derive(Clone, Copy)]
+enum Place<'a, T> {
+    Value(T),
+    Slice(&'a [T]),
+    /// Scratch slot `regs + k` (copied or gathered there).
+    Slot,
+}
+
+/// The operand at flat output indices `start..start + len` where it lies, if they are on
+/// one run of its innermost axis: a slice when it is contiguous there (a bias row), one value
+/// when it is broadcast there (a column).
+fn direct<'a, T: Copy>(
+    st: &Strided<'a, T>,
+    shape: &[usize],
+    start: usize,
+    len: usize,
+) -> Option<Place<'a, T>> {
+    let Some(&row) = shape.last() else {
+        return Some(Place::Value(st.data[st.offset]));
+    };
+    let inner = st.strides[shape.len() - 1];
+    if inner > 1 || start % row + len > row {
+        return None;
+    }
+    let (mut rem, mut off) = (start, st.offset);
+    for (&d, &stride) in shape.iter().zip(&st.strides).rev() {
+        off += rem % d * stride;
+        rem /= d;
+    }
+    Some(if inner == 1 {
+        Place::Slice(&st.data[off..off + len])
+    } else {
+        Place::Value(st.data[off])
+    })
 }
 
 /// `dst[j] = operand at flat output index start + j`, walking the output's index space.
@@ -544,5 +639,73 @@ mod tests {
             Some(0),
         );
         assert_eq!(buf, out);
+    }
+
+    #[test]
+    fn broadcast_operands_read_in_place_or_gathered_give_the_same_bits() {
+        // (#0 + #1) * #2 - #0 and #1 * (#0 + #2): a bias row #1 ([C]) and a column #2
+        // ([R, 1]) over [R, C]. Rows of 30 are gathered, rows of 64 and more are walked in
+        // chunks that end with the row, read where the operands lie; 37 x 1000 is split
+        // between threads at places that are not row ends. Each is also run in place over
+        // #0: the first program's last member reads #0 (copied before it is written), the
+        // second's does not (read where it lies).
+        let add = |a, b| (FusedOp::Binary(Binary::Add), SmallVec::from_slice(&[a, b]));
+        let op = |o, a, b| (FusedOp::Binary(o), SmallVec::from_slice(&[a, b]));
+        let first = Fused::<f64>::new(
+            3,
+            &[
+                add(Arg::Input(0), Arg::Input(1)),
+                op(Binary::Mul, Arg::Member(0), Arg::Input(2)),
+                op(Binary::Sub, Arg::Member(1), Arg::Input(0)),
+            ],
+        )
+        .unwrap();
+        let second = Fused::<f64>::new(
+            3,
+            &[
+                add(Arg::Input(0), Arg::Input(2)),
+                op(Binary::Mul, Arg::Input(1), Arg::Member(0)),
+            ],
+        )
+        .unwrap();
+        for &(r, c) in &[(5, 30), (5, 64), (3, 70), (4, 784), (37, 1000)] {
+            let x: Vec<f64> = (0..r * c).map(|i| (i as f64 * 0.37).sin()).collect();
+            let row: Vec<f64> = (0..c).map(|j| j as f64 * 0.01 - 0.3).collect();
+            let col: Vec<f64> = (0..r).map(|i| 1.5 - i as f64 * 0.1).collect();
+            let wants: [Box<dyn Fn(usize, usize) -> f64>; 2] = [
+                Box::new(|i, j| (x[i * c + j] + row[j]) * col[i] - x[i * c + j]),
+                Box::new(|i, j| row[j] * (x[i * c + j] + col[i])),
+            ];
+            for (f, want) in [&first, &second].into_iter().zip(&wants) {
+                let shapes = [[r, c], [c, 0], [r, 1]];
+                let ins = [
+                    TensorRef::new(&shapes[0], &x),
+                    TensorRef::new(&shapes[1][..1], &row),
+                    TensorRef::new(&shapes[2], &col),
+                ];
+                let mut out = vec![0.0; r * c];
+                f.eval(&ins, &mut out, &[r, c], None);
+                let mut buf = x.clone();
+                let ins_alias = [TensorRef::new(&shapes[0], &[]), ins[1], ins[2]];
+                f.eval(&ins_alias, &mut buf, &[r, c], Some(0));
+                let mut sums = vec![0.0; c];
+                let mut partials = vec![0.0; r.div_ceil(COLUMN_BLOCK) * c];
+                let mut summed = vec![0.0; r * c];
+                f.eval_with_column_sums(&ins, &mut summed, &[r, c], None, &mut sums, &mut partials);
+                for i in 0..r {
+                    for j in 0..c {
+                        let w = want(i, j).to_bits();
+                        let at = format!("{} at ({i}, {j}) of {r}x{c}", f.describe());
+                        assert_eq!(out[i * c + j].to_bits(), w, "{at}");
+                        assert_eq!(buf[i * c + j].to_bits(), w, "{at}, in place");
+                        assert_eq!(summed[i * c + j].to_bits(), w, "{at}, with sums");
+                    }
+                }
+                for j in 0..c {
+                    let s: f64 = (0..r).map(|i| out[i * c + j]).sum();
+                    assert!((sums[j] - s).abs() <= 1e-12 * (1.0 + s.abs()), "sum {j}");
+                }
+            }
+        }
     }
 }
