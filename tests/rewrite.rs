@@ -331,23 +331,38 @@ fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
     }
 }
 
-fn layout() -> ParamLayout {
+/// Rows and columns of `a` in the small layout.
+const SMALL: (usize, usize) = (3, 4);
+
+/// `a [rows, cols]`, `b [cols]`, `c [rows, 1]`.
+fn layout_of((rows, cols): (usize, usize)) -> ParamLayout {
     let mut l = ParamLayout::new();
-    l.add("a", &[3, 4]);
-    l.add("b", &[4]);
-    l.add("c", &[3, 1]);
+    l.add("a", &[rows, cols]);
+    l.add("b", &[cols]);
+    l.add("c", &[rows, 1]);
     l
 }
 
-fn point(seed: u64) -> Vec<f64> {
-    (0..19)
+fn layout() -> ParamLayout {
+    layout_of(SMALL)
+}
+
+fn point_of(seed: u64, len: usize) -> Vec<f64> {
+    (0..len)
         .map(|i| (seed as f64 * 0.618 + i as f64 * 0.37).sin() * 1.5)
         .collect()
 }
 
+fn point(seed: u64) -> Vec<f64> {
+    point_of(seed, layout().len())
+}
+
 /// F and ∇F, the gradient taken in the user's graph and compiled with `opts`.
 fn with_given_gradient(t: &Tree, x: &[f64], opts: Options) -> (f64, Vec<f64>) {
-    let l = layout();
+    with_given_gradient_on(layout(), t, x, opts)
+}
+
+fn with_given_gradient_on(l: ParamLayout, t: &Tree, x: &[f64], opts: Options) -> (f64, Vec<f64>) {
     let g = Graph::<f64>::new();
     let p: Vec<Expr<'_, f64>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
     let cost = build(t, &p).sum_all();
@@ -394,6 +409,24 @@ proptest! {
         let (v0, g0) = with_given_gradient(&t, &x, Options::literal());
         let exact = Options { rewrites: Level::Exact, ..Options::default() };
         let (v1, g1) = with_given_gradient(&t, &x, exact);
+        prop_assert!(same_bits(v0, v1), "F {} vs {}", v0, v1);
+        for (a, b) in g0.iter().zip(&g1) {
+            prop_assert!(same_bits(*a, *b), "gradient {} vs {}", a, b);
+        }
+    }
+
+    /// The same on rows of 96 (`a [5, 96]`): the fused kernel's chunks then end where rows
+    /// end and read the bias row `b` and the column `c` where they lie, not gathered.
+    #[test]
+    fn exact_rewrites_fusion_and_planning_keep_every_bit_on_long_rows(
+        t in tree(),
+        seed in 0u64..1000,
+    ) {
+        let dims = (5, 96);
+        let x = point_of(seed, layout_of(dims).len());
+        let (v0, g0) = with_given_gradient_on(layout_of(dims), &t, &x, Options::literal());
+        let exact = Options { rewrites: Level::Exact, ..Options::default() };
+        let (v1, g1) = with_given_gradient_on(layout_of(dims), &t, &x, exact);
         prop_assert!(same_bits(v0, v1), "F {} vs {}", v0, v1);
         for (a, b) in g0.iter().zip(&g1) {
             prop_assert!(same_bits(*a, *b), "gradient {} vs {}", a, b);
