@@ -357,12 +357,8 @@ fn point(seed: u64) -> Vec<f64> {
     point_of(seed, layout().len())
 }
 
-/// F and ∇F, the gradient taken in the user's graph and compiled with `opts`.
-fn with_given_gradient(t: &Tree, x: &[f64], opts: Options) -> (f64, Vec<f64>) {
-    with_given_gradient_on(layout(), t, x, opts)
-}
-
-fn with_given_gradient_on(l: ParamLayout, t: &Tree, x: &[f64], opts: Options) -> (f64, Vec<f64>) {
+/// F and ∇F on layout `l`, the gradient taken in the user's graph and compiled with `opts`.
+fn with_given_gradient(l: ParamLayout, t: &Tree, x: &[f64], opts: Options) -> (f64, Vec<f64>) {
     let g = Graph::<f64>::new();
     let p: Vec<Expr<'_, f64>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
     let cost = build(t, &p).sum_all();
@@ -398,6 +394,23 @@ fn same_bits(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
+/// F and ∇F of tree `t` on the layout of `dims`, at `Level::Exact` with fusion and in-place
+/// planning, against the literal graph: the same bits.
+fn exact_keeps_every_bit(dims: (usize, usize), t: &Tree, seed: u64) -> Result<(), TestCaseError> {
+    let x = point_of(seed, layout_of(dims).len());
+    let (v0, g0) = with_given_gradient(layout_of(dims), t, &x, Options::literal());
+    let exact = Options {
+        rewrites: Level::Exact,
+        ..Options::default()
+    };
+    let (v1, g1) = with_given_gradient(layout_of(dims), t, &x, exact);
+    prop_assert!(same_bits(v0, v1), "F {} vs {}", v0, v1);
+    for (a, b) in g0.iter().zip(&g1) {
+        prop_assert!(same_bits(*a, *b), "gradient {} vs {}", a, b);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(160))]
 
@@ -405,14 +418,7 @@ proptest! {
     /// no bit of F or ∇F.
     #[test]
     fn exact_rewrites_fusion_and_planning_keep_every_bit(t in tree(), seed in 0u64..1000) {
-        let x = point(seed);
-        let (v0, g0) = with_given_gradient(&t, &x, Options::literal());
-        let exact = Options { rewrites: Level::Exact, ..Options::default() };
-        let (v1, g1) = with_given_gradient(&t, &x, exact);
-        prop_assert!(same_bits(v0, v1), "F {} vs {}", v0, v1);
-        for (a, b) in g0.iter().zip(&g1) {
-            prop_assert!(same_bits(*a, *b), "gradient {} vs {}", a, b);
-        }
+        exact_keeps_every_bit(SMALL, &t, seed)?;
     }
 
     /// The same on rows of 96 (`a [5, 96]`): the fused kernel's chunks then end where rows
@@ -422,15 +428,7 @@ proptest! {
         t in tree(),
         seed in 0u64..1000,
     ) {
-        let dims = (5, 96);
-        let x = point_of(seed, layout_of(dims).len());
-        let (v0, g0) = with_given_gradient_on(layout_of(dims), &t, &x, Options::literal());
-        let exact = Options { rewrites: Level::Exact, ..Options::default() };
-        let (v1, g1) = with_given_gradient_on(layout_of(dims), &t, &x, exact);
-        prop_assert!(same_bits(v0, v1), "F {} vs {}", v0, v1);
-        for (a, b) in g0.iter().zip(&g1) {
-            prop_assert!(same_bits(*a, *b), "gradient {} vs {}", a, b);
-        }
+        exact_keeps_every_bit((5, 96), &t, seed)?;
     }
 
     /// Every rule: F and ∇F agree wherever the literal graph is finite. The tolerance is
