@@ -88,6 +88,15 @@ pub enum Error {
         /// The names the layout holds.
         have: String,
     },
+    /// [`Expr::eval`](crate::Expr::eval) was given no value for an input (or, without a
+    /// layout, a parameter) that the expression reads.
+    #[error("eval: the expression reads {what} `{name}`, and no value was given for it")]
+    Unbound {
+        /// `"input"` or `"parameter"`.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
     /// An output index is out of range.
     #[error("output {index} requested, the function has {count}")]
     UnknownOutput {

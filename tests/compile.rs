@@ -1,6 +1,6 @@
 //! Compiled functions: one function for several batch sizes, typed errors for bad arrays,
-//! no allocation in the steady state, in-place updates, the flat gradient's placement, a
-//! Hessian-vector product, and the panics of shape mistakes made in code.
+//! `Expr::eval`, no allocation in the steady state, in-place updates, the flat gradient's
+//! placement, a Hessian-vector product, and the panics of shape mistakes made in code.
 
 use symgrad::{dims, grad, Compiler, Error, Graph, ParamLayout, Tensor, TensorRef};
 
@@ -179,6 +179,54 @@ fn bad_arrays_give_typed_errors_naming_the_input() {
     assert!(matches!(
         f.output(3),
         Err(Error::UnknownOutput { index: 3, count: 1 })
+    ));
+}
+
+#[test]
+fn eval_computes_what_a_compiled_function_computes_and_names_what_is_missing() {
+    let l = linear_model();
+    let g = Graph::<f64>::new();
+    let n = g.symbol("batch");
+    let x = g.input("X", dims![n, 3]);
+    let y = (x.matmul(g.param(&l, "W")) + g.param(&l, "b")).sigmoid();
+    let params: Vec<f64> = (0..l.len()).map(|i| 0.1 * i as f64 - 0.3).collect();
+    let rows = [0.5, -1.0, 2.0, 0.0, 1.5, -0.5];
+    let xv = TensorRef::new(&[2, 3], &rows);
+    let mut f = Compiler::new(&g, &l).inputs(&[x]).output(y).build();
+    f.run(&params, &[xv], None).unwrap();
+    let want = f.output(0).unwrap();
+    let got = y.eval_at(&l, &params, &[(x, xv)]).unwrap();
+    assert_eq!(got.shape(), want.shape);
+    assert_eq!(got.data(), want.data);
+
+    // What is missing is named; nothing is compiled for it.
+    assert_eq!(
+        y.eval_at(&l, &params, &[]),
+        Err(Error::Unbound {
+            what: "input",
+            name: "X".into()
+        })
+    );
+    let e = y.eval(&[(x, xv)]).unwrap_err();
+    assert_eq!(
+        e,
+        Error::Unbound {
+            what: "parameter",
+            name: "W".into()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "eval: the expression reads parameter `W`, and no value was given for it"
+    );
+    // Bad values get the compiled function's typed errors.
+    assert!(matches!(
+        y.eval_at(&l, &params, &[(x, TensorRef::new(&[3, 2], &rows))]),
+        Err(Error::InputShape { .. })
+    ));
+    assert!(matches!(
+        y.eval_at(&l, &params[1..], &[(x, xv)]),
+        Err(Error::Length { .. })
     ));
 }
 

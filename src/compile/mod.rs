@@ -9,6 +9,7 @@
 //! [`CallStats`]); the gemm crate's packing buffers are all that is
 //! left (counted in tests/alloc_free.rs).
 
+mod eval;
 mod plan;
 
 use std::collections::HashMap;

@@ -61,26 +61,70 @@ impl<'g, T: Scalar> Expr<'g, T> {
     }
 
     /// The node id.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.scalar(2.0);
+    /// assert_eq!(g.expr(x.id()).id(), x.id());
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn id(self) -> NodeId {
         self.id
     }
 
     /// The graph this handle belongs to.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.scalar(2.0);
+    /// assert!(std::ptr::eq(x.graph(), &g));
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn graph(self) -> &'g Graph<T> {
         self.graph
     }
 
     /// The symbolic shape.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// # use symgrad::{dims, Dim};
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// let x = g.input("x", dims![n, 3]);
+    /// assert_eq!(x.shape().as_slice(), &[Dim::Sym(n), Dim::Fixed(3)]);
+    /// assert_eq!(g.fmt_shape(&x.shape()), "[n, 3]");
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn shape(self) -> SymShape {
         self.graph.node(self.id).shape.clone()
     }
 
     /// The shape if every dimension is fixed.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// assert_eq!(g.input("a", [2, 3]).shape_fixed(), Some(vec![2, 3]));
+    /// assert_eq!(g.input("b", [n]).shape_fixed(), None);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn shape_fixed(self) -> Option<Vec<usize>> {
         self.graph.fixed_shape(self.id).map(|s| s.to_vec())
     }
 
     /// The rank.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// assert_eq!(g.input("a", [2, 3]).rank(), 2);
+    /// assert_eq!(g.scalar(1.0).rank(), 0);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn rank(self) -> usize {
         self.graph.node(self.id).shape.len()
     }
@@ -110,54 +154,182 @@ impl<'g, T: Scalar> Expr<'g, T> {
     // ---- elementwise, unary -------------------------------------------------------------
 
     /// `exp(x)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![0.0, 1.0]));
+    /// let y = x.exp().eval(&[])?;
+    /// assert_eq!(y.data()[0], 1.0);
+    /// assert!((y.data()[1] - std::f64::consts::E).abs() < 1e-15);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn exp(self) -> Self {
         self.unary(Unary::Exp)
     }
+
     /// Natural logarithm.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![1.0, 0.0]));
+    /// let y = x.log().eval(&[])?;
+    /// assert_eq!(y.data(), &[0.0, f64::NEG_INFINITY]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn log(self) -> Self {
         self.unary(Unary::Log)
     }
+
     /// `log(1 + x)`, accurate near 0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([1], vec![1e-10]));
+    /// let y = x.log1p().eval(&[])?.data()[0];
+    /// assert!((y - (1e-10 - 5e-21)).abs() < 1e-25); // log(1 + x) keeps about 7 digits here
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn log1p(self) -> Self {
         self.unary(Unary::Log1p)
     }
+
     /// `exp(x) - 1`, accurate near 0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([1], vec![1e-10]));
+    /// let y = x.expm1().eval(&[])?.data()[0];
+    /// assert!((y - (1e-10 + 5e-21)).abs() < 1e-25);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn expm1(self) -> Self {
         self.unary(Unary::Expm1)
     }
+
     /// Square root.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![4.0, 2.25]));
+    /// assert_eq!(x.sqrt().eval(&[])?.data(), &[2.0, 1.5]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn sqrt(self) -> Self {
         self.unary(Unary::Sqrt)
     }
+
     /// Absolute value.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![-2.0, 3.0]));
+    /// assert_eq!(x.abs().eval(&[])?.data(), &[2.0, 3.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn abs(self) -> Self {
         self.unary(Unary::Abs)
     }
+
     /// Sign: -1, 0 or 1 (its gradient is zero).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![-2.0, 0.0, 3.0]));
+    /// assert_eq!(x.sign().eval(&[])?.data(), &[-1.0, 0.0, 1.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn sign(self) -> Self {
         self.unary(Unary::Sign)
     }
+
     /// Hyperbolic tangent.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![0.0, 1.0]));
+    /// let y = x.tanh().eval(&[])?;
+    /// assert_eq!(y.data()[0], 0.0);
+    /// assert!((y.data()[1] - 1f64.tanh()).abs() < 1e-15);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn tanh(self) -> Self {
         self.unary(Unary::Tanh)
     }
+
     /// Logistic sigmoid `1 / (1 + exp(-x))`, computed without overflow.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![-1000.0, 0.0, 1000.0]));
+    /// let y = x.sigmoid().eval(&[])?;
+    /// assert_eq!(y.data(), &[0.0, 0.5, 1.0]); // no overflow at ±1000
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn sigmoid(self) -> Self {
         self.unary(Unary::Sigmoid)
     }
+
     /// `log(1 + exp(x))`, computed without overflow.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![-1000.0, 0.0, 1000.0]));
+    /// let y = x.softplus().eval(&[])?;
+    /// assert_eq!(y.data()[0], 0.0);
+    /// assert!((y.data()[1] - 2f64.ln()).abs() < 1e-15);
+    /// assert_eq!(y.data()[2], 1000.0); // log(1 + exp(1000)) would be infinite
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn softplus(self) -> Self {
         self.unary(Unary::Softplus)
     }
+
     /// `max(x, 0)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![-1.0, 0.0, 2.0]));
+    /// assert_eq!(x.relu().eval(&[])?.data(), &[0.0, 0.0, 2.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn relu(self) -> Self {
         self.unary(Unary::Relu)
     }
+
     /// `x^n` for an integer `n`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![2.0, -3.0]));
+    /// assert_eq!(x.powi(3).eval(&[])?.data(), &[8.0, -27.0]);
+    /// assert_eq!(x.powi(-1).eval(&[])?.data(), &[0.5, -1.0 / 3.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn powi(self, n: i32) -> Self {
         self.op(Op::Powi(n), &[])
     }
+
     /// `x^2`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([1], vec![-3.0]));
+    /// assert_eq!(x.square().eval(&[])?.data(), &[9.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn square(self) -> Self {
         self.powi(2)
     }
@@ -165,42 +337,133 @@ impl<'g, T: Scalar> Expr<'g, T> {
     // ---- elementwise, binary (numpy broadcasting) ----------------------------------------
 
     /// `x^e` elementwise (real powers; `x` should be positive where `e` is not an integer).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![4.0, 9.0]));
+    /// let y = x.pow(0.5).eval(&[])?;
+    /// assert!((y.data()[0] - 2.0).abs() < 1e-14 && (y.data()[1] - 3.0).abs() < 1e-14);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn pow(self, e: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Pow, e)
     }
+
     /// Elementwise maximum.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![-1.0, 2.0]));
+    /// assert_eq!(x.maximum(0.5).eval(&[])?.data(), &[0.5, 2.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn maximum(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Maximum, o)
     }
+
     /// Elementwise minimum.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![-1.0, 2.0]));
+    /// assert_eq!(x.minimum(0.5).eval(&[])?.data(), &[-1.0, 0.5]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn minimum(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Minimum, o)
     }
+
     /// `x > o` as 1.0 or 0.0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![1.0, 2.0, 3.0]));
+    /// assert_eq!(x.gt(2.0).eval(&[])?.data(), &[0.0, 0.0, 1.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn gt(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Gt, o)
     }
+
     /// `x >= o` as 1.0 or 0.0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![1.0, 2.0, 3.0]));
+    /// assert_eq!(x.ge(2.0).eval(&[])?.data(), &[0.0, 1.0, 1.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn ge(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Ge, o)
     }
+
     /// `x < o` as 1.0 or 0.0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![1.0, 2.0, 3.0]));
+    /// assert_eq!(x.lt(2.0).eval(&[])?.data(), &[1.0, 0.0, 0.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn lt(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Lt, o)
     }
+
     /// `x <= o` as 1.0 or 0.0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![1.0, 2.0, 3.0]));
+    /// assert_eq!(x.le(2.0).eval(&[])?.data(), &[1.0, 1.0, 0.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn le(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Le, o)
     }
+
     /// `x == o` as 1.0 or 0.0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![1.0, 2.0, 3.0]));
+    /// assert_eq!(x.equal(2.0).eval(&[])?.data(), &[0.0, 1.0, 0.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn equal(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Eq, o)
     }
+
     /// `x != o` as 1.0 or 0.0.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([3], vec![1.0, 2.0, 3.0]));
+    /// assert_eq!(x.not_equal(2.0).eval(&[])?.data(), &[1.0, 0.0, 1.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn not_equal(self, o: impl IntoExpr<'g, T>) -> Self {
         self.binary(Binary::Ne, o)
     }
+
     /// `where(self != 0, a, b)`, broadcasting all three.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![-1.0, 2.0]));
+    /// // |x| as a choice: where x > 0 take x, else -x
+    /// assert_eq!(x.gt(0.0).select(x, -x).eval(&[])?.data(), &[1.0, 2.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn select(self, a: impl IntoExpr<'g, T>, b: impl IntoExpr<'g, T>) -> Self {
         let (a, b) = (a.into_expr(self.graph), b.into_expr(self.graph));
         self.op(Op::Where, &[a, b])
@@ -210,6 +473,17 @@ impl<'g, T: Scalar> Expr<'g, T> {
 
     /// Matrix product, numpy `matmul` semantics: 2-D, or batched over leading dimensions
     /// (which broadcast).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// let b = g.constant(Tensor::from_vec([2, 1], vec![1.0, 1.0]));
+    /// let c = a.matmul(b).eval(&[])?;
+    /// assert_eq!(c.shape(), &[2, 1]);
+    /// assert_eq!(c.data(), &[3.0, 7.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn matmul(self, o: Expr<'g, T>) -> Self {
         self.op(
             Op::MatMul {
@@ -219,12 +493,33 @@ impl<'g, T: Scalar> Expr<'g, T> {
             &[o],
         )
     }
+
     /// `op(a) @ op(b)` where `op` transposes the last two axes when its flag is set; the
     /// transpose is folded into the GEMM call, no copy is made.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// // aᵀ a without forming aᵀ: [[1, 3], [2, 4]] · [[1, 2], [3, 4]]
+    /// assert_eq!(a.matmul_t(a, true, false).eval(&[])?.data(), &[10.0, 14.0, 14.0, 20.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn matmul_t(self, o: Expr<'g, T>, ta: bool, tb: bool) -> Self {
         self.op(Op::MatMul { ta, tb }, &[o])
     }
+
     /// Swaps the last two axes.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// let at = a.t().eval(&[])?;
+    /// assert_eq!(at.shape(), &[3, 2]);
+    /// assert_eq!(at.data(), &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn t(self) -> Self {
         let r = self.rank();
         assert!(r >= 2, "symgrad: t() needs rank >= 2, got rank {r}");
@@ -232,30 +527,80 @@ impl<'g, T: Scalar> Expr<'g, T> {
         perm.swap(r - 1, r - 2);
         self.transpose(&perm)
     }
+
     /// Permutes axes: output axis `d` is input axis `perm[d]`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", [2, 3, 4]);
+    /// assert_eq!(x.transpose(&[2, 0, 1]).shape_fixed(), Some(vec![4, 2, 3]));
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn transpose(self, perm: &[usize]) -> Self {
         self.op(Op::Transpose(perm.iter().copied().collect()), &[])
     }
+
     /// Reshapes to `shape` (same number of elements).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// let r = a.reshape([3, 2]).eval(&[])?;
+    /// assert_eq!(r.shape(), &[3, 2]);
+    /// assert_eq!(r.data(), &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]); // row-major order kept
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn reshape<D: Into<Dim>>(self, shape: impl IntoIterator<Item = D>) -> Self {
         self.op(
             Op::Reshape(shape.into_iter().map(Into::into).collect()),
             &[],
         )
     }
+
     /// Broadcasts to `shape` (numpy rules).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let b = g.constant(Tensor::from_vec([2], vec![1.0, 2.0]));
+    /// let r = b.broadcast_to([2, 2]).eval(&[])?;
+    /// assert_eq!(r.data(), &[1.0, 2.0, 1.0, 2.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn broadcast_to<D: Into<Dim>>(self, shape: impl IntoIterator<Item = D>) -> Self {
         self.op(
             Op::BroadcastTo(shape.into_iter().map(Into::into).collect()),
             &[],
         )
     }
+
     /// Sums over the axes that broadcasting `shape` to this shape would create: the
     /// transpose of [`Expr::broadcast_to`].
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// // column sums: the gradient of a bias broadcast over rows
+    /// assert_eq!(a.sum_to([2]).eval(&[])?.data(), &[4.0, 6.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn sum_to<D: Into<Dim>>(self, shape: impl IntoIterator<Item = D>) -> Self {
         self.op(Op::SumTo(shape.into_iter().map(Into::into).collect()), &[])
     }
+
     /// Sum over `axes`, keeping them as size 1 if `keepdims`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// assert_eq!(a.sum(&[1], false).eval(&[])?.data(), &[3.0, 7.0]);
+    /// assert_eq!(a.sum(&[1], true).eval(&[])?.shape(), &[2, 1]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn sum(self, axes: &[usize], keepdims: bool) -> Self {
         self.op(
             Op::Sum {
@@ -265,12 +610,30 @@ impl<'g, T: Scalar> Expr<'g, T> {
             &[],
         )
     }
+
     /// Sum of all elements (rank 0).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// assert_eq!(a.sum_all().eval(&[])?.data(), &[10.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn sum_all(self) -> Self {
         let axes: Vec<usize> = (0..self.rank()).collect();
         self.sum(&axes, false)
     }
+
     /// Maximum over `axes`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 5.0, 3.0, 4.0]));
+    /// assert_eq!(a.max(&[0], false).eval(&[])?.data(), &[3.0, 5.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn max(self, axes: &[usize], keepdims: bool) -> Self {
         self.op(
             Op::Max {
@@ -280,13 +643,34 @@ impl<'g, T: Scalar> Expr<'g, T> {
             &[],
         )
     }
+
     /// Maximum of all elements (rank 0).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 5.0, 3.0, 4.0]));
+    /// assert_eq!(a.max_all().eval(&[])?.data(), &[5.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn max_all(self) -> Self {
         let axes: Vec<usize> = (0..self.rank()).collect();
         self.max(&axes, false)
     }
+
     /// The number of elements over `axes`, as a rank-0 value known at run time (symbolic
     /// dimensions included). Its gradient is zero.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// # use symgrad::{dims, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// let x = g.input("x", dims![n, 3]);
+    /// let count = x.numel(&[0]); // n, known when x is given
+    /// assert_eq!(count.eval(&[(x, TensorRef::new(&[4, 3], &[0.0; 12]))])?.data(), &[4.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn numel(self, axes: &[usize]) -> Self {
         self.op(
             Op::Numel {
@@ -295,16 +679,45 @@ impl<'g, T: Scalar> Expr<'g, T> {
             &[],
         )
     }
+
     /// Mean over `axes`: `sum / numel`, so symbolic dimensions work.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 5.0]));
+    /// assert_eq!(a.mean(&[0], false).eval(&[])?.data(), &[2.0, 3.5]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn mean(self, axes: &[usize], keepdims: bool) -> Self {
         self.sum(axes, keepdims) / self.numel(axes)
     }
+
     /// Mean of all elements.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 6.0]));
+    /// assert_eq!(a.mean_all().eval(&[])?.data(), &[3.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn mean_all(self) -> Self {
         let axes: Vec<usize> = (0..self.rank()).collect();
         self.mean(&axes, false)
     }
+
     /// `x[.., start..end, ..]` along `axis`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// let s = a.slice(1, 1, 3).eval(&[])?;
+    /// assert_eq!(s.shape(), &[2, 2]);
+    /// assert_eq!(s.data(), &[2.0, 3.0, 5.0, 6.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn slice(self, axis: usize, start: usize, end: usize) -> Self {
         assert!(end >= start, "symgrad: slice {start}..{end} is reversed");
         self.op(
@@ -316,12 +729,32 @@ impl<'g, T: Scalar> Expr<'g, T> {
             &[],
         )
     }
+
     /// Embeds `x` at `start` along `axis` in zeros of extent `total` there: the transpose
     /// of [`Expr::slice`].
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2], vec![1.0, 2.0]));
+    /// assert_eq!(a.pad(0, 1, 4).eval(&[])?.data(), &[0.0, 1.0, 2.0, 0.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn pad(self, axis: usize, start: usize, total: usize) -> Self {
         self.op(Op::Pad { axis, start, total }, &[])
     }
+
     /// Concatenation along `axis`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// # use symgrad::Expr;
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2], vec![1.0, 2.0]));
+    /// let b = g.constant(Tensor::from_vec([1], vec![3.0]));
+    /// assert_eq!(Expr::concat(&[a, b], 0).eval(&[])?.data(), &[1.0, 2.0, 3.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn concat(parts: &[Expr<'g, T>], axis: usize) -> Self {
         let (first, rest) = parts
             .split_first()
@@ -332,11 +765,30 @@ impl<'g, T: Scalar> Expr<'g, T> {
     // ---- composites ----------------------------------------------------------------------
 
     /// Softmax over `axis`: `exp(x - max) / sum(exp(x - max))`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let z = g.constant(Tensor::from_vec([2, 2], vec![1000.0, 1000.0, 0.0, 0.0]));
+    /// let p = z.softmax(1).eval(&[])?;
+    /// assert_eq!(p.data(), &[0.5, 0.5, 0.5, 0.5]); // exp(1000) would overflow
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn softmax(self, axis: usize) -> Self {
         let e = (self - self.max(&[axis], true)).exp();
         e / e.sum(&[axis], true)
     }
+
     /// Log-softmax over `axis`: `(x - max) - log(sum(exp(x - max)))`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let z = g.constant(Tensor::from_vec([2], vec![0.0, 1000.0]));
+    /// let l = z.log_softmax(0).eval(&[])?;
+    /// assert_eq!(l.data(), &[-1000.0, 0.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn log_softmax(self, axis: usize) -> Self {
         let z = self - self.max(&[axis], true);
         z - z.exp().sum(&[axis], true).log()
