@@ -75,6 +75,16 @@ impl ParamLayout {
     ///
     /// # Panics
     /// If the name is taken (a programming error).
+    ///
+    /// ```
+    /// use symgrad::ParamLayout;
+    /// let mut layout = ParamLayout::new();
+    /// let w = layout.add("W", &[3, 2]);
+    /// let b = layout.add("b", &[2]);
+    /// assert_eq!(layout.entry(w).range(), 0..6);
+    /// assert_eq!(layout.entry(b).range(), 6..8);
+    /// assert_eq!((layout.len(), layout.count()), (8, 2));
+    /// ```
     pub fn add(&mut self, name: &str, shape: &[usize]) -> ParamId {
         assert!(
             !self.by_name.contains_key(name),
@@ -127,6 +137,17 @@ impl ParamLayout {
     }
 
     /// The entry called `name`, or an error naming the parameters there are.
+    ///
+    /// ```
+    /// use symgrad::{Error, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("W", &[3, 2]);
+    /// layout.add("b", &[2]);
+    /// assert_eq!(layout.lookup("b")?.offset, 6);
+    /// let err = layout.lookup("c").unwrap_err();
+    /// assert_eq!(err.to_string(), "no parameter named `c` (have: W, b)");
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn lookup(&self, name: &str) -> Result<&ParamEntry> {
         self.id(name)
             .map(|id| self.entry(id))
@@ -143,6 +164,16 @@ impl ParamLayout {
 
     /// The parameter (or coordinate of it) that holds coordinate `i` of x:
     /// `(name, multi-index)`.
+    ///
+    /// ```
+    /// use symgrad::ParamLayout;
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("W", &[3, 2]);
+    /// layout.add("b", &[2]);
+    /// assert_eq!(layout.locate(3), Some(("W", vec![1, 1])));
+    /// assert_eq!(layout.locate(7), Some(("b", vec![1])));
+    /// assert_eq!(layout.locate(8), None);
+    /// ```
     pub fn locate(&self, i: usize) -> Option<(&str, Vec<usize>)> {
         let e = self.entries.iter().find(|e| e.range().contains(&i))?;
         let mut rem = i - e.offset;
@@ -167,6 +198,19 @@ impl ParamLayout {
     }
 
     /// The parameter `name` as a view of `x`.
+    ///
+    /// ```
+    /// use symgrad::{Error, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("W", &[2, 2]);
+    /// layout.add("b", &[2]);
+    /// let x = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// let w = layout.view(&x, "W")?;
+    /// assert_eq!((w.shape, w.data), (&[2, 2][..], &x[..4]));
+    /// assert_eq!(layout.view(&x[..5], "W").unwrap_err(),
+    ///     Error::Length { what: "parameter vector", expected: 6, given: 5 });
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn view<'a, T>(&'a self, x: &'a [T], name: &str) -> Result<TensorRef<'a, T>> {
         self.check_len("parameter vector", x.len())?;
         let e = self.lookup(name)?;

@@ -178,18 +178,66 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     }
 
     /// Which rewrites run ([`Level::All`] by default).
+    ///
+    /// ```
+    /// use symgrad::rewrite::Level;
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![]);
+    /// let y = (x.exp() + 1.0).log(); // softplus, written literally
+    /// let mut literal = Compiler::new(&g, &none)
+    ///     .inputs(&[x])
+    ///     .output(y)
+    ///     .rewrites(Level::None)
+    ///     .build();
+    /// let mut stable = Compiler::new(&g, &none).inputs(&[x]).output(y).build();
+    /// let big = [1000.0];
+    /// assert_eq!(literal.value(&[], &[TensorRef::new(&[], &big)])?, f64::INFINITY);
+    /// assert_eq!(stable.value(&[], &[TensorRef::new(&[], &big)])?, 1000.0);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn rewrites(mut self, level: Level) -> Self {
         self.options.rewrites = level;
         self
     }
 
     /// Turns elementwise fusion on or off (on by default).
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![4]);
+    /// let y = (x * 2.0 + 1.0).sigmoid();
+    /// let fused = Compiler::new(&g, &none).inputs(&[x]).output(y).build();
+    /// let unfused = Compiler::new(&g, &none).inputs(&[x]).output(y).fusion(false).build();
+    /// // one fused step against a multiply, an add and a sigmoid
+    /// assert!(fused.program().len() + 2 <= unfused.program().len());
+    /// ```
     pub fn fusion(mut self, on: bool) -> Self {
         self.options.fusion = on;
         self
     }
 
-    /// Turns in-place buffer reuse on or off (on by default).
+    /// Turns in-place buffer reuse on or off (on by default): an elementwise step may write
+    /// over an operand whose value dies there.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![1000]);
+    /// let a = (x * 2.0).exp();
+    /// let y = a / a.sum_all(); // `a` is stored for the sum; the division may write over it
+    /// let arena = |in_place| -> symgrad::Result<usize> {
+    ///     let mut f = Compiler::new(&g, &none).inputs(&[x]).output(y).in_place(in_place).build();
+    ///     f.run(&[], &[TensorRef::new(&[1000], &[0.0; 1000])], None)?;
+    ///     Ok(f.arena_len().unwrap())
+    /// };
+    /// assert_eq!((arena(true)?, arena(false)?), (1024, 2032)); // one array of 1000 against two
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn in_place(mut self, on: bool) -> Self {
         self.options.in_place = on;
         self
@@ -197,12 +245,38 @@ impl<'g, T: Scalar> Compiler<'g, T> {
 
     /// Turns the NaN guard on: a call stops at the first step whose output holds a NaN or an
     /// infinity and returns [`Error::NonFinite`] naming it (off by default; slower).
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Error, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![2]);
+    /// let y = (x - 2.0).log().sum_all();
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output(y).nan_guard(true).build();
+    /// let err = f.value(&[], &[TensorRef::new(&[2], &[1.0, 3.0])]).unwrap_err();
+    /// assert!(matches!(err, Error::NonFinite { .. }));
+    /// assert!(err.to_string().contains("`log(x - 2)`"), "{err}");
+    /// ```
     pub fn nan_guard(mut self, on: bool) -> Self {
         self.options.nan_guard = on;
         self
     }
 
     /// Keeps the graph after every stage, for [`Function::explanation`] (off by default).
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![]);
+    /// let f = Compiler::new(&g, &none)
+    ///     .inputs(&[x])
+    ///     .output((x.exp() + 1.0).log())
+    ///     .record(true)
+    ///     .build();
+    /// let text = f.explain();
+    /// assert!(text.contains("softplus")); // the rule that fired, and the graphs it made
+    /// ```
     pub fn record(mut self, on: bool) -> Self {
         self.options.record = on;
         self
@@ -210,6 +284,18 @@ impl<'g, T: Scalar> Compiler<'g, T> {
 
     /// The inputs, in the order arrays will be passed (default: every input of the graph in
     /// the order it was declared).
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let (a, b) = (g.input("a", dims![2]), g.input("b", dims![2]));
+    /// let mut f = Compiler::new(&g, &none).inputs(&[b, a]).output((a - b).sum_all()).build();
+    /// assert_eq!(f.input_names(), ["b", "a"]);
+    /// let (bv, av) = ([1.0, 1.0], [3.0, 4.0]);
+    /// assert_eq!(f.value(&[], &[TensorRef::new(&[2], &bv), TensorRef::new(&[2], &av)])?, 5.0);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn inputs(mut self, inputs: &[Expr<'g, T>]) -> Self {
         for e in inputs {
             assert!(
@@ -223,6 +309,22 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     }
 
     /// Adds a value output; outputs are numbered in the order they are added.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![3]);
+    /// let mut f = Compiler::new(&g, &none)
+    ///     .inputs(&[x])
+    ///     .output(x.sum_all())
+    ///     .output(x.max_all())
+    ///     .build();
+    /// f.run(&[], &[TensorRef::new(&[3], &[1.0, 5.0, 2.0])], None)?;
+    /// assert_eq!(f.output_count(), 2);
+    /// assert_eq!((f.scalar_output(0)?, f.scalar_output(1)?), (8.0, 5.0));
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn output(mut self, e: Expr<'g, T>) -> Self {
         self.outputs.push(e.id());
         self
@@ -234,6 +336,24 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     /// # Panics
     /// If `grads.len()` is not the layout's parameter count, or a gradient's shape differs
     /// from its parameter's.
+    ///
+    /// ```
+    /// use symgrad::{Compiler, Graph, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("w", &[2]);
+    /// layout.add("c", &[]);
+    /// let g = Graph::<f64>::new();
+    /// let w = g.param(&layout, "w");
+    /// // d/dw of sum(w²) written by hand; no gradient for c (zeros)
+    /// let mut f = Compiler::new(&g, &layout)
+    ///     .output(w.square().sum_all())
+    ///     .flat_gradient(&[Some(w * 2.0), None])
+    ///     .build();
+    /// let mut grad = vec![9.0; 3];
+    /// assert_eq!(f.value_and_grad(&[1.0, -2.0, 7.0], &[], &mut grad)?, 5.0);
+    /// assert_eq!(grad, [2.0, -4.0, 0.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn flat_gradient(mut self, grads: &[Option<Expr<'g, T>>]) -> Self {
         assert_eq!(
             grads.len(),
@@ -278,6 +398,25 @@ impl<'g, T: Scalar> Compiler<'g, T> {
 
     /// After the outputs are computed, writes `value` into the range of parameter `name`
     /// (Theano's `updates`, e.g. `w - lr * g`). All updates read the old x.
+    ///
+    /// ```
+    /// use symgrad::{Compiler, Error, Graph, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("w", &[2]);
+    /// let g = Graph::<f64>::new();
+    /// let w = g.param(&layout, "w");
+    /// // a gradient-descent step per call: w <- w - 0.25 * 2w
+    /// let mut f = Compiler::new(&g, &layout)
+    ///     .output(w.square().sum_all())
+    ///     .update("w", w - w * 0.5)
+    ///     .build();
+    /// let mut x = vec![4.0, -2.0];
+    /// f.run_update(&mut x, &[], None)?;
+    /// assert_eq!(f.scalar_output(0)?, 20.0); // the cost at the old x
+    /// assert_eq!(x, [2.0, -1.0]);
+    /// assert_eq!(f.run(&x, &[], None), Err(Error::UpdatesNeedMut)); // `run` cannot write x
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn update(mut self, name: &str, value: Expr<'g, T>) -> Self {
         let e = self
             .layout
@@ -311,7 +450,10 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     /// layout.add("x", &[]);
     /// let g = Graph::<f64>::new();
     /// let x = g.param(&layout, "x");
-    /// let o = Compiler::new(&g, &layout).value_and_grad((x.exp() + 1.0).log()).fusion(false).optimize();
+    /// let o = Compiler::new(&g, &layout)
+    ///     .value_and_grad((x.exp() + 1.0).log())
+    ///     .fusion(false)
+    ///     .optimize();
     /// assert_eq!(o.graph.expr_text(&o.outputs), "softplus(x)");
     /// assert_eq!(o.graph.expr_text(&[o.grads.unwrap()[0].unwrap()]), "sigmoid(x)");
     /// ```
@@ -685,6 +827,26 @@ const _: () = assert!(crate::ops::MAX_SLOTS <= 16);
 impl<T: Scalar> Function<T> {
     /// Computes the outputs (and the gradient, if compiled with one) at x. Read outputs with
     /// [`Function::output`] afterwards.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("w", &[2]);
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// let x = g.input("x", dims![n, 2]);
+    /// let y = x.matmul(g.param(&layout, "w").reshape([2, 1]));
+    /// let mut f = Compiler::new(&g, &layout)
+    ///     .inputs(&[x])
+    ///     .output(y)
+    ///     .output(y.square().sum_all())
+    ///     .build();
+    /// f.run(&[1.0, 10.0], &[TensorRef::new(&[3, 2], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])], None)?;
+    /// let out = f.output(0)?;
+    /// assert_eq!(out.shape, &[3, 1]);
+    /// assert_eq!(out.data, &[21.0, 43.0, 65.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn run(
         &mut self,
         x: &[T],
@@ -728,6 +890,16 @@ impl<T: Scalar> Function<T> {
     }
 
     /// Runs and returns output 0 as a scalar.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![2]);
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output(x.square().sum_all()).build();
+    /// assert_eq!(f.value(&[], &[TensorRef::new(&[2], &[3.0, 4.0])])?, 25.0);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn value(&mut self, x: &[T], inputs: &[TensorRef<'_, T>]) -> Result<T> {
         self.run(x, inputs, None)?;
         self.scalar_output(0)
@@ -824,6 +996,23 @@ impl<T: Scalar> Function<T> {
     }
 
     /// Counters of calls, plans and arena growth.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let n = g.symbol("n");
+    /// let x = g.input("x", dims![n]);
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output(x.exp().sum_all()).build();
+    /// for _ in 0..3 {
+    ///     f.value(&[], &[TensorRef::new(&[4], &[0.0; 4])])?;
+    /// }
+    /// let s = f.stats();
+    /// assert_eq!((s.calls, s.plans_built), (3, 1)); // the plan is made once per batch size
+    /// f.value(&[], &[TensorRef::new(&[2], &[0.0; 2])])?;
+    /// assert_eq!(f.stats().plans_built, 2);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn stats(&self) -> CallStats {
         self.stats
     }
@@ -835,6 +1024,19 @@ impl<T: Scalar> Function<T> {
 
     /// Time spent per op name over the calls made since profiling was turned on, largest
     /// first: `(op label, total seconds, instructions)`.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![1000]);
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output(x.exp().sum_all()).build();
+    /// f.set_profiling(true);
+    /// f.value(&[], &[TensorRef::new(&[1000], &[0.0; 1000])])?;
+    /// let ops: Vec<String> = f.profile().into_iter().map(|(op, _, _)| op).collect();
+    /// assert!(ops.iter().any(|op| op.starts_with("fused")), "{ops:?}");
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn profile(&self) -> Vec<(String, f64, usize)> {
         let Some(p) = &self.profile else {
             return Vec::new();
@@ -887,6 +1089,18 @@ impl<T: Scalar> Function<T> {
     }
 
     /// The program with the buffer plan of the last call, one instruction a line.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("x", dims![3]);
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output((x * 2.0).exp().sum_all()).build();
+    /// f.value(&[], &[TensorRef::new(&[3], &[0.0; 3])])?;
+    /// let listing = f.describe();
+    /// assert!(listing.contains("fused{exp(#0 * 2)}"), "{listing}");
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn describe(&self) -> String {
         use std::fmt::Write;
         let mut s = String::new();
@@ -977,6 +1191,17 @@ impl<T: Scalar> Function<T> {
     }
 
     /// Checks input arrays against the compiled inputs' shapes without running anything.
+    ///
+    /// ```
+    /// use symgrad::{dims, Compiler, Error, Graph, ParamLayout, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let none = ParamLayout::new();
+    /// let x = g.input("X", dims![2, 3]);
+    /// let mut f = Compiler::new(&g, &none).inputs(&[x]).output(x.sum_all()).build();
+    /// let err = f.check_inputs(&[TensorRef::new(&[3, 2], &[0.0; 6])]).unwrap_err();
+    /// assert!(matches!(err, Error::InputShape { .. }));
+    /// assert_eq!(err.to_string(), "input `X`: expected shape [2, 3], got [3, 2]");
+    /// ```
     pub fn check_inputs(&mut self, inputs: &[TensorRef<'_, T>]) -> Result<()> {
         self.bind(inputs)
     }

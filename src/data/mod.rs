@@ -110,6 +110,22 @@ impl<T: Scalar> Dataset<T> {
 
     /// A copy with the examples in a seeded random order, so that an epoch's mini-batches
     /// are contiguous slices of it (one copy per epoch, none per batch).
+    ///
+    /// ```
+    /// use symgrad::data::Dataset;
+    /// let d = Dataset {
+    ///     n: 4,
+    ///     dim: 1,
+    ///     x: vec![0.0f32, 1.0, 2.0, 3.0],
+    ///     labels: Some(vec![0, 1, 2, 3]),
+    /// };
+    /// let s = d.shuffled(7);
+    /// assert_eq!(s, d.shuffled(7)); // the same seed, the same order
+    /// let labels = s.labels.as_ref().unwrap();
+    /// for i in 0..4 {
+    ///     assert_eq!(s.x[i], f32::from(labels[i])); // rows keep their labels
+    /// }
+    /// ```
     pub fn shuffled(&self, seed: u64) -> Self {
         let mut order: Vec<usize> = (0..self.n).collect();
         order.shuffle(&mut StdRng::seed_from_u64(seed));
@@ -130,6 +146,14 @@ impl<T: Scalar> Dataset<T> {
     }
 
     /// Mini-batch `k` of size `b` (the last may be shorter): `(rows, data)`.
+    ///
+    /// ```
+    /// use symgrad::data::Dataset;
+    /// let d = Dataset { n: 5, dim: 2, x: (0..10).map(f64::from).collect(), labels: None };
+    /// assert_eq!(d.batches(2), 3);
+    /// assert_eq!(d.batch(1, 2), (2, &[4.0, 5.0, 6.0, 7.0][..]));
+    /// assert_eq!(d.batch(2, 2), (1, &[8.0, 9.0][..])); // the last is shorter
+    /// ```
     pub fn batch(&self, k: usize, b: usize) -> (usize, &[T]) {
         let start = (k * b).min(self.n);
         let end = ((k + 1) * b).min(self.n);

@@ -185,6 +185,15 @@ impl<T: Scalar> Graph<T> {
 
     /// An empty graph that merges identical nodes as they are appended (hash-consing):
     /// building `x + 1` twice gives one node. The rewrite passes build into such graphs.
+    ///
+    /// ```
+    /// use symgrad::Graph;
+    /// let g = Graph::<f64>::new_merging();
+    /// let x = g.input("x", [3]);
+    /// let (a, b) = (x.exp(), x.exp());
+    /// assert_eq!(a.id(), b.id());
+    /// assert_eq!(g.merged_count(), 1);
+    /// ```
     pub fn new_merging() -> Self {
         let g = Self::new();
         g.data.borrow_mut().intern = Some(HashMap::new());
@@ -220,6 +229,16 @@ impl<T: Scalar> Graph<T> {
     }
 
     /// The symbolic dimension called `name`, created on first use.
+    ///
+    /// ```
+    /// use symgrad::{dims, Graph};
+    /// let g = Graph::<f32>::new();
+    /// let batch = g.symbol("batch");
+    /// assert_eq!(g.symbol("batch"), batch); // the same name is the same symbol
+    /// let x = g.input("X", dims![batch, 784]);
+    /// assert_eq!(g.fmt_shape(&x.shape()), "[batch, 784]");
+    /// assert_eq!(g.symbol_name(batch), "batch");
+    /// ```
     pub fn symbol(&self, name: &str) -> SymId {
         let mut d = self.data.borrow_mut();
         if let Some(i) = d.symbols.iter().position(|s| s == name) {
@@ -244,6 +263,19 @@ impl<T: Scalar> Graph<T> {
     ///
     /// # Panics
     /// If an input of that name exists already.
+    ///
+    /// ```
+    /// use symgrad::{dims, Graph, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// let x = g.input("x", dims![n, 2]);
+    /// let s = x.sum_all();
+    /// // any n at call time
+    /// assert_eq!(s.eval(&[(x, TensorRef::new(&[1, 2], &[1.0, 2.0]))])?.data(), &[3.0]);
+    /// assert_eq!(s.eval(&[(x, TensorRef::new(&[2, 2], &[1.0, 2.0, 3.0, 4.0]))])?.data(), &[10.0]);
+    /// assert_eq!(g.inputs(), vec![x.id()]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn input<D: Into<Dim>>(
         &self,
         name: &str,
@@ -273,6 +305,20 @@ impl<T: Scalar> Graph<T> {
     ///
     /// # Panics
     /// If the layout has no parameter of that name.
+    ///
+    /// ```
+    /// use symgrad::{Graph, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("W", &[3, 2]);
+    /// layout.add("b", &[2]);
+    /// let g = Graph::<f64>::new();
+    /// let b = g.param(&layout, "b");
+    /// assert_eq!(b.shape_fixed(), Some(vec![2]));
+    /// assert_eq!(g.param(&layout, "b").id(), b.id()); // one node per parameter
+    /// let x: Vec<f64> = (0..8).map(f64::from).collect();
+    /// assert_eq!(b.eval_at(&layout, &x, &[])?.data(), &[6.0, 7.0]); // b is x[6..8]
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn param(&self, layout: &ParamLayout, name: &str) -> Expr<'_, T> {
         let id = layout
             .id(name)
@@ -305,6 +351,15 @@ impl<T: Scalar> Graph<T> {
     }
 
     /// A constant array.
+    ///
+    /// ```
+    /// use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let c = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// assert_eq!(c.shape_fixed(), Some(vec![2, 2]));
+    /// assert_eq!(c.t().eval(&[])?.data(), &[1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn constant(&self, t: Tensor<T>) -> Expr<'_, T> {
         let shape: SymShape = t.shape().iter().map(|&d| Dim::Fixed(d)).collect();
         let id = self.push_node(Op::Const(t), &[], shape);
@@ -312,6 +367,15 @@ impl<T: Scalar> Graph<T> {
     }
 
     /// A rank-0 constant.
+    ///
+    /// ```
+    /// use symgrad::Graph;
+    /// let g = Graph::<f32>::new();
+    /// let half = g.scalar(0.5);
+    /// assert_eq!(half.rank(), 0);
+    /// assert_eq!((half * 4.0).eval(&[])?.data(), &[2.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn scalar(&self, v: f64) -> Expr<'_, T> {
         self.constant(Tensor::scalar(T::from_f64(v)))
     }
@@ -364,6 +428,18 @@ impl<T: Scalar> Graph<T> {
     }
 
     /// A short description of a node for messages: `input `X``, `param `W1``, `%7 (exp)`.
+    ///
+    /// ```
+    /// use symgrad::{Graph, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("W1", &[2]);
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("X", [2]);
+    /// let w = g.param(&layout, "W1");
+    /// assert_eq!(g.describe(x.id()), "input `X`");
+    /// assert_eq!(g.describe(w.id()), "param `W1`");
+    /// assert_eq!(g.describe((x * w).id()), "%2 (mul)");
+    /// ```
     pub fn describe(&self, id: NodeId) -> String {
         let n = self.node(id);
         match &n.op {
@@ -385,6 +461,16 @@ impl<T: Scalar> Graph<T> {
 
     /// [`Graph::apply`] that returns why the inputs do not fit instead of panicking: the
     /// message names the op, the shapes and the inputs.
+    ///
+    /// ```
+    /// use symgrad::ops::{Binary, Op};
+    /// use symgrad::Graph;
+    /// let g = Graph::<f64>::new();
+    /// let (a, b) = (g.input("a", [3, 4]), g.input("b", [5, 6]));
+    /// let why = g.try_apply(Op::Binary(Binary::Add), &[a.id(), b.id()]).unwrap_err();
+    /// assert!(why.contains("[3, 4]") && why.contains("[5, 6]"), "{why}");
+    /// assert!(g.try_apply(Op::Binary(Binary::Add), &[a.id(), a.id()]).is_ok());
+    /// ```
     pub fn try_apply(&self, op: Op<T>, inputs: &[NodeId]) -> Result<NodeId, String> {
         if let Some(n) = op.arity() {
             if n != inputs.len() {
@@ -445,6 +531,14 @@ impl<T: Scalar> Graph<T> {
     }
 
     /// The concrete shape of a node whose dimensions are all fixed.
+    ///
+    /// ```
+    /// use symgrad::{dims, Graph};
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// assert_eq!(g.fixed_shape(g.input("a", [2, 3]).id()).as_deref(), Some(&[2, 3][..]));
+    /// assert_eq!(g.fixed_shape(g.input("b", dims![n, 3]).id()), None);
+    /// ```
     pub fn fixed_shape(&self, id: NodeId) -> Option<Shape> {
         self.node(id)
             .shape

@@ -88,6 +88,13 @@ pub struct Forward<'g, T: Scalar> {
 impl Autoencoder {
     /// The paper's MNIST network, 784-1000-500-250-30: logistic units, a linear 30-unit code,
     /// logistic outputs (2,837,314 parameters, untied).
+    ///
+    /// ```
+    /// use symgrad::models::autoencoder::Autoencoder;
+    /// let ae = Autoencoder::mnist();
+    /// assert_eq!(ae.layout().len(), 2_837_314);
+    /// assert_eq!(ae.layers().len(), 8); // unrolled: 4 encoder, 4 decoder layers
+    /// ```
     pub fn mnist() -> Self {
         Autoencoder {
             sizes: vec![784, 1000, 500, 250, 30],
@@ -138,6 +145,19 @@ impl Autoencoder {
 
     /// The flat layout: `W1, b1, ..., W{2k}, b{2k}`, each `Wi` of shape `[inputs, outputs]`;
     /// when tied, the decoder layers have biases only (`b{k+1} ... b{2k}`).
+    ///
+    /// ```
+    /// use symgrad::models::autoencoder::Autoencoder;
+    /// let mut ae = Autoencoder::mnist();
+    /// ae.sizes = vec![4, 3, 2];
+    /// let l = ae.layout();
+    /// let names: Vec<&str> = l.entries().iter().map(|e| e.name.as_str()).collect();
+    /// assert_eq!(names, ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"]);
+    /// // the decoder mirrors the encoder
+    /// assert_eq!(l.lookup("W3").unwrap().shape.as_slice(), &[2, 3]);
+    /// ae.tied = true;
+    /// assert_eq!(ae.layout().len(), l.len() - 4 * 3 - 3 * 2); // no decoder weights
+    /// ```
     pub fn layout(&self) -> ParamLayout {
         let k = self.depth();
         let mut l = ParamLayout::new();
@@ -183,6 +203,36 @@ impl Autoencoder {
     }
 
     /// Applies the unrolled network to `x` (shape `[batch, sizes[0]]`).
+    ///
+    /// ```
+    /// use symgrad::models::autoencoder::{Autoencoder, Loss, Unit};
+    /// use symgrad::{dims, Compiler, Graph, TensorRef};
+    /// let ae = Autoencoder {
+    ///     sizes: vec![4, 3, 2],
+    ///     units: vec![Unit::Logistic, Unit::Linear],
+    ///     output_unit: Unit::Logistic,
+    ///     tied: false,
+    /// };
+    /// let layout = ae.layout();
+    /// let g = Graph::<f64>::new();
+    /// let batch = g.symbol("batch");
+    /// let x = g.input("X", dims![batch, 4]);
+    /// let net = ae.forward(&g, &layout, x);
+    /// assert_eq!(g.fmt_shape(&net.code.shape()), "[batch, 2]");
+    /// let cost = ae.cost(Loss::CrossEntropy, x, &net);
+    /// let mut f = Compiler::new(&g, &layout)
+    ///     .inputs(&[x])
+    ///     .value_and_grad(cost)
+    ///     .output(net.code)
+    ///     .build();
+    /// let params = ae.init::<f64>(&layout, 0.1, 1);
+    /// let mut grad = vec![0.0; layout.len()];
+    /// let data = [0.0, 1.0, 0.5, 0.25, 1.0, 0.0, 0.75, 0.5];
+    /// let f0 = f.value_and_grad(&params, &[TensorRef::new(&[2, 4], &data)], &mut grad)?;
+    /// assert!(f0 > 0.0 && grad.iter().any(|&v| v != 0.0));
+    /// assert_eq!(f.output(1)?.shape, &[2, 2]); // the codes
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn forward<'g, T: Scalar>(
         &self,
         g: &'g Graph<T>,

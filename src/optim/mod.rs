@@ -105,6 +105,20 @@ pub struct FusedObjective<F> {
 
 impl<F> FusedObjective<F> {
     /// Wraps `fg(x, g) -> F(x)` for x of length `n`.
+    ///
+    /// ```
+    /// use symgrad::optim::{FusedObjective, Lbfgs, Objective};
+    /// // f and its gradient share exp(x0): scipy's `jac=True`
+    /// let mut obj = FusedObjective::new(2, |x: &[f64], g: &mut [f64]| {
+    ///     let e = x[0].exp();
+    ///     g[0] = e - 2.0;
+    ///     g[1] = 2.0 * x[1];
+    ///     e - 2.0 * x[0] + x[1] * x[1]
+    /// });
+    /// let mut x = [0.0, 1.0];
+    /// let report = Lbfgs::new().minimize(&mut obj, &mut x);
+    /// assert!((x[0] - 2f64.ln()).abs() < 1e-6 && x[1].abs() < 1e-6, "{report}");
+    /// ```
     pub fn new(n: usize, fg: F) -> Self {
         FusedObjective { n, fg }
     }
@@ -128,6 +142,28 @@ pub struct CompiledObjective<'a, T: Scalar> {
 
 impl<'a, T: Scalar> CompiledObjective<'a, T> {
     /// Binds the input arrays. The shapes are checked here, so evaluations cannot fail later.
+    ///
+    /// ```
+    /// use symgrad::optim::{CompiledObjective, Lbfgs};
+    /// use symgrad::{dims, Compiler, Graph, ParamLayout, TensorRef};
+    /// // Least squares in symgrad, minimized by L-BFGS: fit y = a x + b.
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("a", &[]);
+    /// layout.add("b", &[]);
+    /// let g = Graph::<f64>::new();
+    /// let n = g.symbol("n");
+    /// let (x, y) = (g.input("x", dims![n]), g.input("y", dims![n]));
+    /// let fit = x * g.param(&layout, "a") + g.param(&layout, "b");
+    /// let cost = (fit - y).square().mean_all();
+    /// let mut f = Compiler::new(&g, &layout).inputs(&[x, y]).value_and_grad(cost).build();
+    /// let (xs, ys) = ([0.0, 1.0, 2.0, 3.0], [1.0, 3.0, 5.0, 7.0]);
+    /// let data = [TensorRef::new(&[4], &xs), TensorRef::new(&[4], &ys)];
+    /// let mut obj = CompiledObjective::new(&mut f, &data)?;
+    /// let mut p = [0.0, 0.0];
+    /// Lbfgs::new().minimize(&mut obj, &mut p);
+    /// assert!((p[0] - 2.0).abs() < 1e-6 && (p[1] - 1.0).abs() < 1e-6);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn new(f: &'a mut Function<T>, inputs: &[TensorRef<'a, T>]) -> Result<Self> {
         f.check_inputs(inputs)?;
         if !f.has_gradient() {
@@ -174,6 +210,12 @@ pub enum Norm {
 
 impl Norm {
     /// The norm of `g`.
+    ///
+    /// ```
+    /// use symgrad::optim::Norm;
+    /// assert_eq!(Norm::L2.of(&[3.0f64, -4.0]), 5.0);
+    /// assert_eq!(Norm::Inf.of(&[3.0f32, -4.0]), 4.0);
+    /// ```
     pub fn of<T: Scalar>(self, g: &[T]) -> f64 {
         match self {
             Norm::L2 => dot(g, g).sqrt(),

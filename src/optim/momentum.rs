@@ -36,6 +36,13 @@ pub enum LearningRate {
 
 impl LearningRate {
     /// The rate at `epoch` (from 0).
+    ///
+    /// ```
+    /// use symgrad::optim::LearningRate;
+    /// let lr = LearningRate::Step { initial: 0.1, factor: 0.5, every: 10 };
+    /// assert_eq!((lr.at(0), lr.at(9), lr.at(10), lr.at(25)), (0.1, 0.1, 0.05, 0.025));
+    /// assert_eq!(LearningRate::InverseTime { initial: 1.0, decay: 0.5 }.at(2), 0.5);
+    /// ```
     pub fn at(&self, epoch: usize) -> f64 {
         match self {
             LearningRate::Constant(r) => *r,
@@ -110,6 +117,16 @@ impl<T: Scalar> Momentum<T> {
 
     /// One update of x from the gradient `g` (taken at x, or at `x + mu v` for Nesterov: see
     /// [`Momentum::lookahead`]).
+    ///
+    /// ```
+    /// use symgrad::optim::{LearningRate, Momentum};
+    /// let mut opt = Momentum::<f64>::new(LearningRate::Constant(0.1), 0.9);
+    /// let mut x = [1.0];
+    /// opt.step(&mut x, &[2.0], 0); // v = -0.1 * 2
+    /// assert!((x[0] - 0.8).abs() < 1e-15);
+    /// opt.step(&mut x, &[2.0], 0); // v = 0.9 * v - 0.1 * 2
+    /// assert!((x[0] - 0.42).abs() < 1e-15);
+    /// ```
     pub fn step(&mut self, x: &mut [T], g: &[T], epoch: usize) {
         if self.velocity.len() != x.len() {
             self.velocity = vec![T::zero(); x.len()];
