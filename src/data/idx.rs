@@ -157,6 +157,18 @@ fn pair<T: Scalar>(dir: &Path, images: &str, labels: &str) -> Result<Dataset<T>,
 }
 
 /// Loads MNIST from a folder holding the four IDX files (gzipped or not).
+///
+/// ```
+/// use std::path::Path;
+/// use symgrad::data::{find_mnist, load_mnist};
+/// // A folder without the files: the error names the file it looked for.
+/// let err = load_mnist::<f32>(Path::new("no-such-folder")).unwrap_err();
+/// assert!(err.to_string().contains("train-images-idx3-ubyte"), "{err}");
+/// if let Some(dir) = find_mnist() {
+///     let mnist = load_mnist::<f32>(&dir).unwrap();
+///     assert_eq!((mnist.train.n, mnist.test.n, mnist.train.dim), (60_000, 10_000, 784));
+/// }
+/// ```
 pub fn load_mnist<T: Scalar>(dir: &Path) -> Result<Mnist<T>, DataError> {
     Ok(Mnist {
         train: pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,

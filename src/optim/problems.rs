@@ -278,6 +278,19 @@ pub fn trigonometric(n: usize) -> Problem {
 }
 
 /// The problems every solver is tested on.
+///
+/// ```
+/// use symgrad::optim::problems::standard;
+/// use symgrad::optim::{FusedObjective, Lbfgs};
+/// let problems = standard();
+/// assert_eq!(problems.len(), 9);
+/// for p in problems {
+///     let mut obj = FusedObjective::new(p.n, |x: &[f64], g: &mut [f64]| p.fg(x, g));
+///     let mut x = p.x0.clone();
+///     let report = Lbfgs::new().minimize(&mut obj, &mut x);
+///     assert!(p.f(&x) - p.f_min <= p.f_tol, "{}: {report}", p.name);
+/// }
+/// ```
 pub fn standard() -> Vec<Problem> {
     vec![
         rosenbrock(),

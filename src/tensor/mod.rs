@@ -49,6 +49,13 @@ impl<T: Scalar> Tensor<T> {
     ///
     /// # Panics
     /// If `data.len()` is not the product of `shape`.
+    ///
+    /// ```
+    /// use symgrad::Tensor;
+    /// let t = Tensor::from_vec([2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    /// assert_eq!(t.shape(), &[2, 3]);
+    /// assert_eq!(t.at(&[1, 0]), 4.0); // row-major
+    /// ```
     pub fn from_vec(shape: impl Into<Vec<usize>>, data: Vec<T>) -> Self {
         let shape: Vec<usize> = shape.into();
         assert_eq!(
@@ -134,6 +141,12 @@ impl<T: Scalar> Tensor<T> {
     }
 
     /// Converts every element to another float type.
+    ///
+    /// ```
+    /// use symgrad::Tensor;
+    /// let t = Tensor::from_vec([2], vec![0.1f64, 2.5]);
+    /// assert_eq!(t.cast::<f32>().data(), &[0.1f32, 2.5]);
+    /// ```
     pub fn cast<U: Scalar>(&self) -> Tensor<U> {
         Tensor {
             shape: self.shape.clone(),

@@ -18,6 +18,15 @@ pub struct Pca {
 
 impl Pca {
     /// Fits `k` components to `data`.
+    ///
+    /// ```
+    /// use symgrad::data::curves_like;
+    /// use symgrad::train::Pca;
+    /// let (train, test) = (curves_like::<f64>(300, 1), curves_like::<f64>(100, 2));
+    /// let (e2, e6) = (Pca::fit(&train, 2)?.error(&test), Pca::fit(&train, 6)?.error(&test));
+    /// assert!(e6 < e2); // more components, less error
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
     pub fn fit<T: Scalar>(data: &Dataset<T>, k: usize) -> Result<Pca, Error> {
         let (n, d) = (data.n, data.dim);
         let mut mean = vec![0.0; d];
