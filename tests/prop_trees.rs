@@ -11,7 +11,7 @@ use symgrad::{check_gradient, Compiler, Expr, GradCheckOptions, Graph, ParamLayo
 /// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`; every node has
 /// shape [3, 4] and is defined and smooth for all real inputs.
 fn tree() -> impl Strategy<Value = Tree> {
-    common::tree(3, 9, 6, 6, 64)
+    common::tree(3, 10, 6, 6, 64)
 }
 
 fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
@@ -32,6 +32,7 @@ fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
                 5 => (a.square() + 1.0).log(),
                 6 => a.tanh().exp(),
                 7 => a.sum(&[1], true) * 0.25 + a, // reduction, broadcast back
+                8 => a.sin() * a.cos(),
                 _ => a.matmul_t(a, true, false).tanh().matmul(a.t()).t() * 0.1, // [4,4] then back to [3,4]
             }
         }

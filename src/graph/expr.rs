@@ -264,6 +264,32 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.unary(Unary::Tanh)
     }
 
+    /// Sine (radians).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![0.0, std::f64::consts::FRAC_PI_2]));
+    /// assert_eq!(x.sin().eval(&[])?.data(), &[0.0, 1.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn sin(self) -> Self {
+        self.unary(Unary::Sin)
+    }
+
+    /// Cosine (radians).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![0.0, std::f64::consts::PI]));
+    /// assert_eq!(x.cos().eval(&[])?.data(), &[1.0, -1.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn cos(self) -> Self {
+        self.unary(Unary::Cos)
+    }
+
     /// Logistic sigmoid `1 / (1 + exp(-x))`, computed without overflow.
     ///
     /// ```

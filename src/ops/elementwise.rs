@@ -78,6 +78,10 @@ unary_table! {
     Sign = "sign", f: |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x }, vjp: |x, y, gy| None;
     /// `tanh x`; d/dx = 1 - y^2.
     Tanh = "tanh", f: |x| x.tanh(), vjp: |x, y, gy| Some(gy * (1.0 - y.square()));
+    /// `sin x` (radians); d/dx = cos x.
+    Sin = "sin", f: |x| x.sin(), vjp: |x, y, gy| Some(gy * x.cos());
+    /// `cos x` (radians); d/dx = -sin x.
+    Cos = "cos", f: |x| x.cos(), vjp: |x, y, gy| Some(-(gy * x.sin()));
     /// `1 / (1 + exp(-x))` as `1 / (1 + e)` or `e / (1 + e)` with `e = exp(-|x|)` (no overflow); d/dx = y (1 - y).
     Sigmoid = "sigmoid", f: |x| { let e = (-x.abs()).exp_simd(); (if x >= T::zero() { T::one() } else { e }) / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
     /// `log(1 + exp x) = max(x, 0) + log1p(exp(-|x|))`; d/dx = sigmoid x.
