@@ -333,6 +333,12 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     /// Writes a flat gradient: `grads[k]` is the gradient of parameter `k` of the layout
     /// (`None`: zeros). Use [`Compiler::value_and_grad`] for the common case.
     ///
+    /// The given gradients are rewritten like every other output, but they were taken from
+    /// the graph you built: a gradient that [`grad`](crate::grad) took of a literal
+    /// `log(sigmoid(z))` holds `1 / sigmoid(z)`, which no rule turns back into a stable form.
+    /// [`Compiler::value_and_grad`] differentiates after the stability rules have run, and so
+    /// gives finite gradients where this cannot.
+    ///
     /// # Panics
     /// If `grads.len()` is not the layout's parameter count, or a gradient's shape differs
     /// from its parameter's.
