@@ -1,6 +1,6 @@
 //! Pictures of a run, as PNG: test images above their reconstructions (like the paper's
-//! figure 2), the learning curve, and a scatter of 2-D codes coloured by label. Text uses a
-//! 5x7 pixel font built in here, so no font library is needed.
+//! figure 2), the learning curve, a scatter of 2-D codes coloured by label, and tiles (a
+//! layer's filters). Text uses a 5x7 pixel font built in here, so no font library is needed.
 
 use std::path::Path;
 
@@ -186,6 +186,54 @@ pub fn reconstructions<T: Scalar>(
                     );
                     img[py * w + px] = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
                 }
+            }
+        }
+    }
+    encode_png(path, w, h, png::ColorType::Grayscale, &img)
+}
+
+/// Square grayscale tiles in a grid of `cols` columns, 2x enlarged: `values` holds
+/// `values.len() / (side * side)` tiles of `side * side` row-major values each, each tile
+/// scaled from its own minimum (black) to its maximum (white). For the filters a layer has
+/// learned (its weight matrix's columns, one tile per hidden unit) or a batch of images.
+///
+/// ```
+/// use symgrad::train::picture::tiles;
+/// let path = std::env::temp_dir().join("symgrad-doc-tiles.png");
+/// let two = [0.0, 1.0, 2.0, 3.0, 3.0, 2.0, 1.0, 0.0]; // two 2x2 tiles
+/// tiles(&path, &two, 2, 2).unwrap();
+/// assert!(std::fs::read(&path).unwrap().starts_with(b"\x89PNG"));
+/// # std::fs::remove_file(&path).ok();
+/// ```
+///
+/// # Panics
+/// If `side` or `cols` is 0, or `values.len()` is not a multiple of `side * side`.
+pub fn tiles(path: &Path, values: &[f64], side: usize, cols: usize) -> Result<(), RunError> {
+    assert!(
+        side > 0 && cols > 0,
+        "symgrad: tiles need a side and columns"
+    );
+    let per = side * side;
+    assert_eq!(
+        values.len() % per,
+        0,
+        "symgrad: {} values are not whole {side}x{side} tiles",
+        values.len()
+    );
+    let (n, scale, gap) = (values.len() / per, 2, 2);
+    let rows = n.div_ceil(cols).max(1);
+    let cell = side * scale + gap;
+    let (w, h) = (cols.min(n.max(1)) * cell + gap, rows * cell + gap);
+    let mut img = vec![64u8; w * h];
+    for (t, tile) in values.chunks(per).enumerate() {
+        let lo = tile.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = tile.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let span = if hi > lo { hi - lo } else { 1.0 };
+        let (x0, y0) = (gap + (t % cols) * cell, gap + (t / cols) * cell);
+        for r in 0..side * scale {
+            for c in 0..side * scale {
+                let v = (tile[(r / scale) * side + c / scale] - lo) / span;
+                img[(y0 + r) * w + x0 + c] = (255.0 * v.clamp(0.0, 1.0)) as u8;
             }
         }
     }
