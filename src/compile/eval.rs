@@ -49,8 +49,9 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// ```
     ///
     /// # Panics
-    /// If the expression reads a parameter outside `layout` (a programming error, like
-    /// building with a parameter of another layout).
+    /// If a node given a value in `inputs` is not an input node, or the expression reads a
+    /// parameter outside `layout` (programming errors, like building with a parameter of
+    /// another layout).
     pub fn eval_at(
         self,
         layout: &ParamLayout,
