@@ -300,6 +300,12 @@ fn config_from(a: &TrainArgs) -> Result<RunConfig, AnyError> {
             dir: Some(dir.clone()),
         };
     }
+    if a.train_size == Some(0) {
+        return Err("--train-size must be at least 1".into());
+    }
+    if a.test_size == Some(0) {
+        return Err("--test-size must be at least 1".into());
+    }
     c.train_size = a.train_size.or(c.train_size);
     c.test_size = a.test_size.or(c.test_size);
     if let Some(sizes) = &a.layers {

@@ -44,6 +44,14 @@ fn bad_arguments_give_one_clear_line() {
     fails_with(&["train", "--epochs", "many"], "invalid value 'many'");
     fails_with(&["train", "--threads", "0"], "--threads must be at least 1");
     fails_with(
+        &["train", "--train-size", "0"],
+        "--train-size must be at least 1",
+    );
+    fails_with(
+        &["train", "--test-size", "0"],
+        "--test-size must be at least 1",
+    );
+    fails_with(
         &["train", "--output-unit", "linear"],
         "cross-entropy needs logistic output units",
     );

@@ -132,7 +132,16 @@ impl RunConfig {
         }
     }
 
-    /// Checks the configuration's own consistency.
+    /// Checks the configuration's own consistency ([`train_run`] calls it before loading data).
+    ///
+    /// ```
+    /// use symgrad::train::run::RunConfig;
+    /// let mut c = RunConfig::preset("demo").unwrap();
+    /// assert!(c.validate().is_ok());
+    /// c.train_size = Some(0);
+    /// let err = c.validate().unwrap_err();
+    /// assert_eq!(err.to_string(), "configuration: train_size must be at least 1 example, got 0");
+    /// ```
     pub fn validate(&self) -> Result<(), RunError> {
         let n = &self.network;
         let bad = |m: String| Err(RunError::Config(m));
@@ -164,6 +173,24 @@ impl RunConfig {
                 "the data have 784 pixels per image, the network's input layer has {}",
                 n.sizes[0]
             ));
+        }
+        for (what, size) in [
+            ("train_size", self.train_size),
+            ("test_size", self.test_size),
+        ] {
+            if size == Some(0) {
+                return bad(format!("{what} must be at least 1 example, got 0"));
+            }
+        }
+        if self.pretrain.as_ref().is_some_and(|p| p.batch == 0) {
+            return bad("the pre-training batch must hold at least 1 example, got 0".into());
+        }
+        let ft_batch = match self.finetune.method {
+            Finetune::MinimizeM { batch, .. } | Finetune::Momentum { batch, .. } => batch,
+            Finetune::Lbfgs { .. } => 1,
+        };
+        if ft_batch == 0 {
+            return bad("the fine-tuning batch must hold at least 1 example, got 0".into());
         }
         Ok(())
     }
