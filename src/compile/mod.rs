@@ -334,7 +334,7 @@ impl<'g, T: Scalar> Compiler<'g, T> {
     /// (`None`: zeros). Use [`Compiler::value_and_grad`] for the common case.
     ///
     /// The given gradients are rewritten like every other output, but they were taken from
-    /// the graph you built: a gradient that [`grad`](crate::grad) took of a literal
+    /// the graph you built: a gradient that [`grad`](fn@crate::grad) took of a literal
     /// `log(sigmoid(z))` holds `1 / sigmoid(z)`, which no rule turns back into a stable form.
     /// [`Compiler::value_and_grad`] differentiates after the stability rules have run, and so
     /// gives finite gradients where this cannot.
