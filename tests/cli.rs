@@ -146,6 +146,7 @@ fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
         "reconstructions.png",
         "learning_curve.png",
         "codes.png",
+        "filters.png",
     ] {
         assert!(dir.join(f).exists(), "{f} missing");
     }
