@@ -8,7 +8,7 @@
 
 use symgrad::data::curves_like;
 use symgrad::optim::{CompiledObjective, Lbfgs};
-use symgrad::train::picture::tiles;
+use symgrad::train::picture::filters;
 use symgrad::{check_gradient, dims, Compiler, GradCheckOptions, Graph, ParamLayout, TensorRef};
 
 /// Hidden units, target mean activation, weight of the penalty, weight decay.
@@ -91,13 +91,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // What each hidden unit has learned: its weights as a 28x28 picture.
     let w = layout.view(&params, "W")?.data;
-    let filters: Vec<f64> = (0..HIDDEN)
-        .flat_map(|j| (0..d).map(move |i| w[i * HIDDEN + j]))
-        .collect();
-    let side = (d as f64).sqrt() as usize;
     std::fs::create_dir_all("target").ok();
     let path = std::path::Path::new("target/sparse-filters.png");
-    tiles(path, &filters, side, 7)?;
+    filters(path, w, d, HIDDEN, 7)?;
     println!("wrote {} (one tile per hidden unit)", path.display());
     Ok(())
 }

@@ -644,14 +644,9 @@ fn finish<T: Scalar>(
         symgrad::train::picture::codes(&dir.join("codes.png"), &ae, &x, &test)?;
     }
     // The first layer's filters: the weights into each of its first 100 hidden units.
-    let (d, h) = (ae.sizes[0], ae.sizes[1]);
     let layout = ae.layout();
     let w1 = layout.view(&x, "W1")?.data;
-    let filters: Vec<f64> = (0..h.min(100))
-        .flat_map(|j| (0..d).map(move |i| w1[i * h + j].to_f64_lossless()))
-        .collect();
-    let side = (d as f64).sqrt() as usize;
-    symgrad::train::picture::tiles(&dir.join("filters.png"), &filters, side, 10)?;
+    symgrad::train::picture::filters(&dir.join("filters.png"), w1, ae.sizes[0], 100, 10)?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Pictures of a run, as PNG: test images above their reconstructions (like the paper's
-//! figure 2), the learning curve, a scatter of 2-D codes coloured by label, and tiles (a
-//! layer's filters). Text uses a 5x7 pixel font built in here, so no font library is needed.
+//! figure 2), the learning curve, a scatter of 2-D codes coloured by label, and tiles (such as
+//! a layer's filters). Text uses a 5x7 pixel font built in here, so no font library is needed.
 
 use std::path::Path;
 
@@ -238,6 +238,46 @@ pub fn tiles(path: &Path, values: &[f64], side: usize, cols: usize) -> Result<()
         }
     }
     encode_png(path, w, h, png::ColorType::Grayscale, &img)
+}
+
+/// The filters a layer has learned, as [`tiles`]: `w` is its weight matrix, `[inputs, units]`
+/// row-major, with `inputs` a square image; the weights into each of its first `max_units`
+/// units make one tile, `cols` tiles a row.
+///
+/// ```
+/// use symgrad::train::picture::filters;
+/// let path = std::env::temp_dir().join("symgrad-doc-filters.png");
+/// let w = vec![0.5f32; 4 * 3]; // 2x2 inputs, 3 units
+/// filters(&path, &w, 4, 2, 2).unwrap(); // the first 2 units
+/// assert!(std::fs::read(&path).unwrap().starts_with(b"\x89PNG"));
+/// # std::fs::remove_file(&path).ok();
+/// ```
+///
+/// # Panics
+/// If `inputs` is not a square, or `w.len()` is not a multiple of it.
+pub fn filters<T: Scalar>(
+    path: &Path,
+    w: &[T],
+    inputs: usize,
+    max_units: usize,
+    cols: usize,
+) -> Result<(), RunError> {
+    let side = (inputs as f64).sqrt().round() as usize;
+    assert_eq!(
+        side * side,
+        inputs,
+        "symgrad: filters need a square number of inputs"
+    );
+    assert_eq!(
+        w.len() % inputs,
+        0,
+        "symgrad: weights are not [{inputs}, units]"
+    );
+    let units = w.len() / inputs;
+    let values: Vec<f64> = (0..units.min(max_units))
+        .flat_map(|j| (0..inputs).map(move |i| w[i * units + j].to_f64_lossless()))
+        .collect();
+    tiles(path, &values, side, cols)
 }
 
 /// Train and test error per fine-tuning epoch, with PCA's test error as a dashed line.
