@@ -151,7 +151,15 @@ pub fn grad_cmd(expr: &str, wrt: &[String], shapes: &[String], json: bool) -> Re
                 Some(node) => o.graph.expr_text(&[node]),
                 None => "0".to_string(),
             },
-            None => "0".to_string(),
+            None => {
+                // Theano raises `DisconnectedInputError` here; the answer 0 is right, but a
+                // typo in `--wrt` would otherwise pass unseen.
+                eprintln!(
+                    "symgrad: note: `{name}` does not appear in the expression, so its \
+                     gradient is 0"
+                );
+                "0".to_string()
+            }
         };
         out.push((name.clone(), text));
     }

@@ -269,6 +269,13 @@ fn grad_prints_the_simplified_gradient() {
     ]);
     assert!(ok);
     assert_eq!(out, "d/dw: x\nd/dy: 0\n");
+    let (ok, out, err) = symgrad(&["grad", "x * y", "--wrt", "z"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "0\n");
+    assert!(
+        err.contains("`z` does not appear in the expression, so its gradient is 0"),
+        "{err}"
+    );
     fails_with(
         &["grad", "x * 2", "--wrt", "x", "--shape", "x=2"],
         "grad needs a scalar expression, got shape [2]",
