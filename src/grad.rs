@@ -1,4 +1,5 @@
-//! Reverse-mode differentiation as a graph transform: `grad(cost, wrt)` returns new nodes.
+//! Reverse-mode differentiation as a graph transform: `grad(cost, wrt)` returns new nodes;
+//! `hessian_vector`, `jacobian` and `hessian` are built from it.
 //!
 //! The walk: mark the nodes on a path from some `wrt` to `cost` (a forward pass in id
 //! order, which is topological), seed the cost's cotangent with 1, then visit the marked
@@ -150,4 +151,137 @@ pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option
     wrt.iter()
         .map(|w| cot.get(w.id().index()).copied().flatten())
         .collect()
+}
+
+/// Hessian-vector products, `H v` with `H` the Hessian of the scalar `cost` with respect to
+/// `wrt` taken as one vector: the gradient of `Σᵢ ⟨∂cost/∂wrtᵢ, vᵢ⟩`, two reverse passes
+/// and never the Hessian itself (Theano's `Lop` of the gradient; Pearlmutter's trick). `v[i]`
+/// has the shape of `wrt[i]`; the result has one entry per `wrt`, `None` where the product is
+/// zero because nothing connects.
+///
+/// # Panics
+/// As [`grad`], and if `v` and `wrt` differ in length or in a shape.
+///
+/// ```
+/// use symgrad::grad::hessian_vector;
+/// use symgrad::{dims, Graph, TensorRef};
+/// let g = Graph::<f64>::new();
+/// let x = g.input("x", dims![2]);
+/// let v = g.input("v", dims![2]);
+/// // f = x0² x1: H = [[2 x1, 2 x0], [2 x0, 0]].
+/// let f = (x.slice(0, 0, 1).square() * x.slice(0, 1, 2)).sum_all();
+/// let hv = hessian_vector(f, &[x], &[v])[0].unwrap();
+/// let out = hv.eval(&[
+///     (x, TensorRef::new(&[2], &[3.0, 5.0])),
+///     (v, TensorRef::new(&[2], &[1.0, 2.0])),
+/// ])?;
+/// assert_eq!(out.data(), &[2.0 * 5.0 + 2.0 * 3.0 * 2.0, 2.0 * 3.0]);
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+pub fn hessian_vector<'g, T: Scalar>(
+    cost: Expr<'g, T>,
+    wrt: &[Expr<'g, T>],
+    v: &[Expr<'g, T>],
+) -> Vec<Option<Expr<'g, T>>> {
+    assert_eq!(
+        wrt.len(),
+        v.len(),
+        "symgrad: hessian_vector needs one direction per variable"
+    );
+    for (w, d) in wrt.iter().zip(v) {
+        assert!(
+            w.shape() == d.shape(),
+            "symgrad: hessian_vector: a direction of shape {} for a variable of shape {}",
+            cost.graph().fmt_shape(&d.shape()),
+            cost.graph().fmt_shape(&w.shape())
+        );
+    }
+    let dot = grad(cost, wrt)
+        .into_iter()
+        .zip(v)
+        .filter_map(|(gi, vi)| gi.map(|gi| (gi * *vi).sum_all()))
+        .reduce(|a, b| a + b);
+    match dot {
+        Some(dot) => grad(dot, wrt),
+        None => vec![None; wrt.len()],
+    }
+}
+
+/// The Jacobian of `y` with respect to `x`: shape `[y's element count] ++ x's shape`, row `i`
+/// the gradient of `y`'s `i`-th element (row-major order). It takes one reverse pass per
+/// element of `y`, as Theano's `jacobian` does (there through `scan`), so it is for small
+/// `y`; for a product of the Jacobian with a vector, differentiate `sum(y * u)` instead.
+/// `None` when `y` does not depend on `x`.
+///
+/// # Panics
+/// If `y`'s shape has a symbolic dimension, or the expressions come from different graphs.
+///
+/// ```
+/// use symgrad::grad::jacobian;
+/// use symgrad::{dims, Graph, TensorRef};
+/// let g = Graph::<f64>::new();
+/// let x = g.input("x", dims![2]);
+/// let y = x.square() * 3.0; // J = diag(6 x)
+/// let j = jacobian(y, x).unwrap();
+/// let out = j.eval(&[(x, TensorRef::new(&[2], &[1.0, 2.0]))])?;
+/// assert_eq!(out.shape(), &[2, 2]);
+/// assert_eq!(out.data(), &[6.0, 0.0, 0.0, 12.0]);
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+pub fn jacobian<'g, T: Scalar>(y: Expr<'g, T>, x: Expr<'g, T>) -> Option<Expr<'g, T>> {
+    let g = y.graph();
+    let n: usize = y
+        .shape_fixed()
+        .unwrap_or_else(|| {
+            panic!(
+                "symgrad: jacobian needs an output of fixed shape, got {}",
+                g.fmt_shape(&y.shape())
+            )
+        })
+        .iter()
+        .product();
+    let flat = y.reshape([n]);
+    let rows: Vec<Option<Expr<'g, T>>> = (0..n)
+        .map(|i| grad(flat.slice(0, i, i + 1).sum_all(), &[x])[0])
+        .collect();
+    if rows.iter().all(Option::is_none) {
+        return None;
+    }
+    let xs = x.shape();
+    let row_shape: Vec<Dim> = std::iter::once(Dim::Fixed(1))
+        .chain(xs.iter().copied())
+        .collect();
+    let parts: Vec<Expr<'g, T>> = rows
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| g.scalar(0.0).broadcast_to(xs.iter().copied()))
+                .reshape(row_shape.iter().copied())
+        })
+        .collect();
+    Some(Expr::concat(&parts, 0))
+}
+
+/// The Hessian of the scalar `cost` with respect to `x`: shape `x's shape ++ x's shape`, the
+/// [`jacobian`] of the gradient, one reverse pass per element of `x` (for large `x`, use
+/// [`hessian_vector`]). `None` when the gradient does not depend on `x` (`cost` at most
+/// linear in it).
+///
+/// # Panics
+/// As [`grad`] and [`jacobian`]: `x` needs a fixed shape.
+///
+/// ```
+/// use symgrad::grad::hessian;
+/// use symgrad::{dims, Graph, TensorRef};
+/// let g = Graph::<f64>::new();
+/// let x = g.input("x", dims![2]);
+/// let f = (x.slice(0, 0, 1) * x.slice(0, 1, 2)).sum_all(); // x0 x1
+/// let h = hessian(f, x).unwrap();
+/// let out = h.eval(&[(x, TensorRef::new(&[2], &[3.0, 5.0]))])?;
+/// assert_eq!(out.data(), &[0.0, 1.0, 1.0, 0.0]);
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+pub fn hessian<'g, T: Scalar>(cost: Expr<'g, T>, x: Expr<'g, T>) -> Option<Expr<'g, T>> {
+    let gx = grad(cost, &[x])[0]?;
+    let xs = x.shape();
+    jacobian(gx, x).map(|j| j.reshape(xs.iter().chain(xs.iter()).copied()))
 }

@@ -1,0 +1,192 @@
+//! `grad::hessian_vector`, `grad::jacobian` and `grad::hessian`: against finite differences of
+//! the gradient and closed forms, against each other, and their `None` and panic cases.
+
+use symgrad::grad::{hessian, hessian_vector, jacobian};
+use symgrad::{dims, grad, Expr, Graph, Tensor, TensorRef};
+
+/// Deterministic values in about [-1, 1].
+fn vals(n: usize, salt: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| (((i + 3) * (salt + 7) * 37 % 101) as f64) / 50.0 - 1.0)
+        .collect()
+}
+
+/// F(W, b) = sum(log_softmax(tanh(X W + b)) * T) + 0.1 |W|⁴, a cost with two variables whose
+/// Hessian has every kind of block.
+fn cost<'g>(g: &'g Graph<f64>) -> (Expr<'g, f64>, [Expr<'g, f64>; 4]) {
+    let x = g.input("X", dims![5, 3]);
+    let t = g.input("T", dims![5, 4]);
+    let w = g.input("W", dims![3, 4]);
+    let b = g.input("b", dims![4]);
+    let y = (x.matmul(w) + b).tanh().log_softmax(1);
+    let f = (y * t).sum_all() + w.square().sum_all().square() * 0.1;
+    (f, [x, t, w, b])
+}
+
+fn run(e: Expr<'_, f64>, at: &[(Expr<'_, f64>, &[usize], &[f64])]) -> Tensor<f64> {
+    let refs: Vec<_> = at
+        .iter()
+        .map(|(x, s, d)| (*x, TensorRef::new(s, d)))
+        .collect();
+    e.eval(&refs).expect("every input is given")
+}
+
+#[test]
+fn hessian_vector_matches_central_differences_of_the_gradient() {
+    let g = Graph::<f64>::new();
+    let (f, [x, t, w, b]) = cost(&g);
+    let (vw, vb) = (g.input("vW", dims![3, 4]), g.input("vb", dims![4]));
+    let hv = hessian_vector(f, &[w, b], &[vw, vb]);
+    let gr = grad(f, &[w, b]);
+    let (xv, tv, wv, bv, dw, db) = (
+        vals(15, 1),
+        vals(20, 2),
+        vals(12, 3),
+        vals(4, 4),
+        vals(12, 5),
+        vals(4, 6),
+    );
+    let at = |wv: &[f64], bv: &[f64], e: Expr<'_, f64>| {
+        run(
+            e,
+            &[
+                (x, &[5, 3], &xv),
+                (t, &[5, 4], &tv),
+                (w, &[3, 4], wv),
+                (b, &[4], bv),
+                (vw, &[3, 4], &dw),
+                (vb, &[4], &db),
+            ],
+        )
+    };
+    let eps = 1e-5;
+    let shift = |p: &[f64], d: &[f64], s: f64| -> Vec<f64> {
+        p.iter().zip(d).map(|(p, d)| p + s * eps * d).collect()
+    };
+    let (wp, bp, wm, bm) = (
+        shift(&wv, &dw, 1.0),
+        shift(&bv, &db, 1.0),
+        shift(&wv, &dw, -1.0),
+        shift(&bv, &db, -1.0),
+    );
+    for k in 0..2 {
+        let exact = at(&wv, &bv, hv[k].expect("connected"));
+        let plus = at(&wp, &bp, gr[k].expect("connected"));
+        let minus = at(&wm, &bm, gr[k].expect("connected"));
+        for (i, e) in exact.data().iter().enumerate() {
+            let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * eps);
+            assert!(
+                (fd - e).abs() < 1e-7 * fd.abs().max(1.0),
+                "variable {k}, element {i}: H v = {e}, central difference {fd}"
+            );
+        }
+    }
+}
+
+#[test]
+fn jacobian_of_softmax_is_diag_minus_outer_product() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", dims![4]);
+    let j = jacobian(x.softmax(0), x).expect("connected");
+    let xv = [0.3, -1.2, 2.0, 0.5];
+    let got = run(j, &[(x, &[4], &xv)]);
+    assert_eq!(got.shape(), &[4, 4]);
+    let z: f64 = xv.iter().map(|v| v.exp()).sum();
+    let s: Vec<f64> = xv.iter().map(|v| v.exp() / z).collect();
+    for i in 0..4 {
+        for k in 0..4 {
+            let want = if i == k { s[i] } else { 0.0 } - s[i] * s[k];
+            let v = got.data()[i * 4 + k];
+            assert!((v - want).abs() < 1e-14, "J[{i}][{k}] = {v}, want {want}");
+        }
+    }
+}
+
+#[test]
+fn jacobian_rows_follow_the_outputs_row_major_order_and_keep_the_inputs_shape() {
+    // y[i][k] = x[k] * (i + 1) for x of shape [3] and y of shape [2, 3]: J has shape [6, 3].
+    let g = Graph::<f64>::new();
+    let x = g.input("x", dims![3]);
+    let c = g.constant(Tensor::from_vec([2, 1], vec![1.0, 2.0]));
+    let y = x.reshape([1, 3]) * c;
+    let got = run(
+        jacobian(y, x).expect("connected"),
+        &[(x, &[3], &[5.0, 6.0, 7.0])],
+    );
+    assert_eq!(got.shape(), &[6, 3]);
+    let mut want = [0.0; 18];
+    for r in 0..6 {
+        want[r * 3 + r % 3] = (r / 3 + 1) as f64;
+    }
+    assert_eq!(got.data(), &want[..]);
+}
+
+#[test]
+fn hessian_is_symmetric_and_agrees_with_hessian_vector_products_on_unit_vectors() {
+    let g = Graph::<f64>::new();
+    let (f, [x, t, w, b]) = cost(&g);
+    let h = hessian(f, b).expect("curved in b");
+    let e = g.input("e", dims![4]);
+    let hv = hessian_vector(f, &[b], &[e])[0].expect("connected");
+    let (xv, tv, wv, bv) = (vals(15, 1), vals(20, 2), vals(12, 3), vals(4, 4));
+    let base = [
+        (x, &[5usize, 3][..], &xv[..]),
+        (t, &[5, 4], &tv),
+        (w, &[3, 4], &wv),
+        (b, &[4], &bv),
+    ];
+    let hm = run(h, &base);
+    assert_eq!(hm.shape(), &[4, 4]);
+    for i in 0..4 {
+        let mut unit = [0.0; 4];
+        unit[i] = 1.0;
+        let mut at = base.to_vec();
+        at.push((e, &[4], &unit));
+        let col = run(hv, &at);
+        for k in 0..4 {
+            let (a, c) = (hm.data()[k * 4 + i], col.data()[k]);
+            assert!(
+                (a - c).abs() < 1e-12 * a.abs().max(1.0),
+                "H[{k}][{i}] {a} vs H e = {c}"
+            );
+            let s = hm.data()[i * 4 + k];
+            assert!(
+                (a - s).abs() < 1e-12 * a.abs().max(1.0),
+                "H not symmetric at {i}, {k}"
+            );
+        }
+    }
+}
+
+#[test]
+fn nothing_connects_gives_none() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", dims![3]);
+    let u = g.input("u", dims![3]);
+    let v = g.input("v", dims![3]);
+    // Linear in x: its gradient does not depend on x, so the Hessian is None.
+    assert!(hessian((x * 2.0).sum_all(), x).is_none());
+    assert!(hessian_vector((x * 2.0).sum_all(), &[x], &[v])[0].is_none());
+    // Not read at all.
+    assert!(jacobian(x.exp(), u).is_none());
+    let both = hessian_vector(x.exp().sum_all(), &[x, u], &[v, v]);
+    assert!(both[0].is_some() && both[1].is_none());
+}
+
+#[test]
+#[should_panic(expected = "a direction of shape [2] for a variable of shape [3]")]
+fn a_direction_of_the_wrong_shape_panics_with_both_shapes() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", dims![3]);
+    let v = g.input("v", dims![2]);
+    hessian_vector(x.exp().sum_all(), &[x], &[v]);
+}
+
+#[test]
+#[should_panic(expected = "jacobian needs an output of fixed shape")]
+fn a_jacobian_of_a_symbolic_shape_panics() {
+    let g = Graph::<f64>::new();
+    let n = g.symbol("n");
+    let x = g.input("x", [n]);
+    jacobian(x.exp(), x);
+}
