@@ -1,12 +1,16 @@
 //! proptest over random expression trees of depth 4 to 6, mixing elementwise ops,
 //! broadcasting, reductions and matrix products: compiled gradients against finite
-//! differences, and f32 against f64.
+//! differences, Hessian-vector products against differences of the compiled gradient, and
+//! f32 against f64.
 
 mod common;
 
 use common::{depth, Tree};
 use proptest::prelude::*;
-use symgrad::{check_gradient, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Scalar};
+use symgrad::grad::hessian_vector;
+use symgrad::{
+    check_gradient, dims, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Scalar, TensorRef,
+};
 
 /// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`; every node has
 /// shape [3, 4] and is defined and smooth for all real inputs.
@@ -95,6 +99,51 @@ proptest! {
         let opts = GradCheckOptions { rtol: Some(1e-4), atol: Some(1e-6), ..Default::default() };
         let rep = check_gradient(&mut f, &l, &values(seed), &[], &opts).unwrap();
         prop_assert!(rep.passed, "{:?}\n{}", t, rep);
+    }
+
+    #[test]
+    fn hessian_vector_products_match_differences_of_the_gradient(t in tree().prop_filter("depth >= 4", |t| depth(t) >= 4), seed in 0u64..1000) {
+        let l = layout();
+        let g = Graph::<f64>::new();
+        let p: Vec<Expr<'_, f64>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
+        let v = [g.input("va", dims![3, 4]), g.input("vb", dims![4]), g.input("vc", dims![3, 1])];
+        let cost = build(&t, &p).sum_all();
+        let hv = hessian_vector(cost, &p, &v);
+        // A direction of every parameter at once, as an input, so one function serves it.
+        let x = values(seed);
+        let d: Vec<f64> = values(seed + 7919).iter().map(|v| v / 1.5).collect();
+        let shapes: [&[usize]; 3] = [&[3, 4], &[4], &[3, 1]];
+        let dirs: Vec<TensorRef<'_, f64>> = [0..12, 12..16, 16..19]
+            .iter()
+            .zip(shapes)
+            .map(|(r, s)| TensorRef::new(s, &d[r.clone()]))
+            .collect();
+        let mut exact = vec![0.0; l.len()];
+        for (h, r) in hv.iter().zip([0..12, 12..16, 16..19]) {
+            // None: nothing connects, so H v is zero there (the differences check that too).
+            if let Some(h) = h {
+                let mut f = Compiler::new(&g, &l).inputs(&v).output(*h).build();
+                f.run(&x, &dirs, None).unwrap();
+                exact[r].copy_from_slice(f.output(0).unwrap().data);
+            }
+        }
+        let mut f = Compiler::new(&g, &l).inputs(&[]).value_and_grad(cost).build();
+        let eps = 1e-5;
+        let grad_at = |s: f64, f: &mut symgrad::Function<f64>| {
+            let xs: Vec<f64> = x.iter().zip(&d).map(|(x, d)| x + s * eps * d).collect();
+            let mut gr = vec![0.0; 19];
+            f.value_and_grad(&xs, &[], &mut gr).unwrap();
+            gr
+        };
+        let (gp, gm) = (grad_at(1.0, &mut f), grad_at(-1.0, &mut f));
+        let fd: Vec<f64> = gp.iter().zip(&gm).map(|(p, m)| (p - m) / (2.0 * eps)).collect();
+        let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        for i in 0..19 {
+            prop_assert!(
+                (fd[i] - exact[i]).abs() <= 1e-5 * scale,
+                "{:?}\ncoordinate {}: H v = {}, central difference {} (scale {})", t, i, exact[i], fd[i], scale
+            );
+        }
     }
 
     #[test]
