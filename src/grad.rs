@@ -1,5 +1,5 @@
 //! Reverse-mode differentiation as a graph transform: `grad(cost, wrt)` returns new nodes;
-//! `hessian_vector`, `jacobian` and `hessian` are built from it.
+//! `hessian_vector`, `jacobian_vector`, `jacobian` and `hessian` are built from it.
 //!
 //! The walk: mark the nodes on a path from some `wrt` to `cost` (a forward pass in id
 //! order, which is topological), seed the cost's cotangent with 1, then visit the marked
@@ -205,6 +205,67 @@ pub fn hessian_vector<'g, T: Scalar>(
         Some(dot) => grad(dot, wrt),
         None => vec![None; wrt.len()],
     }
+}
+
+/// Jacobian-vector products, `J v` with `J` the Jacobian of `y` with respect to `wrt` taken
+/// as one vector: the directional derivative of `y` along `v`, shaped as `y` (Theano's `Rop`).
+/// Built from two reverse passes, so it works for every op that has a reverse rule: the first
+/// gives `u ↦ Jᵀ u` for a placeholder `u` shaped as `y`, linear in `u`; the second
+/// differentiates `⟨Jᵀ u, v⟩` with respect to `u`, which is `J v` and no longer reads `u`.
+/// `v[i]` has the shape of `wrt[i]`; `None` when `y` depends on none of `wrt`. For the
+/// transposed product `Jᵀ u` (Theano's `Lop`), take `grad((y * u).sum_all(), wrt)`.
+///
+/// # Panics
+/// If `v` and `wrt` differ in length or in a shape, or the expressions come from different
+/// graphs.
+///
+/// ```
+/// use symgrad::grad::jacobian_vector;
+/// use symgrad::{dims, Graph, TensorRef};
+/// let g = Graph::<f64>::new();
+/// let x = g.input("x", dims![2]);
+/// let v = g.input("v", dims![2]);
+/// let y = x.exp() * 2.0; // J = diag(2 exp(x))
+/// let jv = jacobian_vector(y, &[x], &[v]).unwrap();
+/// let out = jv.eval(&[
+///     (x, TensorRef::new(&[2], &[0.0, 1.0])),
+///     (v, TensorRef::new(&[2], &[3.0, -1.0])),
+/// ])?;
+/// assert_eq!(out.data()[0], 6.0);
+/// assert!((out.data()[1] + 2.0 * 1f64.exp()).abs() < 1e-14); // symgrad's exp, within an ulp
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+pub fn jacobian_vector<'g, T: Scalar>(
+    y: Expr<'g, T>,
+    wrt: &[Expr<'g, T>],
+    v: &[Expr<'g, T>],
+) -> Option<Expr<'g, T>> {
+    let g = y.graph();
+    assert_eq!(
+        wrt.len(),
+        v.len(),
+        "symgrad: jacobian_vector needs one direction per variable"
+    );
+    for (w, d) in wrt.iter().zip(v) {
+        assert!(
+            w.shape() == d.shape(),
+            "symgrad: jacobian_vector: a direction of shape {} for a variable of shape {}",
+            g.fmt_shape(&d.shape()),
+            g.fmt_shape(&w.shape())
+        );
+    }
+    let u = g.placeholder("jacobian_vector_u", y.shape());
+    let dot = grad((y * u).sum_all(), wrt)
+        .into_iter()
+        .zip(v)
+        .filter_map(|(gi, vi)| gi.map(|gi| (gi * *vi).sum_all()))
+        .reduce(|a, b| a + b)?;
+    let jv = grad(dot, &[u])[0]?;
+    assert!(
+        !g.reachable(&[jv.id()]).contains(&u.id()),
+        "symgrad: internal error: a reverse rule is not linear in its cotangent"
+    );
+    Some(jv)
 }
 
 /// The Jacobian of `y` with respect to `x`: shape `[y's element count] ++ x's shape`, row `i`

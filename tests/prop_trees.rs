@@ -1,13 +1,13 @@
 //! proptest over random expression trees of depth 4 to 6, mixing elementwise ops,
 //! broadcasting, reductions and matrix products: compiled gradients against finite
-//! differences, Hessian-vector products against differences of the compiled gradient, and
-//! f32 against f64.
+//! differences, Hessian-vector products against differences of the compiled gradient,
+//! Jacobian-vector products against differences of the value, and f32 against f64.
 
 mod common;
 
 use common::{depth, Tree};
 use proptest::prelude::*;
-use symgrad::grad::hessian_vector;
+use symgrad::grad::{hessian_vector, jacobian_vector};
 use symgrad::{
     check_gradient, dims, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Scalar, TensorRef,
 };
@@ -142,6 +142,48 @@ proptest! {
             prop_assert!(
                 (fd[i] - exact[i]).abs() <= 1e-5 * scale,
                 "{:?}\ncoordinate {}: H v = {}, central difference {} (scale {})", t, i, exact[i], fd[i], scale
+            );
+        }
+    }
+
+    #[test]
+    fn jacobian_vector_products_match_differences_of_the_value(t in tree().prop_filter("depth >= 4", |t| depth(t) >= 4), seed in 0u64..1000) {
+        let l = layout();
+        let g = Graph::<f64>::new();
+        let p: Vec<Expr<'_, f64>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
+        let v = [g.input("va", dims![3, 4]), g.input("vb", dims![4]), g.input("vc", dims![3, 1])];
+        let y = build(&t, &p);
+        let x = values(seed);
+        let d: Vec<f64> = values(seed + 7919).iter().map(|v| v / 1.5).collect();
+        let shapes: [&[usize]; 3] = [&[3, 4], &[4], &[3, 1]];
+        let dirs: Vec<TensorRef<'_, f64>> = [0..12, 12..16, 16..19]
+            .iter()
+            .zip(shapes)
+            .map(|(r, s)| TensorRef::new(s, &d[r.clone()]))
+            .collect();
+        let exact = match jacobian_vector(y, &p, &v) {
+            Some(jv) => {
+                let mut f = Compiler::new(&g, &l).inputs(&v).output(jv).build();
+                f.run(&x, &dirs, None).unwrap();
+                f.output(0).unwrap().data.to_vec()
+            }
+            None => vec![0.0; 12],
+        };
+        let mut f = Compiler::new(&g, &l).inputs(&[]).output(y).build();
+        let eps = 1e-5;
+        let mut value_at = |s: f64| {
+            let xs: Vec<f64> = x.iter().zip(&d).map(|(x, d)| x + s * eps * d).collect();
+            f.run(&xs, &[], None).unwrap();
+            f.output(0).unwrap().data.to_vec()
+        };
+        let (yp, ym) = (value_at(1.0), value_at(-1.0));
+        let fd: Vec<f64> = yp.iter().zip(&ym).map(|(p, m)| (p - m) / (2.0 * eps)).collect();
+        let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        prop_assert_eq!(exact.len(), 12);
+        for i in 0..12 {
+            prop_assert!(
+                (fd[i] - exact[i]).abs() <= 1e-5 * scale,
+                "{:?}\nelement {}: J v = {}, central difference {} (scale {})", t, i, exact[i], fd[i], scale
             );
         }
     }

@@ -301,6 +301,20 @@ impl<T: Scalar> Graph<T> {
         self.expr(id)
     }
 
+    /// An input node that [`Graph::inputs`] does not list, for transforms that need a
+    /// variable of their own to differentiate with respect to and that check the result
+    /// does not read it (`grad::jacobian_vector`).
+    pub(crate) fn placeholder(&self, name: &str, shape: SymShape) -> Expr<'_, T> {
+        let id = self.push_node(
+            Op::Input {
+                name: name.to_string(),
+            },
+            &[],
+            shape,
+        );
+        self.expr(id)
+    }
+
     /// The parameter `name` of `layout`: a view of its range of the flat vector x.
     ///
     /// # Panics

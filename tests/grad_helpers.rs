@@ -1,7 +1,8 @@
-//! `grad::hessian_vector`, `grad::jacobian` and `grad::hessian`: against finite differences of
-//! the gradient and closed forms, against each other, and their `None` and panic cases.
+//! The derivatives built from `grad`: `hessian_vector`, `jacobian_vector`, `jacobian` and
+//! `hessian`, against central differences and closed forms, against each other, and their
+//! `None` and panic cases.
 
-use symgrad::grad::{hessian, hessian_vector, jacobian};
+use symgrad::grad::{hessian, hessian_vector, jacobian, jacobian_vector};
 use symgrad::{dims, grad, Expr, Graph, Tensor, TensorRef};
 
 /// Deterministic values in about [-1, 1].
@@ -80,6 +81,81 @@ fn hessian_vector_matches_central_differences_of_the_gradient() {
                 "variable {k}, element {i}: H v = {e}, central difference {fd}"
             );
         }
+    }
+}
+
+#[test]
+fn jacobian_vector_matches_central_differences_of_the_value_and_the_jacobian() {
+    let g = Graph::<f64>::new();
+    let x = g.input("X", dims![5, 3]);
+    let w = g.input("W", dims![3, 4]);
+    let b = g.input("b", dims![4]);
+    let y = (x.matmul(w) + b).tanh().log_softmax(1); // [5, 4]
+    let (vw, vb) = (g.input("vW", dims![3, 4]), g.input("vb", dims![4]));
+    let jv = jacobian_vector(y, &[w, b], &[vw, vb]).expect("connected");
+    assert_eq!(jv.shape_fixed(), Some(vec![5, 4]));
+    let (xv, wv, bv, dw, db) = (
+        vals(15, 1),
+        vals(12, 3),
+        vals(4, 4),
+        vals(12, 5),
+        vals(4, 6),
+    );
+    let at = |wv: &[f64], bv: &[f64], e: Expr<'_, f64>| {
+        run(
+            e,
+            &[
+                (x, &[5, 3], &xv),
+                (w, &[3, 4], wv),
+                (b, &[4], bv),
+                (vw, &[3, 4], &dw),
+                (vb, &[4], &db),
+            ],
+        )
+    };
+    let eps = 1e-5;
+    let shift = |p: &[f64], d: &[f64], s: f64| -> Vec<f64> {
+        p.iter().zip(d).map(|(p, d)| p + s * eps * d).collect()
+    };
+    let exact = at(&wv, &bv, jv);
+    let plus = at(&shift(&wv, &dw, 1.0), &shift(&bv, &db, 1.0), y);
+    let minus = at(&shift(&wv, &dw, -1.0), &shift(&bv, &db, -1.0), y);
+    for (i, e) in exact.data().iter().enumerate() {
+        let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * eps);
+        assert!(
+            (fd - e).abs() < 1e-8 * fd.abs().max(1.0),
+            "element {i}: J v = {e}, central difference {fd}"
+        );
+    }
+    // The same along b alone, against the whole Jacobian times vb.
+    let jb = at(&wv, &bv, jacobian(y, b).expect("connected")); // [20, 4]
+    let jvb = at(
+        &wv,
+        &bv,
+        jacobian_vector(y, &[b], &[vb]).expect("connected"),
+    );
+    for r in 0..20 {
+        let want: f64 = (0..4).map(|k| jb.data()[r * 4 + k] * db[k]).sum();
+        let got = jvb.data()[r];
+        assert!((got - want).abs() < 1e-13, "row {r}: {got} vs {want}");
+    }
+}
+
+#[test]
+fn jacobian_vector_keeps_symbolic_shapes_and_adds_no_input() {
+    let g = Graph::<f64>::new();
+    let n = g.symbol("n");
+    let x = g.input("x", [n]);
+    let v = g.input("v", [n]);
+    let jv = jacobian_vector(x.sin(), &[x], &[v]).expect("connected");
+    assert_eq!(g.inputs(), vec![x.id(), v.id()]);
+    let out = run(
+        jv,
+        &[(x, &[3], &[0.0, 1.0, 2.0]), (v, &[3], &[1.0, 2.0, 3.0])],
+    );
+    let want = [1.0, 2.0 * 1f64.cos(), 3.0 * 2f64.cos()];
+    for (a, b) in out.data().iter().zip(want) {
+        assert!((a - b).abs() < 1e-15);
     }
 }
 
@@ -169,6 +245,7 @@ fn nothing_connects_gives_none() {
     assert!(hessian_vector((x * 2.0).sum_all(), &[x], &[v])[0].is_none());
     // Not read at all.
     assert!(jacobian(x.exp(), u).is_none());
+    assert!(jacobian_vector(x.exp(), &[u], &[v]).is_none());
     let both = hessian_vector(x.exp().sum_all(), &[x, u], &[v, v]);
     assert!(both[0].is_some() && both[1].is_none());
 }
@@ -180,6 +257,15 @@ fn a_direction_of_the_wrong_shape_panics_with_both_shapes() {
     let x = g.input("x", dims![3]);
     let v = g.input("v", dims![2]);
     hessian_vector(x.exp().sum_all(), &[x], &[v]);
+}
+
+#[test]
+#[should_panic(expected = "jacobian_vector: a direction of shape [3] for a variable of shape [2]")]
+fn a_jacobian_vector_direction_of_the_wrong_shape_panics() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", dims![2]);
+    let v = g.input("v", dims![3]);
+    jacobian_vector(x.exp(), &[x], &[v]);
 }
 
 #[test]
