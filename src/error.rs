@@ -71,6 +71,17 @@ pub enum Error {
         /// The length that came.
         given: usize,
     },
+    /// Data for a tensor whose length is not the product of its shape
+    /// ([`Tensor::try_from_vec`](crate::Tensor::try_from_vec)).
+    #[error("a tensor of shape {shape:?} needs {needed} values, got {given}")]
+    TensorLength {
+        /// The shape asked for.
+        shape: Vec<usize>,
+        /// The product of the shape.
+        needed: usize,
+        /// The length of the data that came.
+        given: usize,
+    },
     /// A function with gradient outputs was called without a gradient vector.
     #[error("this function writes a flat gradient: pass a gradient vector of length {expected}")]
     GradientMissing {

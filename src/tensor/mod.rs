@@ -48,7 +48,8 @@ impl<T: Scalar> Tensor<T> {
     /// A tensor from a shape and row-major data.
     ///
     /// # Panics
-    /// If `data.len()` is not the product of `shape`.
+    /// If `data.len()` is not the product of `shape`; for data that comes from outside the
+    /// program, [`Tensor::try_from_vec`] returns an error instead.
     ///
     /// ```
     /// use symgrad::Tensor;
@@ -69,6 +70,35 @@ impl<T: Scalar> Tensor<T> {
             shape: shape.into_iter().collect(),
             data,
         }
+    }
+
+    /// [`Tensor::from_vec`] for data that comes from outside the program: a data length
+    /// that is not the product of `shape` is an [`Error::TensorLength`](crate::Error) naming
+    /// both.
+    ///
+    /// ```
+    /// use symgrad::{Error, Tensor};
+    /// let t = Tensor::try_from_vec([2, 2], vec![1.0f64, 2.0, 3.0, 4.0])?;
+    /// assert_eq!(t.at(&[1, 1]), 4.0);
+    /// let e = Tensor::try_from_vec([2, 3], vec![1.0f64; 5]).unwrap_err();
+    /// assert_eq!(e.to_string(), "a tensor of shape [2, 3] needs 6 values, got 5");
+    /// assert!(matches!(e, Error::TensorLength { needed: 6, given: 5, .. }));
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn try_from_vec(shape: impl Into<Vec<usize>>, data: Vec<T>) -> crate::Result<Self> {
+        let shape: Vec<usize> = shape.into();
+        let needed = numel(&shape);
+        if needed != data.len() {
+            return Err(crate::Error::TensorLength {
+                shape,
+                needed,
+                given: data.len(),
+            });
+        }
+        Ok(Tensor {
+            shape: shape.into_iter().collect(),
+            data,
+        })
     }
 
     /// A tensor of zeros.
