@@ -22,33 +22,44 @@ pub fn parse_value(s: &str) -> Result<(String, Tensor<f64>), AnyError> {
     if let Some(path) = v.strip_prefix('@') {
         return Ok((name, symgrad::data::read_npy(Path::new(path))?));
     }
-    let mut shape = Vec::new();
-    let mut data = Vec::new();
-    let rest =
-        nested(v, 0, &mut shape, &mut data).map_err(|m| format!("--value {name}: {m} in `{v}`"))?;
+    let (mut shape, mut leaf, mut data) = (Vec::new(), None, Vec::new());
+    let rest = nested(v, 0, &mut shape, &mut leaf, &mut data)
+        .map_err(|m| format!("--value {name}: {m} in `{v}`"))?;
     if !rest.trim().is_empty() {
         return Err(format!("--value {name}: unexpected `{rest}` after the value").into());
     }
-    Ok((name, Tensor::from_vec(shape, data)))
+    // Every depth above the numbers' has closed a list, so every extent is known.
+    let shape: Vec<usize> = shape.into_iter().map(|n| n.unwrap_or(0)).collect();
+    let t = Tensor::try_from_vec(shape, data).map_err(|e| format!("--value {name}: {e}"))?;
+    Ok((name, t))
 }
 
-/// Reads a number or a bracketed list at nesting `depth`, recording the shape.
+/// Reads a number or a bracketed list at nesting `depth`, recording the extent of the lists
+/// at each depth in `shape` (lists close innermost first, so `shape` is indexed by depth and
+/// filled in as they close) and the depth at which numbers stand in `leaf`.
 fn nested<'a>(
     s: &'a str,
     depth: usize,
-    shape: &mut Vec<usize>,
+    shape: &mut Vec<Option<usize>>,
+    leaf: &mut Option<usize>,
     data: &mut Vec<f64>,
 ) -> Result<&'a str, String> {
     let s = s.trim_start();
     if let Some(mut rest) = s.strip_prefix('[') {
+        if leaf.is_some_and(|l| l <= depth) {
+            return Err("a list where a number was expected".into());
+        }
         let mut count = 0;
         loop {
             rest = rest.trim_start();
             if let Some(r) = rest.strip_prefix(']') {
-                match shape.get(depth) {
-                    None => shape.push(count),
-                    Some(&n) if n == count => {}
-                    Some(&n) => {
+                if shape.len() <= depth {
+                    shape.resize(depth + 1, None);
+                }
+                match shape[depth] {
+                    None => shape[depth] = Some(count),
+                    Some(n) if n == count => {}
+                    Some(n) => {
                         return Err(format!("ragged list: {count} items where {n} came before"))
                     }
                 }
@@ -57,12 +68,14 @@ fn nested<'a>(
             if count > 0 {
                 rest = rest.strip_prefix(',').ok_or("expected `,` or `]`")?;
             }
-            rest = nested(rest, depth + 1, shape, data)?;
+            rest = nested(rest, depth + 1, shape, leaf, data)?;
             count += 1;
         }
     }
-    if shape.len() > depth {
-        return Err("a number where a list was expected".into());
+    match *leaf {
+        Some(l) if l != depth => return Err("a number where a list was expected".into()),
+        None if shape.len() > depth => return Err("a number where a list was expected".into()),
+        _ => *leaf = Some(depth),
     }
     let end = s
         .find(|c: char| c == ',' || c == ']' || c.is_whitespace())
@@ -392,5 +405,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not a number"));
+    }
+
+    /// `data` as nested brackets of `shape`, row-major.
+    fn nested_text(shape: &[usize], data: &[f64]) -> String {
+        match shape.split_first() {
+            None => format!("{}", data[0]),
+            Some((&n, rest)) => {
+                let size: usize = rest.iter().product();
+                let items: Vec<String> = (0..n)
+                    .map(|i| nested_text(rest, &data[i * size..(i + 1) * size]))
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nested_lists_of_every_shape_parse_back(
+            shape in proptest::collection::vec(0usize..4, 0..4),
+            seed in 0u32..1000,
+        ) {
+            let n: usize = shape.iter().product();
+            let data: Vec<f64> = (0..n).map(|i| f64::from(seed) * 0.25 - f64::from(i as u32)).collect();
+            let (_, t) = parse_value(&format!("x={}", nested_text(&shape, &data))).unwrap();
+            // An empty list hides the extents below it: `[]` reads as shape [0].
+            let cut = shape.iter().position(|&d| d == 0).map_or(shape.len(), |k| k + 1);
+            proptest::prop_assert_eq!(t.shape(), &shape[..cut]);
+            proptest::prop_assert_eq!(t.data(), &data[..]);
+        }
     }
 }

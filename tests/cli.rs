@@ -320,7 +320,31 @@ fn eval_takes_values_inline_and_from_npy() {
         &["eval", "x + z", "-v", "x=1"],
         "no value for `z`: give one with --value z=...",
     );
-    fails_with(&["eval", "x", "-v", "x=[1, [2]]"], "--value x:");
+    fails_with(
+        &["eval", "x", "-v", "x=[1, [2]]"],
+        "--value x: a list where a number was expected",
+    );
+    // Nested lists of any shape (a 2 x 3 was refused as ragged before), and ragged ones
+    // refused in words (they panicked before).
+    let (ok, out, err) = symgrad(&["eval", "x", "-v", "x=[[1, 2, 3], [4, 5, 6]]"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "shape [2, 3]\n1 2 3\n4 5 6\n");
+    let (ok, out, err) = symgrad(&[
+        "eval",
+        "sum(x)",
+        "-v",
+        "x=[[[1], [2]], [[3], [4]], [[5], [6]]]",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "21");
+    fails_with(
+        &["eval", "x", "-v", "x=[[1, 2], [3]]"],
+        "--value x: ragged list: 1 items where 2 came before",
+    );
+    fails_with(
+        &["eval", "x", "-v", "x=[[1, 2], 3]"],
+        "--value x: a number where a list was expected",
+    );
     fails_with(
         &["eval", "x", "-v", "x=@/nonexistent.npy"],
         "/nonexistent.npy",
