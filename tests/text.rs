@@ -210,6 +210,11 @@ fn parse_errors_say_where_and_what() {
         ("input x: [3]\nout x ? 2", 2, "unexpected character `?`"),
         ("input x: [3]\nout const[2](1)", 2, "needs 2 values, got 1"),
         ("input x: [3]", 1, "expected at least one `out` line"),
+        (
+            "input x: [3]\nout powi[-3000000000](x)",
+            2,
+            "`powi`'s exponent -3000000000 is out of range",
+        ),
     ];
     for (text, line, msg) in cases {
         let e = parse::<f64>(text).unwrap_err();

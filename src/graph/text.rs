@@ -1127,6 +1127,17 @@ impl<T: Scalar> Parser<'_, T> {
                 let n = match attrs.as_deref() {
                     Some([Attr::Int(n)]) if *n <= i32::MAX as usize => *n as i32,
                     Some([Attr::NegInt(n)]) if *n <= i32::MAX as usize => -(*n as i32),
+                    Some([a @ (Attr::Int(n) | Attr::NegInt(n))]) => {
+                        let sign = if matches!(a, Attr::NegInt(_)) {
+                            "-"
+                        } else {
+                            ""
+                        };
+                        return Err(self.err_here(format!(
+                            "`powi`'s exponent {sign}{n} is out of range: at most {} either way",
+                            i32::MAX
+                        )));
+                    }
                     _ => {
                         return Err(
                             self.err_here("`powi` takes its exponent in brackets: `powi[3](x)`")
