@@ -83,6 +83,14 @@ fn a_resumed_run_ends_with_the_same_parameters_as_an_uninterrupted_one() {
     // ...and resume to the end.
     let report = train_run::<f32>(&cfg, &b, true, &mut |_| ControlFlow::Continue(())).unwrap();
     assert_eq!(report.state.records.len(), 4);
+    // The unrolled network's error, measured in the second part, survives into the report.
+    let whole: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("report.json")).unwrap()).unwrap();
+    assert!(report.unrolled_test_error.is_some());
+    assert_eq!(
+        report.unrolled_test_error,
+        whole["unrolled_test_error"].as_f64()
+    );
 
     let (_, xa) = load_params::<f32>(&a.join("params.safetensors")).unwrap();
     let (_, xb) = load_params::<f32>(&b.join("params.safetensors")).unwrap();

@@ -292,6 +292,10 @@ pub struct RunState {
     pub records: Vec<EpochRecord>,
     /// Seconds spent so far.
     pub seconds: f64,
+    /// Test error of the unrolled network before fine-tuning, once measured (kept here so
+    /// that a resumed run reports it too; absent from checkpoints written before it was).
+    #[serde(default)]
+    pub unrolled_test_error: Option<f64>,
 }
 
 /// What a finished run reports.
@@ -583,6 +587,7 @@ pub fn train_run<T: Scalar>(
                 pretrain_errors: Vec::new(),
                 records: Vec::new(),
                 seconds: 0.0,
+                unrolled_test_error: None,
             },
             Vec::new(),
             Vec::new(),
@@ -594,7 +599,6 @@ pub fn train_run<T: Scalar>(
     let ae = cfg.network.clone();
     let start = Instant::now();
     let base_seconds = state.seconds;
-    let mut unrolled_test_error = None;
     let mut ft = Finetuner::<T>::new(&ae, cfg.loss);
     let interrupted = |e: crate::Error| match e {
         crate::Error::Interrupted => RunError::Interrupted(dir.to_path_buf()),
@@ -650,7 +654,7 @@ pub fn train_run<T: Scalar>(
         ae.init::<T>(&ft.layout, 0.1, cfg.seed)
     };
     if !state.finetuning {
-        unrolled_test_error = Some(ft.error(&x, &test)?);
+        state.unrolled_test_error = Some(ft.error(&x, &test)?);
         state.finetuning = true;
         state.seconds = base_seconds + start.elapsed().as_secs_f64();
         save_checkpoint(&rd, &cfg, &state, &[], &x, &[])?;
@@ -690,7 +694,7 @@ pub fn train_run<T: Scalar>(
     let report = RunReport {
         config: cfg.clone(),
         state: state.clone(),
-        unrolled_test_error,
+        unrolled_test_error: state.unrolled_test_error,
         pca_test_error,
         train_error,
         test_error,
