@@ -280,6 +280,23 @@ pub fn filters<T: Scalar>(
     tiles(path, &values, side, cols)
 }
 
+/// Epochs to label on an axis from 1 to `n`: 1, then the multiples of a round step (1, 2 or 5
+/// times a power of ten) that gives about four intervals, e.g. 1, 50, 100, 150, 200.
+fn epoch_ticks(n: usize) -> Vec<usize> {
+    let raw = (n.max(2) - 1) as f64 / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag)
+        .max(1.0)
+        .round() as usize;
+    std::iter::once(1)
+        .chain((1..).map(|k| k * step).take_while(|&e| e <= n).filter(|&e| e > 1))
+        .collect()
+}
+
 /// Train and test error per fine-tuning epoch, with PCA's test error as a dashed line.
 pub fn learning_curve(path: &Path, records: &[EpochRecord], pca: f64) -> Result<(), RunError> {
     let (w, h) = (720usize, 440usize);
@@ -302,13 +319,8 @@ pub fn learning_curve(path: &Path, records: &[EpochRecord], pca: f64) -> Result<
         cv.line(l - 5.0, y, l, y, black, false);
         cv.text(4, y as i64 - 3, &format!("{v:.1}"), black);
     }
-    let mut last_tick = 0.0;
-    for k in 0..=4 {
-        let e = (1.0 + (n as f64 - 1.0) * k as f64 / 4.0).round();
-        if e == last_tick {
-            continue;
-        }
-        last_tick = e;
+    for e in epoch_ticks(n) {
+        let e = e as f64;
         let x = px(e);
         cv.line(x, h as f64 - b, x, h as f64 - b + 5.0, black, false);
         cv.text(
@@ -392,4 +404,19 @@ pub fn codes<T: Scalar>(
         cv.text(w as i64 - 20, 10 + 10 * k as i64, &k.to_string(), *col);
     }
     cv.save(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::epoch_ticks;
+
+    #[test]
+    fn epoch_ticks_are_round_numbers_after_the_first_epoch() {
+        assert_eq!(epoch_ticks(200), [1, 50, 100, 150, 200]);
+        assert_eq!(epoch_ticks(40), [1, 10, 20, 30, 40]);
+        assert_eq!(epoch_ticks(8), [1, 2, 4, 6, 8]);
+        assert_eq!(epoch_ticks(25), [1, 10, 20]);
+        assert_eq!(epoch_ticks(2), [1, 2]);
+        assert_eq!(epoch_ticks(1), [1]);
+    }
 }
