@@ -293,7 +293,12 @@ fn epoch_ticks(n: usize) -> Vec<usize> {
         .max(1.0)
         .round() as usize;
     std::iter::once(1)
-        .chain((1..).map(|k| k * step).take_while(|&e| e <= n).filter(|&e| e > 1))
+        .chain(
+            (1..)
+                .map(|k| k * step)
+                .take_while(|&e| e <= n)
+                .filter(|&e| e > 1),
+        )
         .collect()
 }
 
