@@ -183,28 +183,37 @@ pub fn hessian_vector<'g, T: Scalar>(
     wrt: &[Expr<'g, T>],
     v: &[Expr<'g, T>],
 ) -> Vec<Option<Expr<'g, T>>> {
+    check_directions("hessian_vector", wrt, v);
+    match along(grad(cost, wrt), v) {
+        Some(dot) => grad(dot, wrt),
+        None => vec![None; wrt.len()],
+    }
+}
+
+/// Panics unless `v` has one direction per variable of `wrt`, each of its shape.
+fn check_directions<T: Scalar>(what: &str, wrt: &[Expr<'_, T>], v: &[Expr<'_, T>]) {
     assert_eq!(
         wrt.len(),
         v.len(),
-        "symgrad: hessian_vector needs one direction per variable"
+        "symgrad: {what} needs one direction per variable"
     );
     for (w, d) in wrt.iter().zip(v) {
         assert!(
             w.shape() == d.shape(),
-            "symgrad: hessian_vector: a direction of shape {} for a variable of shape {}",
-            cost.graph().fmt_shape(&d.shape()),
-            cost.graph().fmt_shape(&w.shape())
+            "symgrad: {what}: a direction of shape {} for a variable of shape {}",
+            w.graph().fmt_shape(&d.shape()),
+            w.graph().fmt_shape(&w.shape())
         );
     }
-    let dot = grad(cost, wrt)
+}
+
+/// `Σᵢ ⟨gradsᵢ, vᵢ⟩` over the gradients that exist; `None` when none does.
+fn along<'g, T: Scalar>(grads: Vec<Option<Expr<'g, T>>>, v: &[Expr<'g, T>]) -> Option<Expr<'g, T>> {
+    grads
         .into_iter()
         .zip(v)
         .filter_map(|(gi, vi)| gi.map(|gi| (gi * *vi).sum_all()))
-        .reduce(|a, b| a + b);
-    match dot {
-        Some(dot) => grad(dot, wrt),
-        None => vec![None; wrt.len()],
-    }
+        .reduce(|a, b| a + b)
 }
 
 /// Jacobian-vector products, `J v` with `J` the Jacobian of `y` with respect to `wrt` taken
@@ -241,25 +250,9 @@ pub fn jacobian_vector<'g, T: Scalar>(
     v: &[Expr<'g, T>],
 ) -> Option<Expr<'g, T>> {
     let g = y.graph();
-    assert_eq!(
-        wrt.len(),
-        v.len(),
-        "symgrad: jacobian_vector needs one direction per variable"
-    );
-    for (w, d) in wrt.iter().zip(v) {
-        assert!(
-            w.shape() == d.shape(),
-            "symgrad: jacobian_vector: a direction of shape {} for a variable of shape {}",
-            g.fmt_shape(&d.shape()),
-            g.fmt_shape(&w.shape())
-        );
-    }
+    check_directions("jacobian_vector", wrt, v);
     let u = g.placeholder("jacobian_vector_u", y.shape());
-    let dot = grad((y * u).sum_all(), wrt)
-        .into_iter()
-        .zip(v)
-        .filter_map(|(gi, vi)| gi.map(|gi| (gi * *vi).sum_all()))
-        .reduce(|a, b| a + b)?;
+    let dot = along(grad((y * u).sum_all(), wrt), v)?;
     let jv = grad(dot, &[u])[0]?;
     assert!(
         !g.reachable(&[jv.id()]).contains(&u.id()),

@@ -32,6 +32,14 @@ fn run(e: Expr<'_, f64>, at: &[(Expr<'_, f64>, &[usize], &[f64])]) -> Tensor<f64
     e.eval(&refs).expect("every input is given")
 }
 
+/// The step of the central differences.
+const EPS: f64 = 1e-5;
+
+/// `p + s EPS d`.
+fn shift(p: &[f64], d: &[f64], s: f64) -> Vec<f64> {
+    p.iter().zip(d).map(|(p, d)| p + s * EPS * d).collect()
+}
+
 #[test]
 fn hessian_vector_matches_central_differences_of_the_gradient() {
     let g = Graph::<f64>::new();
@@ -60,10 +68,6 @@ fn hessian_vector_matches_central_differences_of_the_gradient() {
             ],
         )
     };
-    let eps = 1e-5;
-    let shift = |p: &[f64], d: &[f64], s: f64| -> Vec<f64> {
-        p.iter().zip(d).map(|(p, d)| p + s * eps * d).collect()
-    };
     let (wp, bp, wm, bm) = (
         shift(&wv, &dw, 1.0),
         shift(&bv, &db, 1.0),
@@ -75,7 +79,7 @@ fn hessian_vector_matches_central_differences_of_the_gradient() {
         let plus = at(&wp, &bp, gr[k].expect("connected"));
         let minus = at(&wm, &bm, gr[k].expect("connected"));
         for (i, e) in exact.data().iter().enumerate() {
-            let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * eps);
+            let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * EPS);
             assert!(
                 (fd - e).abs() < 1e-7 * fd.abs().max(1.0),
                 "variable {k}, element {i}: H v = {e}, central difference {fd}"
@@ -113,15 +117,11 @@ fn jacobian_vector_matches_central_differences_of_the_value_and_the_jacobian() {
             ],
         )
     };
-    let eps = 1e-5;
-    let shift = |p: &[f64], d: &[f64], s: f64| -> Vec<f64> {
-        p.iter().zip(d).map(|(p, d)| p + s * eps * d).collect()
-    };
     let exact = at(&wv, &bv, jv);
     let plus = at(&shift(&wv, &dw, 1.0), &shift(&bv, &db, 1.0), y);
     let minus = at(&shift(&wv, &dw, -1.0), &shift(&bv, &db, -1.0), y);
     for (i, e) in exact.data().iter().enumerate() {
-        let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * eps);
+        let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * EPS);
         assert!(
             (fd - e).abs() < 1e-8 * fd.abs().max(1.0),
             "element {i}: J v = {e}, central difference {fd}"

@@ -68,6 +68,49 @@ fn values(seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// Where `a`, `b` and `c` lie in x, with their shapes.
+const PARTS: [(usize, usize, &[usize]); 3] = [(0, 12, &[3, 4]), (12, 16, &[4]), (16, 19, &[3, 1])];
+
+/// A direction for each parameter, as inputs, so that one compiled function serves any.
+fn direction_inputs<T: Scalar>(g: &Graph<T>) -> [Expr<'_, T>; 3] {
+    [
+        g.input("va", dims![3, 4]),
+        g.input("vb", dims![4]),
+        g.input("vc", dims![3, 1]),
+    ]
+}
+
+/// A direction in x, and its pieces as the arrays of [`direction_inputs`].
+fn direction(seed: u64) -> Vec<f64> {
+    values(seed + 7919).iter().map(|v| v / 1.5).collect()
+}
+
+fn direction_refs(d: &[f64]) -> Vec<TensorRef<'_, f64>> {
+    PARTS
+        .iter()
+        .map(|&(a, b, s)| TensorRef::new(s, &d[a..b]))
+        .collect()
+}
+
+/// Central differences of `f` at `x` along `d`, and the largest of their sizes and 1.
+fn central(mut f: impl FnMut(&[f64]) -> Vec<f64>, x: &[f64], d: &[f64]) -> (Vec<f64>, f64) {
+    let eps = 1e-5;
+    let mut at = |s: f64| {
+        f(&x.iter()
+            .zip(d)
+            .map(|(x, d)| x + s * eps * d)
+            .collect::<Vec<_>>())
+    };
+    let (p, m) = (at(1.0), at(-1.0));
+    let fd: Vec<f64> = p
+        .iter()
+        .zip(&m)
+        .map(|(p, m)| (p - m) / (2.0 * eps))
+        .collect();
+    let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    (fd, scale)
+}
+
 fn value_and_grad<T: Scalar>(t: &Tree, x: &[f64]) -> (f64, Vec<f64>) {
     let l = layout();
     let g = Graph::<T>::new();
@@ -106,38 +149,30 @@ proptest! {
         let l = layout();
         let g = Graph::<f64>::new();
         let p: Vec<Expr<'_, f64>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
-        let v = [g.input("va", dims![3, 4]), g.input("vb", dims![4]), g.input("vc", dims![3, 1])];
+        let v = direction_inputs(&g);
         let cost = build(&t, &p).sum_all();
         let hv = hessian_vector(cost, &p, &v);
-        // A direction of every parameter at once, as an input, so one function serves it.
-        let x = values(seed);
-        let d: Vec<f64> = values(seed + 7919).iter().map(|v| v / 1.5).collect();
-        let shapes: [&[usize]; 3] = [&[3, 4], &[4], &[3, 1]];
-        let dirs: Vec<TensorRef<'_, f64>> = [0..12, 12..16, 16..19]
-            .iter()
-            .zip(shapes)
-            .map(|(r, s)| TensorRef::new(s, &d[r.clone()]))
-            .collect();
+        let (x, d) = (values(seed), direction(seed));
+        let dirs = direction_refs(&d);
         let mut exact = vec![0.0; l.len()];
-        for (h, r) in hv.iter().zip([0..12, 12..16, 16..19]) {
+        for (h, &(a, b, _)) in hv.iter().zip(&PARTS) {
             // None: nothing connects, so H v is zero there (the differences check that too).
             if let Some(h) = h {
                 let mut f = Compiler::new(&g, &l).inputs(&v).output(*h).build();
                 f.run(&x, &dirs, None).unwrap();
-                exact[r].copy_from_slice(f.output(0).unwrap().data);
+                exact[a..b].copy_from_slice(f.output(0).unwrap().data);
             }
         }
         let mut f = Compiler::new(&g, &l).inputs(&[]).value_and_grad(cost).build();
-        let eps = 1e-5;
-        let grad_at = |s: f64, f: &mut symgrad::Function<f64>| {
-            let xs: Vec<f64> = x.iter().zip(&d).map(|(x, d)| x + s * eps * d).collect();
-            let mut gr = vec![0.0; 19];
-            f.value_and_grad(&xs, &[], &mut gr).unwrap();
-            gr
-        };
-        let (gp, gm) = (grad_at(1.0, &mut f), grad_at(-1.0, &mut f));
-        let fd: Vec<f64> = gp.iter().zip(&gm).map(|(p, m)| (p - m) / (2.0 * eps)).collect();
-        let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let (fd, scale) = central(
+            |xs| {
+                let mut gr = vec![0.0; 19];
+                f.value_and_grad(xs, &[], &mut gr).unwrap();
+                gr
+            },
+            &x,
+            &d,
+        );
         for i in 0..19 {
             prop_assert!(
                 (fd[i] - exact[i]).abs() <= 1e-5 * scale,
@@ -151,34 +186,26 @@ proptest! {
         let l = layout();
         let g = Graph::<f64>::new();
         let p: Vec<Expr<'_, f64>> = ["a", "b", "c"].iter().map(|n| g.param(&l, n)).collect();
-        let v = [g.input("va", dims![3, 4]), g.input("vb", dims![4]), g.input("vc", dims![3, 1])];
+        let v = direction_inputs(&g);
         let y = build(&t, &p);
-        let x = values(seed);
-        let d: Vec<f64> = values(seed + 7919).iter().map(|v| v / 1.5).collect();
-        let shapes: [&[usize]; 3] = [&[3, 4], &[4], &[3, 1]];
-        let dirs: Vec<TensorRef<'_, f64>> = [0..12, 12..16, 16..19]
-            .iter()
-            .zip(shapes)
-            .map(|(r, s)| TensorRef::new(s, &d[r.clone()]))
-            .collect();
+        let (x, d) = (values(seed), direction(seed));
         let exact = match jacobian_vector(y, &p, &v) {
             Some(jv) => {
                 let mut f = Compiler::new(&g, &l).inputs(&v).output(jv).build();
-                f.run(&x, &dirs, None).unwrap();
+                f.run(&x, &direction_refs(&d), None).unwrap();
                 f.output(0).unwrap().data.to_vec()
             }
             None => vec![0.0; 12],
         };
         let mut f = Compiler::new(&g, &l).inputs(&[]).output(y).build();
-        let eps = 1e-5;
-        let mut value_at = |s: f64| {
-            let xs: Vec<f64> = x.iter().zip(&d).map(|(x, d)| x + s * eps * d).collect();
-            f.run(&xs, &[], None).unwrap();
-            f.output(0).unwrap().data.to_vec()
-        };
-        let (yp, ym) = (value_at(1.0), value_at(-1.0));
-        let fd: Vec<f64> = yp.iter().zip(&ym).map(|(p, m)| (p - m) / (2.0 * eps)).collect();
-        let scale = fd.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let (fd, scale) = central(
+            |xs| {
+                f.run(xs, &[], None).unwrap();
+                f.output(0).unwrap().data.to_vec()
+            },
+            &x,
+            &d,
+        );
         prop_assert_eq!(exact.len(), 12);
         for i in 0..12 {
             prop_assert!(

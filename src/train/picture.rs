@@ -289,7 +289,7 @@ fn epoch_ticks(n: usize) -> Vec<usize> {
         .iter()
         .map(|m| m * mag)
         .find(|s| *s >= raw)
-        .unwrap_or(10.0 * mag)
+        .expect("10 × mag >= raw, by the choice of mag")
         .max(1.0)
         .round() as usize;
     std::iter::once(1)
