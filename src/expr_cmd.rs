@@ -142,7 +142,7 @@ pub fn grad_cmd(expr: &str, wrt: &[String], shapes: &[String], json: bool) -> Re
     let cost = g.expr(p.outputs[0]);
     if cost
         .shape_fixed()
-        .map_or(true, |s| s.iter().product::<usize>() != 1)
+        .is_none_or(|s| s.iter().product::<usize>() != 1)
     {
         return Err(format!(
             "grad needs a scalar expression, got shape {}: wrap it in sum(...) or mean(...)",

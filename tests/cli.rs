@@ -300,7 +300,7 @@ fn eval_takes_values_inline_and_from_npy() {
     let dir = std::env::temp_dir().join(format!("symgrad-npy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut h = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }".to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');

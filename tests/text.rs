@@ -61,14 +61,14 @@ fn random_graph(draws: &[(u8, u8, u8, u8, u8)]) -> (Graph<f64>, ParamLayout, Vec
             8 => (
                 Op::Sum {
                     axes: (0..rank).filter(|i| (n >> i) & 1 == 1).collect(),
-                    keepdims: n % 2 == 0,
+                    keepdims: n.is_multiple_of(2),
                 },
                 vec![a],
             ),
             9 => (
                 Op::Max {
                     axes: (0..rank.min(1)).collect(),
-                    keepdims: n % 3 == 0,
+                    keepdims: n.is_multiple_of(3),
                 },
                 vec![a],
             ),
@@ -107,7 +107,7 @@ fn random_graph(draws: &[(u8, u8, u8, u8, u8)]) -> (Graph<f64>, ParamLayout, Vec
             _ => {
                 let mut shape = g.node(a).shape.clone();
                 shape.insert(0, symgrad::Dim::Fixed(2));
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     (Op::BroadcastTo(shape), vec![a])
                 } else {
                     (Op::SumTo(g.node(b2).shape.clone()), vec![a])

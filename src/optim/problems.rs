@@ -173,7 +173,7 @@ pub fn rosenbrock() -> Problem {
 
 /// Extended Rosenbrock (21): independent pairs, n even.
 pub fn extended_rosenbrock(n: usize) -> Problem {
-    assert!(n % 2 == 0, "extended Rosenbrock needs an even n");
+    assert!(n.is_multiple_of(2), "extended Rosenbrock needs an even n");
     Problem {
         name: "extended Rosenbrock (21)",
         n,
@@ -198,7 +198,10 @@ pub fn chained_rosenbrock(n: usize) -> Problem {
 
 /// Powell singular (13) and extended Powell (22), n a multiple of 4.
 pub fn powell_singular(n: usize) -> Problem {
-    assert!(n % 4 == 0, "Powell singular needs n a multiple of 4");
+    assert!(
+        n.is_multiple_of(4),
+        "Powell singular needs n a multiple of 4"
+    );
     let x0 = (0..n).map(|i| [3.0, -1.0, 0.0, 1.0][i % 4]).collect();
     let name = if n == 4 {
         "Powell singular (13)"
