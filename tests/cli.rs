@@ -276,6 +276,13 @@ fn grad_prints_the_simplified_gradient() {
         err.contains("`z` does not appear in the expression, so its gradient is 0"),
         "{err}"
     );
+    // stop_gradient: a constant to grad, and gone from the simplified result.
+    let (ok, out, err) = symgrad(&["grad", "stop_gradient(x * x) * x * y", "--wrt", "x"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "y * (x * x)");
+    let (ok, out, _) = symgrad(&["grad", "stop_gradient(x) * 3", "--wrt", "x"]);
+    assert!(ok);
+    assert_eq!(out, "0\n");
     fails_with(
         &["grad", "x * 2", "--wrt", "x", "--shape", "x=2"],
         "grad needs a scalar expression, got shape [2]",

@@ -22,7 +22,7 @@ pub use plan::{Loc, Plan};
 use crate::error::{Error, Result};
 use crate::grad::grad;
 use crate::graph::{Dim, Expr, Graph, NodeId, Origin, SymShape};
-use crate::ops::Op;
+use crate::ops::{Op, Unary};
 use crate::params::ParamLayout;
 use crate::rewrite::{self, Level, Report};
 use crate::tensor::{numel, Tensor, TensorRef};
@@ -528,6 +528,21 @@ impl<'g, T: Scalar> Compiler<'g, T> {
                     .collect();
                 (g2, r2, ids)
             }
+        };
+        // Every gradient is built: stop_gradient has done its work and goes, unless the
+        // graph is compiled as written.
+        let stops = |g: &Graph<T>, r: &[NodeId]| {
+            g.reachable(r)
+                .into_iter()
+                .any(|id| matches!(g.node(id).op, Op::Unary(Unary::StopGradient)))
+        };
+        let (g2, r2) = if opts.rewrites != Level::None && stops(&g2, &r2) {
+            let strip = rewrite::strip_stop_gradient();
+            let (g, r, fired) = rewrite::rebuild(&g2, &r2, &[&strip], false);
+            report.push("strip stop_gradient", fired, &g, &r);
+            (g, r)
+        } else {
+            (g2, r2)
         };
         let (g, r) = if opts.fusion && !opts.nan_guard {
             let (g3, r3, fired) = rewrite::fuse(&g2, &r2);

@@ -249,6 +249,28 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.unary(Unary::Sign)
     }
 
+    /// The same value, held constant by [`grad`](crate::grad()): no gradient flows through
+    /// it, to first or second order (JAX's `stop_gradient`, Theano's `zero_grad`, PyTorch's
+    /// `detach`). For a target computed from the parameters but not to be differentiated
+    /// (Gauss-Newton, moving targets, straight-through estimators). A rewriting compile
+    /// removes it after differentiating, so it costs nothing at run time.
+    ///
+    /// ```
+    /// # use symgrad::{dims, grad, Graph, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", dims![2]);
+    /// // d/dx [stop(x²) · x] = x², where d/dx [x² · x] would be 3 x².
+    /// let f = (x.square().stop_gradient() * x).sum_all();
+    /// let d = grad(f, &[x])[0].unwrap();
+    /// assert_eq!(d.eval(&[(x, TensorRef::new(&[2], &[1.0, 3.0]))])?.data(), &[1.0, 9.0]);
+    /// // Reached only through the stop, the cost does not depend on x.
+    /// assert!(grad(x.stop_gradient().sum_all(), &[x])[0].is_none());
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn stop_gradient(self) -> Self {
+        self.unary(Unary::StopGradient)
+    }
+
     /// Hyperbolic tangent.
     ///
     /// ```

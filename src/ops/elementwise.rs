@@ -88,6 +88,8 @@ unary_table! {
     Softplus = "softplus", f: |x| if x.is_nan() { x } else { x.max(T::zero()) + (-x.abs()).exp_simd().ln_1p_unit() }, vjp: |x, y, gy| Some(gy * x.sigmoid());
     /// `max(x, 0)` (NaN stays NaN); d/dx = `[x > 0]`.
     Relu = "relu", f: |x| if x < T::zero() { T::zero() } else { x }, vjp: |x, y, gy| Some(gy * x.gt(0.0));
+    /// `x` itself, but a constant to `grad`: no cotangent flows through it, at any order (JAX's `stop_gradient`, Theano's `zero_grad`). The rewriting compile removes it once the gradient is built.
+    StopGradient = "stop_gradient", f: |x| x, vjp: |x, y, gy| None;
 }
 
 macro_rules! binary_table {

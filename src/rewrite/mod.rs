@@ -29,7 +29,7 @@ mod rules;
 use std::collections::BTreeMap;
 
 pub use fuse::fuse;
-pub use rules::phases;
+pub use rules::{phases, strip_stop_gradient};
 
 use crate::graph::{broadcast_compatible, Graph, NodeId, Origin};
 use crate::Scalar;

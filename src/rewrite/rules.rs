@@ -67,6 +67,18 @@ pub fn phases<T: Scalar>() -> Vec<Phase<T>> {
 
 // ---- pattern helpers --------------------------------------------------------------------
 
+/// `stop_gradient(x) → x`: not in any phase, since the phases also run before
+/// differentiation, where the op still has work to do; the compiler applies it once every
+/// gradient is built.
+pub fn strip_stop_gradient<T: Scalar>() -> Rule<T> {
+    Rule {
+        name: "strip_stop_gradient",
+        doc: "stop_gradient(x) → x, after differentiation",
+        exact: true,
+        apply: |g, id| unary_of(g, id, Unary::StopGradient),
+    }
+}
+
 fn unary_of<T: Scalar>(g: &Graph<T>, id: NodeId, u: Unary) -> Option<NodeId> {
     let n = g.node(id);
     matches!(n.op, Op::Unary(v) if v == u).then(|| n.inputs[0])
