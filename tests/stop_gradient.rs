@@ -35,6 +35,33 @@ fn costs<'g>(x: Expr<'g, f64>, c: Expr<'g, f64>) -> [Expr<'g, f64>; 3] {
     ]
 }
 
+/// The derivative through the stop equals the one with the stopped factor frozen (within
+/// `rtol`), and differs from the one without the stop, so that the stop did something.
+fn frozen_not_free(
+    stopped: &Tensor<f64>,
+    frozen: &Tensor<f64>,
+    free: &Tensor<f64>,
+    rtol: f64,
+    what: &str,
+) {
+    for (a, b) in stopped.data().iter().zip(frozen.data()) {
+        assert!(
+            (a - b).abs() <= rtol * (1.0 + b.abs()),
+            "{what}: {a} vs {b}"
+        );
+    }
+    let gap = stopped
+        .data()
+        .iter()
+        .zip(free.data())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        gap > 0.1,
+        "{what}: stop_gradient changed nothing (largest difference {gap})"
+    );
+}
+
 #[test]
 fn grad_treats_the_stopped_value_as_a_constant() {
     let g = Graph::<f64>::new();
@@ -48,10 +75,8 @@ fn grad_treats_the_stopped_value_as_a_constant() {
     );
     let d = |f: Expr<'_, f64>| at(grad(f, &[x])[0].expect("connected"), x, &xv, &[]);
     let (ds, df, dfree) = (d(stopped), d(frozen), d(free));
-    for (a, b) in ds.data().iter().zip(df.data()) {
-        assert!((a - b).abs() <= 1e-14 * (1.0 + b.abs()), "{a} vs {b}");
-    }
-    // The frozen cost against central differences, so the comparison above is anchored.
+    frozen_not_free(&ds, &df, &dfree, 1e-14, "gradient");
+    // The frozen cost against central differences, so that the comparison is anchored.
     let eps = 1e-6;
     for i in 0..12 {
         let shift = |s: f64| {
@@ -66,17 +91,6 @@ fn grad_treats_the_stopped_value_as_a_constant() {
             df.data()[i]
         );
     }
-    // And the stop makes a difference: without it the gradient is another one.
-    let gap = ds
-        .data()
-        .iter()
-        .zip(dfree.data())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
-    assert!(
-        gap > 0.1,
-        "stop_gradient changed nothing (largest difference {gap})"
-    );
 }
 
 #[test]
@@ -96,19 +110,7 @@ fn second_order_treats_it_as_a_constant_too() {
         )
     };
     let (hs, hf, hfree) = (hv(stopped), hv(frozen), hv(free));
-    for (a, b) in hs.data().iter().zip(hf.data()) {
-        assert!((a - b).abs() <= 1e-13 * (1.0 + b.abs()), "{a} vs {b}");
-    }
-    let gap = hs
-        .data()
-        .iter()
-        .zip(hfree.data())
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
-    assert!(
-        gap > 0.1,
-        "stop_gradient changed nothing at second order ({gap})"
-    );
+    frozen_not_free(&hs, &hf, &hfree, 1e-13, "Hessian-vector product");
 }
 
 #[test]
@@ -138,6 +140,11 @@ fn compiled<T: symgrad::Scalar>(options: Options) -> (T, Vec<T>, bool) {
         .program()
         .iter()
         .any(|i| i.label.contains("stop_gradient"));
+    let stage = fun.explain().contains("strip stop_gradient");
+    assert_eq!(
+        stage, !kept,
+        "the strip stage is reported exactly when it ran"
+    );
     (fx, dx, kept)
 }
 
