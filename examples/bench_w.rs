@@ -73,7 +73,13 @@ fn run<T: Scalar>(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let shape = [a.batch, 784];
     let inputs = [TensorRef::new(&shape, &data)];
     // Compile time: build, every stage, lowering, and the buffer plan with its arena for
-    // this batch (`prepare`); median of 9 (the first warms the caches).
+    // this batch (`prepare`); median of 9 (the first warms the caches). Every function is
+    // kept until all nine are timed, so that each arena is memory the allocator has not
+    // handed out before, as at a process's first compile: an arena freed and allocated
+    // again would come back from glibc's heap (its mmap threshold rises to the size of the
+    // last freed block) and be cleared with a memset, which made the f32 figure 1.6-2.8 ms
+    // instead of about 0.5 (docs/PERFORMANCE.md).
+    let mut kept = Vec::with_capacity(9);
     let mut cts: Vec<f64> = (0..9)
         .map(|_| {
             let t0 = Instant::now();
@@ -85,9 +91,12 @@ fn run<T: Scalar>(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 .options(opts)
                 .build();
             f.prepare(&inputs).expect("shapes are right");
-            t0.elapsed().as_secs_f64()
+            let t = t0.elapsed().as_secs_f64();
+            kept.push(f);
+            t
         })
         .collect();
+    drop(kept);
     cts.sort_by(f64::total_cmp);
     let compile = cts[4];
     let mut v = f.value_and_grad(&p, &inputs, &mut gr)?;
