@@ -277,9 +277,10 @@ fn the_nan_guard_names_the_first_non_finite_node() {
 // ---- random graphs: rewritten against as built -------------------------------------------------
 
 /// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`, with the patterns
-/// the rules look for (constants 0, 1, -1, repeated subtrees, transposes, logs of sigmoids).
+/// the rules look for (constants 0, 1, -1, repeated subtrees, transposes, logs of sigmoids),
+/// and `stop_gradient`, which no rule before differentiation may see through.
 fn tree() -> impl Strategy<Value = Tree> {
-    common::tree(6, 14, 8, 5, 48)
+    common::tree(6, 15, 8, 5, 48)
 }
 
 fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
@@ -309,6 +310,7 @@ fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
                 10 => a.t().matmul(a).tanh().matmul(a.t()).t() * 0.1,
                 11 => a.square().powi(1) * 0.5,
                 12 => a.sum_all().broadcast_to(a.shape()) * 0.1 + a,
+                13 => (a.stop_gradient() * a).tanh() + (1.0 - a.stop_gradient().sigmoid()).log(),
                 _ => a.gt(0.0).select(a, a * 0.5),
             }
         }
