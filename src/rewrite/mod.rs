@@ -14,9 +14,10 @@
 //! - a replacement whose shape is smaller than the node's is broadcast back to it.
 //!
 //! The phases ([`phases`]) run in the order merge, simplify, stabilize, fold, repeated until a
-//! round fires nothing or the graph outgrows its budget. Fusion of elementwise chains
-//! ([`fuse`]) runs once at the end, after differentiation, and memory planning after that
-//! (`compile::plan`).
+//! round fires nothing or the graph outgrows its budget. After differentiation, one rule
+//! outside the phases removes `stop_gradient` ([`strip_stop_gradient`]; the phases also run
+//! before differentiation, where it must stay). Fusion of elementwise chains ([`fuse`]) runs
+//! once at the end, and memory planning after that (`compile::plan`).
 //!
 //! Each rule says whether it is **exact**: whether the rewritten graph computes the same
 //! bits. [`Level::Exact`] runs only those (merging, dead nodes, constant folding, `x*1`,
