@@ -2,15 +2,11 @@
 //! `hessian`, against central differences and closed forms, against each other, and their
 //! `None` and panic cases.
 
+mod common;
+
+use common::vals;
 use symgrad::grad::{hessian, hessian_vector, jacobian, jacobian_vector};
 use symgrad::{dims, grad, Expr, Graph, Tensor, TensorRef};
-
-/// Deterministic values in about [-1, 1].
-fn vals(n: usize, salt: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| (((i + 3) * (salt + 7) * 37 % 101) as f64) / 50.0 - 1.0)
-        .collect()
-}
 
 /// F(W, b) = sum(log_softmax(tanh(X W + b)) * T) + 0.1 |W|⁴, a cost with two variables whose
 /// Hessian has every kind of block.
@@ -38,6 +34,24 @@ const EPS: f64 = 1e-5;
 /// `p + s EPS d`.
 fn shift(p: &[f64], d: &[f64], s: f64) -> Vec<f64> {
     p.iter().zip(d).map(|(p, d)| p + s * EPS * d).collect()
+}
+
+/// Every element of `exact` within `rtol` (relative, at least absolute) of the central
+/// difference of `plus` and `minus`, taken `EPS` either side.
+fn assert_central(
+    exact: &Tensor<f64>,
+    plus: &Tensor<f64>,
+    minus: &Tensor<f64>,
+    rtol: f64,
+    what: &str,
+) {
+    for (i, e) in exact.data().iter().enumerate() {
+        let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * EPS);
+        assert!(
+            (fd - e).abs() < rtol * fd.abs().max(1.0),
+            "{what}, element {i}: {e}, central difference {fd}"
+        );
+    }
 }
 
 #[test]
@@ -78,13 +92,8 @@ fn hessian_vector_matches_central_differences_of_the_gradient() {
         let exact = at(&wv, &bv, hv[k].expect("connected"));
         let plus = at(&wp, &bp, gr[k].expect("connected"));
         let minus = at(&wm, &bm, gr[k].expect("connected"));
-        for (i, e) in exact.data().iter().enumerate() {
-            let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * EPS);
-            assert!(
-                (fd - e).abs() < 1e-7 * fd.abs().max(1.0),
-                "variable {k}, element {i}: H v = {e}, central difference {fd}"
-            );
-        }
+        let what = format!("H v of variable {k}");
+        assert_central(&exact, &plus, &minus, 1e-7, &what);
     }
 }
 
@@ -120,13 +129,7 @@ fn jacobian_vector_matches_central_differences_of_the_value_and_the_jacobian() {
     let exact = at(&wv, &bv, jv);
     let plus = at(&shift(&wv, &dw, 1.0), &shift(&bv, &db, 1.0), y);
     let minus = at(&shift(&wv, &dw, -1.0), &shift(&bv, &db, -1.0), y);
-    for (i, e) in exact.data().iter().enumerate() {
-        let fd = (plus.data()[i] - minus.data()[i]) / (2.0 * EPS);
-        assert!(
-            (fd - e).abs() < 1e-8 * fd.abs().max(1.0),
-            "element {i}: J v = {e}, central difference {fd}"
-        );
-    }
+    assert_central(&exact, &plus, &minus, 1e-8, "J v");
     // The same along b alone, against the whole Jacobian times vb.
     let jb = at(&wv, &bv, jacobian(y, b).expect("connected")); // [20, 4]
     let jvb = at(

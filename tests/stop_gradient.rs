@@ -1,16 +1,12 @@
 //! `stop_gradient`: the identity in value, a constant to `grad` (first and second order), kept
 //! by a literal compile and removed by the rewriting one, with the same values either way.
 
+mod common;
+
+use common::vals;
 use symgrad::compile::Options;
 use symgrad::grad::hessian_vector;
 use symgrad::{dims, grad, Compiler, Expr, Graph, ParamLayout, Tensor, TensorRef};
-
-/// Deterministic values in about [-1, 1].
-fn vals(n: usize, salt: usize) -> Vec<f64> {
-    (0..n)
-        .map(|i| (((i + 3) * (salt + 7) * 37 % 101) as f64) / 50.0 - 1.0)
-        .collect()
-}
 
 fn at(
     e: Expr<'_, f64>,

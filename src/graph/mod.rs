@@ -290,15 +290,9 @@ impl<T: Scalar> Graph<T> {
                 .any(|&i| matches!(&d.nodes[i.index()].op, Op::Input { name: n } if n == name));
             assert!(!dup, "symgrad: an input named `{name}` exists already");
         }
-        let id = self.push_node(
-            Op::Input {
-                name: name.to_string(),
-            },
-            &[],
-            shape,
-        );
-        self.data.borrow_mut().inputs.push(id);
-        self.expr(id)
+        let e = self.placeholder(name, shape);
+        self.data.borrow_mut().inputs.push(e.id());
+        e
     }
 
     /// An input node that [`Graph::inputs`] does not list, for transforms that need a

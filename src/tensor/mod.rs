@@ -58,18 +58,7 @@ impl<T: Scalar> Tensor<T> {
     /// assert_eq!(t.at(&[1, 0]), 4.0); // row-major
     /// ```
     pub fn from_vec(shape: impl Into<Vec<usize>>, data: Vec<T>) -> Self {
-        let shape: Vec<usize> = shape.into();
-        assert_eq!(
-            numel(&shape),
-            data.len(),
-            "Tensor::from_vec: shape {shape:?} needs {} values, got {}",
-            numel(&shape),
-            data.len()
-        );
-        Tensor {
-            shape: shape.into_iter().collect(),
-            data,
-        }
+        Self::try_from_vec(shape, data).unwrap_or_else(|e| panic!("Tensor::from_vec: {e}"))
     }
 
     /// [`Tensor::from_vec`] for data that comes from outside the program: a data length

@@ -9,6 +9,13 @@ use symgrad::{
     check_gradient, grad, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Scalar, Tensor,
 };
 
+/// Deterministic values in about [-1, 1].
+pub fn vals(n: usize, salt: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| (((i + 3) * (salt + 7) * 37 % 101) as f64) / 50.0 - 1.0)
+        .collect()
+}
+
 /// How the values of an op's inputs are drawn (avoiding the points where it has no
 /// derivative or no value).
 #[derive(Clone, Copy, Debug)]
