@@ -91,6 +91,7 @@ def rounds(peers, batch, threads, reps, n):
     for r in range(n):
         for p in peers:
             for rec in run_peer(p, batch, threads, reps):
+                rec["round"] = r
                 got.setdefault((p, rec["dtype"]), []).append(rec)
         print(f"round {r + 1}/{n} done", file=sys.stderr, flush=True)
     return got
@@ -172,6 +173,13 @@ def main():
         jx = med(got[("jax", dt)]) if ("jax", dt) in got else float("nan")
         ceil = min(med(got[(p, dt)]) for p in ("gemm-crate", "gemm-openblas") if (p, dt) in got)
         t[dt] = (s / jx, ceil / s)
+    # The ratio round by round: the two systems ran minutes apart at most within a round,
+    # so these show how often the target holds, not only whether the medians meet it.
+    per_round = {}
+    for dt in ("float32", "float64"):
+        js = {b["round"]: b["ms"] for b in got.get(("jax", dt), [])}
+        per_round[dt] = [a["ms"] / js[a["round"]] for a in got[("symgrad", dt)]
+                         if a["round"] in js]
     compile_ms = med(got[("symgrad", "float32")], "compile_ms")
     jax_compile = med(got[("jax", "float32")], "compile_ms") if ("jax", "float32") in got else float("nan")
     pyt_compile = med(got[("pytensor", "float32")], "compile_ms") if ("pytensor", "float32") in got else float("nan")
@@ -186,7 +194,11 @@ def main():
     lines.append("| target | measured | |")
     lines.append("| --- | --- | --- |")
     for dt in ("float32", "float64"):
-        lines.append(f"| symgrad ≤ 0.95 × JAX, {dt} | {t[dt][0]:.2f} × | {mark(t[dt][0] <= 0.95)} |")
+        pr = per_round[dt]
+        held = sum(r <= 0.95 for r in pr)
+        by_round = (f" (round by round {min(pr):.2f}–{max(pr):.2f}, ≤ 0.95 in {held} of {len(pr)})"
+                    if pr else "")
+        lines.append(f"| symgrad ≤ 0.95 × JAX, {dt} | {t[dt][0]:.2f} ×{by_round} | {mark(t[dt][0] <= 0.95)} |")
     for dt in ("float32", "float64"):
         lines.append(f"| ≥ 90% of the GEMM ceiling, {dt} (ceiling time / symgrad time) | {100 * t[dt][1]:.0f}% | {mark(t[dt][1] >= 0.9)} |")
     lines.append(f"| compile of W's F and ∇F < 20 ms (JAX: first call minus a steady one; PyTensor: `function`) | {compile_ms:.2f} ms (JAX {jax_compile:.0f} ms, PyTensor {pyt_compile:.0f} ms) | {mark(compile_ms < 20)} |")
