@@ -68,6 +68,12 @@ pub trait Scalar:
     /// no argument reduction (within 2 ulp there; outside [0, 1] use
     /// [`Scalar::ln_1p_simd`]).
     fn ln_1p_unit(self) -> Self;
+
+    /// `tanh(x)` without branches or calls, so that loops over it vectorize (Cephes'
+    /// split: `x + x³ P(x²)` below |x| = 0.625, `1 - 2 / (exp(2|x|) + 1)` with the sign of
+    /// `x` above, both computed and one chosen; within 2 ulp of the correctly rounded
+    /// result, ±0, ±infinity and NaN as in `tanh`).
+    fn tanh_simd(self) -> Self;
 }
 
 /// `2 atanh(s)` with `s = x / (2 + x)`: `2s + 2s·z·P(z)`, `z = s² <= 1/9`, `P` the first
@@ -110,6 +116,10 @@ impl Scalar for f32 {
         ln_f32(self)
     }
     #[inline(always)]
+    fn tanh_simd(self) -> Self {
+        tanh_f32(self)
+    }
+    #[inline(always)]
     fn ln_1p_unit(self) -> Self {
         ln_1p_unit_impl(
             self,
@@ -143,6 +153,10 @@ impl Scalar for f64 {
     #[inline(always)]
     fn ln_simd(self) -> Self {
         ln_f64(self)
+    }
+    #[inline(always)]
+    fn tanh_simd(self) -> Self {
+        tanh_f64(self)
     }
     #[inline(always)]
     fn ln_1p_unit(self) -> Self {
@@ -235,6 +249,53 @@ fn exp_f64(x: f64) -> f64 {
         0.0
     } else {
         y
+    }
+}
+
+/// Cephes `tanhf`: `x + x³ P(x²)` for |x| < 0.625, else `1 - 2 / (exp(2|x|) + 1)` with
+/// the sign of `x` (exp overflows to infinity past |x| = 44, which gives ±1). Both sides are
+/// computed and one is selected, so a loop over it vectorizes.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' constants, as published
+fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs();
+    let big = (1.0 - 2.0 / (exp_f32(a + a) + 1.0)).copysign(x);
+    let z = x * x;
+    let p = (-5.704_988_727_45e-3f32)
+        .mul_add(z, 2.063_908_879_54e-2)
+        .mul_add(z, -5.373_971_555_31e-2)
+        .mul_add(z, 1.333_144_220_36e-1)
+        .mul_add(z, -3.333_328_194_22e-1);
+    let small = x.mul_add(z * p, x);
+    if a >= 0.625 {
+        big
+    } else if x == 0.0 {
+        x // keeps the sign of -0
+    } else {
+        small
+    }
+}
+
+/// Cephes `tanh`: `x + x³ P(x²) / Q(x²)` for |x| < 0.625, else as in [`tanh_f32`].
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' constants, as published
+fn tanh_f64(x: f64) -> f64 {
+    let a = x.abs();
+    let big = (1.0 - 2.0 / (exp_f64(a + a) + 1.0)).copysign(x);
+    let z = x * x;
+    let p = (-9.643_991_794_250_522_386_28e-1f64)
+        .mul_add(z, -9.928_772_310_019_185_865_64e1)
+        .mul_add(z, -1.614_687_684_417_084_479_52e3);
+    let q = (z + 1.128_116_784_916_329_314_02e2)
+        .mul_add(z, 2.235_488_390_601_004_485_83e3)
+        .mul_add(z, 4.844_063_053_251_254_860_48e3);
+    let small = x.mul_add(z * (p / q), x);
+    if a >= 0.625 {
+        big
+    } else if x == 0.0 {
+        x
+    } else {
+        small
     }
 }
 
@@ -396,6 +457,37 @@ mod tests {
         assert!(p32 <= 2 && p64 <= 2, "f32 {p32} ulp, f64 {p64} ulp");
         assert_eq!(0.0f32.ln_1p_unit(), 0.0);
         assert!(f64::NAN.ln_1p_unit().is_nan());
+    }
+
+    #[test]
+    fn tanh_simd_is_within_2_ulp() {
+        let (mut w32, mut w64) = (0i64, 0i64);
+        // Dense near 0 (tiny and subnormal too), across the switch at 0.625 and out to
+        // where tanh is ±1, both signs.
+        let mut x = 1e-310f64;
+        while x < 30.0 {
+            for x in [x, -x] {
+                let got = tanh_f64(x);
+                w64 = w64.max((got.to_bits() as i64 - x.tanh().to_bits() as i64).abs());
+                let xf = x as f32;
+                let want = (xf as f64).tanh() as f32;
+                w32 = w32.max(ulps32(tanh_f32(xf), want));
+            }
+            x *= if x < 1e-3 { 1.01 } else { 1.000_05 };
+        }
+        assert!(w32 <= 2 && w64 <= 2, "f32 {w32} ulp, f64 {w64} ulp");
+        for (x, want) in [
+            (0.0f64, 0.0f64),
+            (f64::INFINITY, 1.0),
+            (-800.0, -1.0),
+            (25.0, 1.0),
+        ] {
+            assert_eq!(tanh_f64(x), want);
+            assert_eq!(tanh_f32(x as f32), want as f32);
+        }
+        assert!(tanh_f64(-0.0).is_sign_negative() && tanh_f32(-0.0).is_sign_negative());
+        assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
+        assert!(tanh_f64(f64::NAN).is_nan() && tanh_f32(f32::NAN).is_nan());
     }
 
     #[test]

@@ -77,7 +77,7 @@ unary_table! {
     /// `sign x` in {-1, 0, 1}; d/dx = 0 almost everywhere.
     Sign = "sign", f: |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x }, vjp: |x, y, gy| None;
     /// `tanh x`; d/dx = 1 - y^2.
-    Tanh = "tanh", f: |x| x.tanh(), vjp: |x, y, gy| Some(gy * (1.0 - y.square()));
+    Tanh = "tanh", f: |x| x.tanh_simd(), vjp: |x, y, gy| Some(gy * (1.0 - y.square()));
     /// `sin x` (radians); d/dx = cos x.
     Sin = "sin", f: |x| x.sin(), vjp: |x, y, gy| Some(gy * x.cos());
     /// `cos x` (radians); d/dx = -sin x.

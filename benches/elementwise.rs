@@ -1,0 +1,67 @@
+//! The elementwise kernels' throughput: each transcendental unary op (`exp`, `log`,
+//! `sigmoid`, `softplus`, `tanh`) over 10^6 elements, f32 and f64, on rayon's threads, as
+//! `Op::Unary` runs it; and, for `tanh`, the same loop over the standard library's `tanh`
+//! (what the kernel called before it had a vectorizable `tanh_simd`), to show what that buys.
+//!
+//! Run: `cargo bench --bench elementwise`. Figures go to docs/PERFORMANCE.md.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rayon::prelude::*;
+use symgrad::ops::Unary;
+use symgrad::Scalar;
+
+const N: usize = 1_000_000;
+
+fn unary<T: Scalar>(c: &mut Criterion) {
+    // Values across [-8, 8), where every op is in its ordinary range.
+    let a: Vec<T> = (0..N)
+        .map(|i| T::from_f64(((i * 7919) % 16_000) as f64 * 1e-3 - 8.0))
+        .collect();
+    let mut out = vec![T::zero(); N];
+    let mut group = c.benchmark_group(format!("unary_1e6_{}", T::NAME));
+    group
+        .throughput(Throughput::Elements(N as u64))
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(2));
+    for u in [
+        Unary::Exp,
+        Unary::Log,
+        Unary::Sigmoid,
+        Unary::Softplus,
+        Unary::Tanh,
+    ] {
+        // `log` of the absolute values (negative ones would give NaN, which is as fast).
+        let input: Vec<T> = if u == Unary::Log {
+            a.iter().map(|v| v.abs() + T::one()).collect()
+        } else {
+            a.clone()
+        };
+        group.bench_function(BenchmarkId::from_parameter(u.name()), |b| {
+            b.iter(|| u.kernel(&input, &mut out))
+        });
+    }
+    // The standard library's tanh in the same parallel pieces (one call per element).
+    let piece = N.div_ceil(rayon::current_num_threads() * 4);
+    group.bench_function(BenchmarkId::from_parameter("tanh_std"), |b| {
+        b.iter(|| {
+            out.par_chunks_mut(piece)
+                .zip(a.par_chunks(piece))
+                .for_each(|(o, a)| {
+                    for (o, &x) in o.iter_mut().zip(a) {
+                        *o = x.tanh();
+                    }
+                })
+        })
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    unary::<f32>(c);
+    unary::<f64>(c);
+}
+
+criterion_group!(elementwise, benches);
+criterion_main!(elementwise);
