@@ -39,6 +39,7 @@
 //! assert!(grad[0] < 0.0); // increasing w[0] lowers the cost
 //! ```
 
+#![warn(missing_docs)]
 pub mod check;
 pub mod compile;
 pub mod data;
