@@ -1,7 +1,8 @@
-//! The elementwise kernels' throughput: each transcendental unary op (`exp`, `log`,
+//! The elementwise kernels' throughput: each transcendental unary op (`exp`, `expm1`, `log`,
 //! `sigmoid`, `softplus`, `tanh`) over 10^6 elements, f32 and f64, on rayon's threads, as
-//! `Op::Unary` runs it; and, for `tanh`, the same loop over the standard library's `tanh`
-//! (what the kernel called before it had a vectorizable `tanh_simd`), to show what that buys.
+//! `Op::Unary` runs it; and, for `tanh` and `expm1`, the same loop over the standard
+//! library's function (what the kernels called before they had `Scalar::tanh_simd` and
+//! `Scalar::exp_m1_simd`), to show what vectorizing them buys.
 //!
 //! Run: `cargo bench --bench elementwise`. Figures go to docs/PERFORMANCE.md.
 
@@ -27,6 +28,7 @@ fn unary<T: Scalar>(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     for u in [
         Unary::Exp,
+        Unary::Expm1,
         Unary::Log,
         Unary::Sigmoid,
         Unary::Softplus,
@@ -42,19 +44,24 @@ fn unary<T: Scalar>(c: &mut Criterion) {
             b.iter(|| u.kernel(&input, &mut out))
         });
     }
-    // The standard library's tanh in the same parallel pieces (one call per element).
+    // The standard library's functions in the same parallel pieces (a call per element).
     let piece = N.div_ceil(rayon::current_num_threads() * 4);
-    group.bench_function(BenchmarkId::from_parameter("tanh_std"), |b| {
-        b.iter(|| {
-            out.par_chunks_mut(piece)
-                .zip(a.par_chunks(piece))
-                .for_each(|(o, a)| {
-                    for (o, &x) in o.iter_mut().zip(a) {
-                        *o = x.tanh();
-                    }
-                })
-        })
-    });
+    for (name, f) in [
+        ("tanh_std", T::tanh as fn(T) -> T),
+        ("expm1_std", T::exp_m1),
+    ] {
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                out.par_chunks_mut(piece)
+                    .zip(a.par_chunks(piece))
+                    .for_each(|(o, a)| {
+                        for (o, &x) in o.iter_mut().zip(a) {
+                            *o = f(x);
+                        }
+                    })
+            })
+        });
+    }
     group.finish();
 }
 

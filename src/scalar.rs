@@ -50,6 +50,11 @@ pub trait Scalar:
     /// correctly rounded result, subnormals, zero, infinities and NaN as in `ln`).
     fn ln_simd(self) -> Self;
 
+    /// `exp(x) - 1` without branches or calls, so that loops over it vectorize, accurate
+    /// near 0 where `exp(x) - 1` cancels (from [`Scalar::exp_simd`]'s reduction: within 2
+    /// ulp of the correctly rounded result; ±0, infinities and NaN as in `exp_m1`).
+    fn exp_m1_simd(self) -> Self;
+
     /// `ln(1 + x)`, accurate near 0, from [`Scalar::ln_simd`]:
     /// `ln(u) · x / (u - 1)` with `u = 1 + x` (Goldberg's correction).
     #[inline(always)]
@@ -120,6 +125,10 @@ impl Scalar for f32 {
         tanh_f32(self)
     }
     #[inline(always)]
+    fn exp_m1_simd(self) -> Self {
+        exp_m1_f32(self)
+    }
+    #[inline(always)]
     fn ln_1p_unit(self) -> Self {
         ln_1p_unit_impl(
             self,
@@ -159,6 +168,10 @@ impl Scalar for f64 {
         tanh_f64(self)
     }
     #[inline(always)]
+    fn exp_m1_simd(self) -> Self {
+        exp_m1_f64(self)
+    }
+    #[inline(always)]
     fn ln_1p_unit(self) -> Self {
         const C: [f64; 16] = {
             let mut c = [0.0; 16];
@@ -189,8 +202,25 @@ fn pow2_f64(k: i64) -> f64 {
 /// The multiply-adds are fused (`mul_add`: one FMA instruction under AVX2+FMA, the same bits
 /// from libm's `fma` elsewhere), which shortens the dependency chain by a third.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // Cephes' constants, as published
 fn exp_f32(x: f32) -> f32 {
+    let (em, k) = exp_reduced_f32(x);
+    let k1 = k >> 1;
+    let y = (em + 1.0) * pow2_f32(k1) * pow2_f32(k - k1);
+    if x > 88.722_84 {
+        f32::INFINITY
+    } else if x < -103.972_08 {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// Cephes' reduction for `expf`: `x = k ln2 + r` with |r| <= ln2 / 2 (x clamped to where
+/// `exp` is finite and not zero, NaN kept), and `exp(r) - 1` by its degree-7 polynomial
+/// `r + r² Q(r)`, accurate relative to itself (so `exp_m1` can use it as it is).
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' constants, as published
+fn exp_reduced_f32(x: f32) -> (f32, i32) {
     const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23: adding it rounds to an integer
     let xc = x.clamp(-104.0, 88.8); // NaN stays NaN
     let t = xc.mul_add(std::f32::consts::LOG2_E, MAGIC);
@@ -206,14 +236,63 @@ fn exp_f32(x: f32) -> f32 {
     ] {
         q = q.mul_add(r, c);
     }
-    let p = q.mul_add(r * r, r) + 1.0;
     let k = t.to_bits() as i32 - MAGIC.to_bits() as i32;
-    let k1 = k >> 1;
-    let y = p * pow2_f32(k1) * pow2_f32(k - k1);
+    (q.mul_add(r * r, r), k)
+}
+
+/// `exp(x) - 1` from the same reduction: `2^k (exp(r) - 1) + (2^k - 1)`, where the first
+/// term is exact scaling and `2^k - 1` is exact while it matters, so the result keeps the
+/// accuracy of `exp(r) - 1` near 0 (where `exp(x) - 1` would cancel).
+#[inline(always)]
+fn exp_m1_f32(x: f32) -> f32 {
+    let (em, k) = exp_reduced_f32(x);
+    // 2^k em + 2^k - 1 = 2^k2 (2^k1 em + 2^k1 - 2^-k2), k = k1 + k2: no 2^k that overflows
+    // on its own near the top of the range, and 2^k1 - 2^-k2 exact while it matters.
+    let (k1, k2) = (k >> 1, k - (k >> 1));
+    let s1 = pow2_f32(k1);
+    let y = em.mul_add(s1, s1 - pow2_f32(-k2)) * pow2_f32(k2);
     if x > 88.722_84 {
         f32::INFINITY
     } else if x < -103.972_08 {
-        0.0
+        -1.0
+    } else if x == 0.0 {
+        x // keeps the sign of -0
+    } else {
+        y
+    }
+}
+
+/// n! for n < 14, as f64 (exact: 13! < 2^53).
+const FACT: [f64; 14] = {
+    let mut f = [1.0; 14];
+    let mut n = 1;
+    while n < 14 {
+        f[n] = f[n - 1] * n as f64;
+        n += 1;
+    }
+    f
+};
+
+/// `exp(x) - 1` in f64, as [`exp_m1_f32`], with its own polynomial for `exp(r) - 1`.
+#[inline(always)]
+fn exp_m1_f64(x: f64) -> f64 {
+    // exp's rational form of exp(r) - 1 is a few ulp off relative to itself near 0 (exp
+    // adds 1 to it); the Taylor series to r^14 is within an ulp for |r| <= ln2 / 2.
+    let (r, k) = reduce_ln2_f64(x);
+    let mut q = 1.0 / 87_178_291_200.0; // 1 / 14!
+    for n in (2..14).rev() {
+        q = q.mul_add(r, 1.0 / FACT[n]);
+    }
+    let em = (r * r).mul_add(q, r);
+    let (k1, k2) = (k >> 1, k - (k >> 1));
+    let s1 = pow2_f64(k1);
+    let y = em.mul_add(s1, s1 - pow2_f64(-k2)) * pow2_f64(k2);
+    if x > 709.782_712_893_384 {
+        f64::INFINITY
+    } else if x < -745.133_219_101_941_2 {
+        -1.0
+    } else if x == 0.0 {
+        x
     } else {
         y
     }
@@ -221,16 +300,25 @@ fn exp_f32(x: f32) -> f32 {
 
 /// Cephes `exp`: x = n ln2 + r, exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)), 2^n in halves.
 #[inline(always)]
-#[allow(clippy::excessive_precision)] // Cephes' constants, as published
 fn exp_f64(x: f64) -> f64 {
-    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
-    let xc = x.clamp(-745.2, 709.9); // NaN stays NaN
-    let t = xc.mul_add(std::f64::consts::LOG2_E, MAGIC);
-    let n = t - MAGIC;
-    let r = n.mul_add(
-        -1.428_606_820_309_417_232_12e-6,
-        n.mul_add(-6.931_457_519_531_25e-1, xc),
-    );
+    let (em, k) = exp_reduced_f64(x);
+    let k1 = k >> 1;
+    let y = (em + 1.0) * pow2_f64(k1) * pow2_f64(k - k1);
+    if x > 709.782_712_893_384 {
+        f64::INFINITY
+    } else if x < -745.133_219_101_941_2 {
+        0.0
+    } else {
+        y
+    }
+}
+
+/// Cephes' reduction for `exp` in f64, as [`exp_reduced_f32`]: `k` and
+/// `exp(r) - 1 = 2 r P(r²) / (Q(r²) - r P(r²))`.
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' constants, as published
+fn exp_reduced_f64(x: f64) -> (f64, i64) {
+    let (r, k) = reduce_ln2_f64(x);
     let rr = r * r;
     let px = r * 1.261_771_930_748_105_908_78e-4
         .mul_add(rr, 3.029_944_077_074_419_613e-2)
@@ -239,17 +327,23 @@ fn exp_f64(x: f64) -> f64 {
         .mul_add(rr, 2.524_483_403_496_841_041_92e-3)
         .mul_add(rr, 2.272_655_482_081_550_287_66e-1)
         .mul_add(rr, 2.0);
-    let e = 1.0 + 2.0 * px / (qx - px);
-    let k = t.to_bits() as i64 - MAGIC.to_bits() as i64;
-    let k1 = k >> 1;
-    let y = e * pow2_f64(k1) * pow2_f64(k - k1);
-    if x > 709.782_712_893_384 {
-        f64::INFINITY
-    } else if x < -745.133_219_101_941_2 {
-        0.0
-    } else {
-        y
-    }
+    (2.0 * px / (qx - px), k)
+}
+
+/// `x = k ln2 + r`, |r| <= ln2 / 2, in f64 (Cephes' two-part ln 2; x clamped to where `exp`
+/// is finite and not zero, NaN kept).
+#[inline(always)]
+#[allow(clippy::excessive_precision)] // Cephes' constants, as published
+fn reduce_ln2_f64(x: f64) -> (f64, i64) {
+    const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
+    let xc = x.clamp(-745.2, 709.9); // NaN stays NaN
+    let t = xc.mul_add(std::f64::consts::LOG2_E, MAGIC);
+    let n = t - MAGIC;
+    let r = n.mul_add(
+        -1.428_606_820_309_417_232_12e-6,
+        n.mul_add(-6.931_457_519_531_25e-1, xc),
+    );
+    (r, t.to_bits() as i64 - MAGIC.to_bits() as i64)
 }
 
 /// Cephes `tanhf`: `x + x³ P(x²)` for |x| < 0.625, else `1 - 2 / (exp(2|x|) + 1)` with
@@ -457,6 +551,36 @@ mod tests {
         assert!(p32 <= 2 && p64 <= 2, "f32 {p32} ulp, f64 {p64} ulp");
         assert_eq!(0.0f32.ln_1p_unit(), 0.0);
         assert!(f64::NAN.ln_1p_unit().is_nan());
+    }
+
+    #[test]
+    fn exp_m1_simd_is_within_2_ulp() {
+        let (mut w32, mut w64) = (0i64, 0i64);
+        // Dense near 0 (tiny and subnormal too), then out to where the result is -1 or
+        // overflows, both signs.
+        let mut x = 1e-310f64;
+        while x < 710.0 {
+            for x in [x, -x] {
+                let want = x.exp_m1();
+                if want.is_finite() {
+                    let got = exp_m1_f64(x);
+                    w64 = w64.max((got.to_bits() as i64 - want.to_bits() as i64).abs());
+                }
+                let xf = x as f32;
+                let want = (xf as f64).exp_m1() as f32;
+                if want.is_finite() {
+                    w32 = w32.max(ulps32(exp_m1_f32(xf), want));
+                }
+            }
+            x *= if x < 1e-3 { 1.01 } else { 1.000_05 };
+        }
+        assert!(w32 <= 2 && w64 <= 2, "f32 {w32} ulp, f64 {w64} ulp");
+        assert_eq!(exp_m1_f64(f64::INFINITY), f64::INFINITY);
+        assert_eq!(exp_m1_f32(89.0), f32::INFINITY);
+        assert_eq!(exp_m1_f64(f64::NEG_INFINITY), -1.0);
+        assert_eq!(exp_m1_f32(-200.0), -1.0);
+        assert!(exp_m1_f64(-0.0).is_sign_negative() && exp_m1_f32(-0.0).is_sign_negative());
+        assert!(exp_m1_f64(f64::NAN).is_nan() && exp_m1_f32(f32::NAN).is_nan());
     }
 
     #[test]

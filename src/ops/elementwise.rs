@@ -69,7 +69,7 @@ unary_table! {
     /// `log(1 + x)`; d/dx = 1 / (1 + x).
     Log1p = "log1p", f: |x| x.ln_1p_simd(), vjp: |x, y, gy| Some(gy / (x + 1.0));
     /// `exp(x) - 1`; d/dx = exp x = y + 1.
-    Expm1 = "expm1", f: |x| x.exp_m1(), vjp: |x, y, gy| Some(gy * (y + 1.0));
+    Expm1 = "expm1", f: |x| x.exp_m1_simd(), vjp: |x, y, gy| Some(gy * (y + 1.0));
     /// `sqrt x`; d/dx = 1 / (2 y).
     Sqrt = "sqrt", f: |x| x.sqrt(), vjp: |x, y, gy| Some(gy / (y * 2.0));
     /// `|x|`; d/dx = sign x.
