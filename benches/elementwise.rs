@@ -2,7 +2,8 @@
 //! `sigmoid`, `softplus`, `tanh`) over 10^6 elements, f32 and f64, on rayon's threads, as
 //! `Op::Unary` runs it; and, for `tanh` and `expm1`, the same loop over the standard
 //! library's function (what the kernels called before they had `Scalar::tanh_simd` and
-//! `Scalar::exp_m1_simd`), to show what vectorizing them buys.
+//! `Scalar::exp_m1_simd`), to show what vectorizing them buys. Also integer powers
+//! (`Op::Powi`; `square` is `powi(2)`).
 //!
 //! Run: `cargo bench --bench elementwise`. Figures go to docs/PERFORMANCE.md.
 
@@ -10,8 +11,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rayon::prelude::*;
-use symgrad::ops::Unary;
-use symgrad::Scalar;
+use symgrad::ops::{Op, Unary};
+use symgrad::{Scalar, TensorRef};
 
 const N: usize = 1_000_000;
 
@@ -42,6 +43,14 @@ fn unary<T: Scalar>(c: &mut Criterion) {
         };
         group.bench_function(BenchmarkId::from_parameter(u.name()), |b| {
             b.iter(|| u.kernel(&input, &mut out))
+        });
+    }
+    // Integer powers (`square` is `powi(2)`), as `Op::Powi` runs them.
+    let shape = [N];
+    for n in [2, 3, -1] {
+        let op = Op::<T>::Powi(n);
+        group.bench_function(BenchmarkId::new("powi", n), |b| {
+            b.iter(|| op.eval(&[TensorRef::new(&shape, &a)], &mut out, &shape))
         });
     }
     // The standard library's functions in the same parallel pieces (a call per element).

@@ -365,12 +365,8 @@ impl<T: Scalar> Fused<T> {
                     Operand::Value(v) => dst.fill(u.apply(v)),
                 },
                 FusedOp::Powi(n) => match operand(&ins.args[0]) {
-                    Operand::Slice(a) => {
-                        for (o, &x) in dst.iter_mut().zip(a) {
-                            *o = x.powi(n)
-                        }
-                    }
-                    Operand::Value(v) => dst.fill(v.powi(n)),
+                    Operand::Slice(a) => super::elementwise::powi_slice(a, dst, n),
+                    Operand::Value(v) => dst.fill(super::elementwise::powi(v, n)),
                 },
                 FusedOp::Binary(b) => {
                     b.slice_kernel(operand(&ins.args[0]), operand(&ins.args[1]), dst)

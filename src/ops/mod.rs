@@ -214,9 +214,7 @@ impl<T: Scalar> Op<T> {
             Op::Powi(n) => {
                 let n = *n;
                 crate::tensor::kernels::map_pieces(ins[0].data, out, |a, o| {
-                    for (o, &x) in o.iter_mut().zip(a) {
-                        *o = x.powi(n)
-                    }
+                    elementwise::powi_slice(a, o, n)
                 })
             }
             Op::Binary(b) => {
