@@ -46,6 +46,7 @@ const CASES: &[(&str, &str, &str)] = &[
         "transpose[1, 0](a) @ b",
         "matmul[ta](a, b)",
     ),
+    ("pow_integer", "x ^ 3", "powi[3](x)"),
     ("log1p", "log(1 + x)", "log1p(x)"),
     ("expm1", "exp(x) - 1", "expm1(x)"),
     ("softplus", "log(1 + exp(x))", "softplus(x)"),
@@ -277,10 +278,11 @@ fn the_nan_guard_names_the_first_non_finite_node() {
 // ---- random graphs: rewritten against as built -------------------------------------------------
 
 /// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`, with the patterns
-/// the rules look for (constants 0, 1, -1, repeated subtrees, transposes, logs of sigmoids),
+/// the rules look for (constants 0, 1, -1, repeated subtrees, transposes, logs of sigmoids,
+/// integer powers),
 /// and `stop_gradient`, which no rule before differentiation may see through.
 fn tree() -> impl Strategy<Value = Tree> {
-    common::tree(6, 15, 8, 5, 48)
+    common::tree(6, 16, 8, 5, 48)
 }
 
 fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
@@ -311,6 +313,7 @@ fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
                 11 => a.square().powi(1) * 0.5,
                 12 => a.sum_all().broadcast_to(a.shape()) * 0.1 + a,
                 13 => (a.stop_gradient() * a).tanh() + (1.0 - a.stop_gradient().sigmoid()).log(),
+                14 => (a * 0.5).pow(3.0) + (a.square() + 1.0).pow(-1.0),
                 _ => a.gt(0.0).select(a, a * 0.5),
             }
         }

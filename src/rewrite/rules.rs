@@ -31,6 +31,7 @@ pub fn phases<T: Scalar>() -> Vec<Phase<T>> {
                 Rule { name: "add_neg", doc: "a + (-b) → a - b, (-a) + b → b - a", exact: true, apply: add_neg },
                 Rule { name: "sub_neg", doc: "a - (-b) → a + b", exact: true, apply: sub_neg },
                 Rule { name: "powi_one", doc: "x^1 → x", exact: true, apply: powi_one },
+                Rule { name: "pow_integer", doc: "x ^ n, n an integer constant (at most 64 either way) → powi[n](x): multiplications instead of a call to pow per element", exact: false, apply: pow_integer },
                 Rule { name: "exp_log", doc: "exp(log x) → x (x > 0)", exact: false, apply: exp_log },
                 Rule { name: "log_exp", doc: "log(exp x) → x", exact: false, apply: log_exp },
                 Rule { name: "mul_reciprocal", doc: "(1 / a) · b → b / a, b · (1 / a) → b / a", exact: false, apply: mul_reciprocal },
@@ -195,6 +196,19 @@ fn sub_neg<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
 fn powi_one<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     let n = g.node(id);
     matches!(n.op, Op::Powi(1)).then(|| n.inputs[0])
+}
+
+/// Exponents up to this size either way become `powi` (binary powering takes at most
+/// 2 log2(n) multiplications, and its rounding error grows with them).
+const POW_INTEGER_MAX: f64 = 64.0;
+
+fn pow_integer<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
+    let (a, b) = binary_of(g, id, Binary::Pow)?;
+    let n = const_value(g, b)?;
+    // A constant exponent of a larger shape broadcasts the base: powi would not.
+    let same_shape = e(g, id).shape() == e(g, a).shape();
+    (n.fract() == 0.0 && n.abs() <= POW_INTEGER_MAX && same_shape)
+        .then(|| e(g, a).powi(n as i32).id())
 }
 
 fn exp_log<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
