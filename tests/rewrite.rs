@@ -46,6 +46,8 @@ const CASES: &[(&str, &str, &str)] = &[
         "transpose[1, 0](a) @ b",
         "matmul[ta](a, b)",
     ),
+    ("pow_half", "x ^ 0.5", "sqrt(x)"),
+    ("pow_half", "x ^ (-0.5)", "1 / sqrt(x)"),
     ("pow_integer", "x ^ 3", "powi[3](x)"),
     ("log1p", "log(1 + x)", "log1p(x)"),
     ("expm1", "exp(x) - 1", "expm1(x)"),
@@ -313,7 +315,9 @@ fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
                 11 => a.square().powi(1) * 0.5,
                 12 => a.sum_all().broadcast_to(a.shape()) * 0.1 + a,
                 13 => (a.stop_gradient() * a).tanh() + (1.0 - a.stop_gradient().sigmoid()).log(),
-                14 => (a * 0.5).pow(3.0) + (a.square() + 1.0).pow(-1.0),
+                14 => {
+                    (a * 0.5).pow(3.0) + (a.square() + 1.0).pow(-1.0) + (a.square() + 0.5).pow(0.5)
+                }
                 _ => a.gt(0.0).select(a, a * 0.5),
             }
         }

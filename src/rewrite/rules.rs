@@ -31,6 +31,7 @@ pub fn phases<T: Scalar>() -> Vec<Phase<T>> {
                 Rule { name: "add_neg", doc: "a + (-b) → a - b, (-a) + b → b - a", exact: true, apply: add_neg },
                 Rule { name: "sub_neg", doc: "a - (-b) → a + b", exact: true, apply: sub_neg },
                 Rule { name: "powi_one", doc: "x^1 → x", exact: true, apply: powi_one },
+                Rule { name: "pow_half", doc: "x ^ 0.5 → sqrt(x), x ^ -0.5 → 1 / sqrt(x) (they differ from pow at -0 and -∞ only)", exact: false, apply: pow_half },
                 Rule { name: "pow_integer", doc: "x ^ n, n an integer constant (at most 64 either way) → powi[n](x): multiplications instead of a call to pow per element", exact: false, apply: pow_integer },
                 Rule { name: "exp_log", doc: "exp(log x) → x (x > 0)", exact: false, apply: exp_log },
                 Rule { name: "log_exp", doc: "log(exp x) → x", exact: false, apply: log_exp },
@@ -209,6 +210,21 @@ fn pow_integer<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     let same_shape = e(g, id).shape() == e(g, a).shape();
     (n.fract() == 0.0 && n.abs() <= POW_INTEGER_MAX && same_shape)
         .then(|| e(g, a).powi(n as i32).id())
+}
+
+fn pow_half<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
+    let (a, b) = binary_of(g, id, Binary::Pow)?;
+    let n = const_value(g, b)?;
+    if e(g, id).shape() != e(g, a).shape() {
+        return None;
+    }
+    if n == 0.5 {
+        Some(e(g, a).sqrt().id())
+    } else if n == -0.5 {
+        Some((1.0 / e(g, a).sqrt()).id())
+    } else {
+        None
+    }
 }
 
 fn exp_log<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
