@@ -32,7 +32,7 @@ pub fn phases<T: Scalar>() -> Vec<Phase<T>> {
                 Rule { name: "sub_neg", doc: "a - (-b) → a + b", exact: true, apply: sub_neg },
                 Rule { name: "powi_one", doc: "x^1 → x", exact: true, apply: powi_one },
                 Rule { name: "pow_half", doc: "x ^ 0.5 → sqrt(x), x ^ -0.5 → 1 / sqrt(x) (they differ from pow at -0 and -∞ only)", exact: false, apply: pow_half },
-                Rule { name: "pow_integer", doc: "x ^ n, n an integer constant (at most 64 either way) → powi[n](x): multiplications instead of a call to pow per element", exact: false, apply: pow_integer },
+                Rule { name: "pow_integer", doc: "x ^ n, n an integer constant (at most 8 either way: the error of powi grows with n) → powi[n](x): multiplications instead of a call to pow per element", exact: false, apply: pow_integer },
                 Rule { name: "exp_log", doc: "exp(log x) → x (x > 0)", exact: false, apply: exp_log },
                 Rule { name: "log_exp", doc: "log(exp x) → x", exact: false, apply: log_exp },
                 Rule { name: "mul_reciprocal", doc: "(1 / a) · b → b / a, b · (1 / a) → b / a", exact: false, apply: mul_reciprocal },
@@ -199,9 +199,10 @@ fn powi_one<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     matches!(n.op, Op::Powi(1)).then(|| n.inputs[0])
 }
 
-/// Exponents up to this size either way become `powi` (binary powering takes at most
-/// 2 log2(n) multiplications, and its rounding error grows with them).
-const POW_INTEGER_MAX: f64 = 64.0;
+/// Exponents up to this size either way become `powi`. Binary powering's relative error
+/// grows with the exponent (about |n| - 1 roundings' worth, where `pow` is within an ulp), so
+/// larger ones stay calls to `pow`.
+const POW_INTEGER_MAX: f64 = 8.0;
 
 fn pow_integer<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     let (a, b) = binary_of(g, id, Binary::Pow)?;
