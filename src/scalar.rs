@@ -397,7 +397,8 @@ macro_rules! ln_impl {
     ($name:ident, $t:ty, $i:ty, $u:ty, $mant_bits:expr, $bias:expr, $sub_scale:expr, $sub_k:expr,
      $ln2_hi:expr, $ln2_lo:expr, [$($c:expr),*]) => {
         /// `ln` by reduction to m in [√½, √2), s = (m - 1) / (m + 1) and
-        /// ln m = 2s + 2s·z·P(z), z = s², P the series of atanh (fdlibm's split of ln 2).
+        /// ln m = 2s + 2s·z·P(z), z = s², P the series of atanh (f32) or fdlibm's minimax fit
+        /// of it (f64); k ln 2 added in fdlibm's two parts.
         #[inline(always)]
         #[allow(clippy::excessive_precision)]
         fn $name(x: $t) -> $t {
@@ -456,18 +457,16 @@ ln_impl!(
     54,
     6.931_471_803_691_238_164_90e-1,
     1.908_214_929_270_587_700_02e-10,
+    // fdlibm's minimax coefficients Lg1-Lg7 for |s| <= 0.1716 (its R(z) = s·Σ Lg_i z^i is
+    // 2s·z·P(z) here, so P's are halved): 7 terms where the series needs 11.
     [
-        1.0 / 3.0,
-        1.0 / 5.0,
-        1.0 / 7.0,
-        1.0 / 9.0,
-        1.0 / 11.0,
-        1.0 / 13.0,
-        1.0 / 15.0,
-        1.0 / 17.0,
-        1.0 / 19.0,
-        1.0 / 21.0,
-        1.0 / 23.0
+        6.666_666_666_666_735_130e-1 / 2.0,
+        3.999_999_999_940_941_908e-1 / 2.0,
+        2.857_142_874_366_239_149e-1 / 2.0,
+        2.222_219_843_214_978_396e-1 / 2.0,
+        1.818_357_216_161_805_012e-1 / 2.0,
+        1.531_383_769_920_937_332e-1 / 2.0,
+        1.479_819_860_511_658_591e-1 / 2.0
     ]
 );
 
