@@ -15,52 +15,11 @@ use std::time::Instant;
 use symgrad::tensor::gemm::{matmul, MatRef};
 
 /// The crate's own threading over all of rayon's threads.
-unsafe fn crate_threads(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    a: MatRef<f32>,
-    b: MatRef<f32>,
-) {
-    let t = rayon::current_num_threads();
-    let par = if t > 1 {
-        gemm::Parallelism::Rayon(t)
-    } else {
-        gemm::Parallelism::None
-    };
-    gemm::gemm(
-        m, n, k, dst, 1, n as isize, false, a.ptr, a.cs, a.rs, b.ptr, b.cs, b.rs, 1.0, 1.0, false,
-        false, false, par,
-    );
-}
-
-/// One single-threaded product `dst[m x n] = a b`.
-///
-/// # Safety
-/// As for `matmul`.
-unsafe fn single(m: usize, n: usize, k: usize, dst: *mut f32, a: MatRef<f32>, b: MatRef<f32>) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        n as isize,
-        false,
-        a.ptr,
-        a.cs,
-        a.rs,
-        b.ptr,
-        b.cs,
-        b.rs,
-        1.0,
-        1.0,
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    );
+fn crate_threads() -> gemm::Parallelism {
+    match rayon::current_num_threads() {
+        1 => gemm::Parallelism::None,
+        t => gemm::Parallelism::Rayon(t),
+    }
 }
 
 /// A product's operands and destination, handed to another thread.
@@ -78,15 +37,24 @@ struct Job {
 unsafe impl Send for Job {}
 
 impl Job {
+    /// symgrad's split.
+    ///
     /// # Safety
     /// As for `matmul`.
     unsafe fn run_split(self) {
         matmul(self.m, self.n, self.k, self.dst, self.a, self.b, false)
     }
+
+    /// Through the `gemm` crate with the threading `par`.
+    ///
     /// # Safety
     /// As for `matmul`.
-    unsafe fn run_single(self) {
-        single(self.m, self.n, self.k, self.dst, self.a, self.b)
+    unsafe fn run_crate(self, par: gemm::Parallelism) {
+        let Job { m, n, k, dst, a, b } = self;
+        gemm::gemm(
+            m, n, k, dst, 1, n as isize, false, a.ptr, a.cs, a.rs, b.ptr, b.cs, b.rs, 1.0, 1.0,
+            false, false, false, par,
+        );
     }
 }
 
@@ -152,9 +120,10 @@ fn time_pair(batch: usize, n_in: usize, n_out: usize) -> (f64, f64, f32) {
         let s = Instant::now();
         let (x, y) = side;
         // SAFETY: as above; the two jobs write different buffers.
+        let none = gemm::Parallelism::None;
         rayon::join(
-            move || unsafe { x.run_single() },
-            move || unsafe { y.run_single() },
+            move || unsafe { x.run_crate(none) },
+            move || unsafe { y.run_crate(none) },
         );
         side_by_side.push(s.elapsed().as_secs_f64());
     }
@@ -203,14 +172,22 @@ fn time(m: usize, n: usize, k: usize, ta: bool, tb: bool) -> (f64, f64) {
         },
     );
     let (mut ours, mut theirs) = (vec![], vec![]);
+    let job = Job {
+        m,
+        n,
+        k,
+        dst: c.as_mut_ptr(),
+        a: ar,
+        b: br,
+    };
     for _ in 0..11 {
         let s = Instant::now();
         // SAFETY: the operands and the destination are sized for these shapes and strides.
-        unsafe { matmul(m, n, k, c.as_mut_ptr(), ar, br, false) };
+        unsafe { job.run_split() };
         ours.push(s.elapsed().as_secs_f64());
         let s = Instant::now();
         // SAFETY: as above.
-        unsafe { crate_threads(m, n, k, c.as_mut_ptr(), ar, br) };
+        unsafe { job.run_crate(crate_threads()) };
         theirs.push(s.elapsed().as_secs_f64());
     }
     ours.sort_by(f64::total_cmp);

@@ -205,11 +205,24 @@ fn pow2_f64(k: i64) -> f64 {
 fn exp_f32(x: f32) -> f32 {
     let (em, k) = exp_reduced_f32(x);
     let k1 = k >> 1;
-    let y = (em + 1.0) * pow2_f32(k1) * pow2_f32(k - k1);
-    if x > 88.722_84 {
-        f32::INFINITY
-    } else if x < -103.972_08 {
-        0.0
+    scale_exp(
+        x,
+        em,
+        [pow2_f32(k1), pow2_f32(k - k1)],
+        88.722_84,
+        -103.972_08,
+    )
+}
+
+/// `(em + 1) 2^k1 2^k2` (in that order: no overflow or underflow of its own near the ends of
+/// the range), with `exp`'s values past `hi` (infinity) and below `lo` (0).
+#[inline(always)]
+fn scale_exp<T: Scalar>(x: T, em: T, [s1, s2]: [T; 2], hi: T, lo: T) -> T {
+    let y = (em + T::one()) * s1 * s2;
+    if x > hi {
+        T::infinity()
+    } else if x < lo {
+        T::zero()
     } else {
         y
     }
@@ -249,13 +262,20 @@ fn exp_m1_f32(x: f32) -> f32 {
     // 2^k em + 2^k - 1 = 2^k2 (2^k1 em + 2^k1 - 2^-k2), k = k1 + k2: no 2^k that overflows
     // on its own near the top of the range, and 2^k1 - 2^-k2 exact while it matters.
     let (k1, k2) = (k >> 1, k - (k >> 1));
-    let s1 = pow2_f32(k1);
-    let y = em.mul_add(s1, s1 - pow2_f32(-k2)) * pow2_f32(k2);
-    if x > 88.722_84 {
-        f32::INFINITY
-    } else if x < -103.972_08 {
-        -1.0
-    } else if x == 0.0 {
+    let pow2 = [pow2_f32(k1), pow2_f32(-k2), pow2_f32(k2)];
+    scale_m1(x, em, pow2, 88.722_84, -103.972_08)
+}
+
+/// `2^k em + 2^k - 1` from `[2^k1, 2^-k2, 2^k2]`, `k = k1 + k2`, with `exp_m1`'s values past
+/// `hi` (infinity), below `lo` (-1) and at ±0 (itself).
+#[inline(always)]
+fn scale_m1<T: Scalar>(x: T, em: T, [s1, inv_s2, s2]: [T; 3], hi: T, lo: T) -> T {
+    let y = em.mul_add(s1, s1 - inv_s2) * s2;
+    if x > hi {
+        T::infinity()
+    } else if x < lo {
+        -T::one()
+    } else if x == T::zero() {
         x // keeps the sign of -0
     } else {
         y
@@ -285,17 +305,8 @@ fn exp_m1_f64(x: f64) -> f64 {
     }
     let em = (r * r).mul_add(q, r);
     let (k1, k2) = (k >> 1, k - (k >> 1));
-    let s1 = pow2_f64(k1);
-    let y = em.mul_add(s1, s1 - pow2_f64(-k2)) * pow2_f64(k2);
-    if x > 709.782_712_893_384 {
-        f64::INFINITY
-    } else if x < -745.133_219_101_941_2 {
-        -1.0
-    } else if x == 0.0 {
-        x
-    } else {
-        y
-    }
+    let pow2 = [pow2_f64(k1), pow2_f64(-k2), pow2_f64(k2)];
+    scale_m1(x, em, pow2, 709.782_712_893_384, -745.133_219_101_941_2)
 }
 
 /// Cephes `exp`: x = n ln2 + r, exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)), 2^n in halves.
@@ -303,14 +314,8 @@ fn exp_m1_f64(x: f64) -> f64 {
 fn exp_f64(x: f64) -> f64 {
     let (em, k) = exp_reduced_f64(x);
     let k1 = k >> 1;
-    let y = (em + 1.0) * pow2_f64(k1) * pow2_f64(k - k1);
-    if x > 709.782_712_893_384 {
-        f64::INFINITY
-    } else if x < -745.133_219_101_941_2 {
-        0.0
-    } else {
-        y
-    }
+    let (hi, lo) = (709.782_712_893_384, -745.133_219_101_941_2);
+    scale_exp(x, em, [pow2_f64(k1), pow2_f64(k - k1)], hi, lo)
 }
 
 /// Cephes' reduction for `exp` in f64, as [`exp_reduced_f32`]: `k` and
