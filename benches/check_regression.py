@@ -1,14 +1,16 @@
 """Is symgrad slower than the figures recorded in docs/PERFORMANCE.md? Runs workload W (F and
-∇F, batch 1000, f32 and f64, 2 threads) and the compile of W, three times each, and compares
-the medians with benches/recorded.json (the figures PERFORMANCE.md reports). Prints one line
-per figure and exits with status 1 if any is more than 10% slower than recorded.
+∇F, batch 1000, f32 and f64, 2 threads) and the compile of W, three times each, and the
+elementwise kernels' criterion bench (`cargo bench --bench elementwise`, its medians), and
+compares them with benches/recorded.json (the figures PERFORMANCE.md reports). Prints one
+line per figure and exits with status 1 if any is more than 10% slower than recorded.
 
-    python3 benches/check_regression.py [--tolerance 0.10] [--record]
+    python3 benches/check_regression.py [--tolerance 0.10] [--no-kernels] [--record]
 
---record writes today's medians into benches/recorded.json instead (do it when
-PERFORMANCE.md's figures are updated, in the same commit). No dependencies beyond Python 3
-and cargo. The machine's second core is shared: a lone "regression" of 10-20% that does not
-repeat on a second run is noise (see PERFORMANCE.md).
+--record writes today's figures into benches/recorded.json instead (do it when
+PERFORMANCE.md's figures are updated, in the same commit). --no-kernels skips the kernels
+(about two minutes). No dependencies beyond Python 3 and cargo. The machine's second core is
+shared: a lone "regression" of 10-20% that does not repeat on a second run is noise (see
+PERFORMANCE.md).
 """
 import argparse
 import json
@@ -37,13 +39,39 @@ def measure(runs):
     return {k: statistics.median(v) for k, v in got.items()}
 
 
+# The elementwise bench's cases that PERFORMANCE.md records: criterion's directory of each,
+# under target/criterion/unary_1e6_{f32,f64}/.
+KERNELS = ["exp", "expm1", "log", "sigmoid", "softplus", "tanh", "powi/2", "powi/3", "powi/-1"]
+
+
+def measure_kernels():
+    """criterion's median (ms) of each recorded case of the elementwise bench."""
+    run = subprocess.run(["cargo", "bench", "-q", "--bench", "elementwise", "--", "--noplot"],
+                         cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=dict(os.environ, RAYON_NUM_THREADS="2"))
+    if run.returncode != 0:
+        sys.exit(f"cargo bench --bench elementwise failed:\n{run.stderr}")
+    got = {}
+    for tag in ("f32", "f64"):
+        for case in KERNELS:
+            path = os.path.join(ROOT, "target", "criterion", f"unary_1e6_{tag}", *case.split("/"),
+                                "new", "estimates.json")
+            with open(path) as f:
+                ns = json.load(f)["median"]["point_estimate"]
+            got[f"kernel_{case.replace('/', '_')}_{tag}_ms"] = ns / 1e6
+    return got
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tolerance", type=float, default=0.10)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--no-kernels", action="store_true")
     a = ap.parse_args()
     now = measure(a.runs)
+    if not a.no_kernels:
+        now.update(measure_kernels())
     if a.record:
         with open(RECORDED + ".tmp", "w") as f:
             json.dump({k: round(v, 3) for k, v in sorted(now.items())}, f, indent=2)
@@ -59,7 +87,7 @@ def main():
         change = now[k] / v - 1
         flag = "REGRESSION" if change > a.tolerance else "ok"
         bad |= flag != "ok"
-        print(f"{k:22} recorded {v:9.3f}  now {now[k]:9.3f}  {100 * change:+6.1f}%  {flag}")
+        print(f"{k:26} recorded {v:9.3f}  now {now[k]:9.3f}  {100 * change:+6.1f}%  {flag}")
     sys.exit(1 if bad else 0)
 
 
