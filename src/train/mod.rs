@@ -58,7 +58,10 @@ pub mod run;
 
 pub use finetune::{reconstruction_error, EpochRecord, Finetune, FinetuneConfig, Finetuner};
 pub use pca::Pca;
-pub use pretrain::{unroll, LayerParams, PretrainConfig, PretrainMethod, Pretrainer};
+pub use pretrain::{
+    hidden_noise_is_normal, hidden_sample, unroll, LayerParams, PretrainConfig, PretrainMethod,
+    Pretrainer,
+};
 
 /// What a long phase reports as it goes.
 #[derive(Clone, Debug, PartialEq)]

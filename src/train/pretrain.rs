@@ -17,6 +17,43 @@ use crate::models::autoencoder::{Autoencoder, Unit};
 use crate::optim::{LearningRate, Momentum};
 use crate::{dims, Compiler, Error, Graph, ParamLayout, Scalar, TensorRef};
 
+/// A sampled state of RBM hidden units from their pre-activations `a`, given noise `u`
+/// (uniform on [0, 1) or standard normal, as [`hidden_noise_is_normal`] says): binary
+/// `[sigmoid(a) > u]` for logistic units; `±1` with P(+1) = (1 + tanh a) / 2, whose mean is
+/// `tanh a`, for tanh units; `a + u` for linear (Gaussian) units; and for ReLU units the noisy
+/// rectified linear unit of Nair & Hinton (2010), `max(0, a + u·sqrt(sigmoid a))`.
+///
+/// ```
+/// use symgrad::models::autoencoder::Unit;
+/// use symgrad::train::hidden_sample;
+/// use symgrad::{Graph, Tensor};
+/// let g = Graph::<f64>::new();
+/// let a = g.constant(Tensor::from_vec([3], vec![-2.0, 0.0, 2.0]));
+/// let u = g.constant(Tensor::from_vec([3], vec![0.5, 0.4, 0.99]));
+/// // tanh: P(+1) = 0.018, 0.5, 0.982 against u.
+/// let h = hidden_sample(Unit::Tanh, a, u).eval(&[])?;
+/// assert_eq!(h.data(), &[-1.0, 1.0, -1.0]);
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+pub fn hidden_sample<'g, T: Scalar>(
+    unit: Unit,
+    a: crate::Expr<'g, T>,
+    u: crate::Expr<'g, T>,
+) -> crate::Expr<'g, T> {
+    match unit {
+        Unit::Logistic => a.sigmoid().gt(u),
+        Unit::Tanh => ((a.tanh() + 1.0) * 0.5).gt(u) * 2.0 - 1.0,
+        Unit::Linear => a + u,
+        Unit::Relu => (a + u * a.sigmoid().sqrt()).relu(),
+    }
+}
+
+/// Whether [`hidden_sample`] takes standard normal noise for these units (linear and ReLU)
+/// rather than uniform noise on [0, 1) (logistic and tanh).
+pub fn hidden_noise_is_normal(unit: Unit) -> bool {
+    matches!(unit, Unit::Linear | Unit::Relu)
+}
+
 /// How each layer is pre-trained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -238,25 +275,20 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
                     .build()
             }
             PretrainMethod::Rbm { k } => {
-                // Positive phase; hidden states sampled with the noise U (uniform for binary
-                // units: h = [p > U]; standard normal for linear units: h = p + U).
-                let pos = hidden.apply(x.matmul(w) + bh);
-                let sample = |p| {
-                    if hidden == Unit::Linear {
-                        p + noise
-                    } else {
-                        crate::Expr::gt(p, noise)
-                    }
-                };
-                let mut hs = sample(pos);
+                // Positive phase: the hidden units' means, and states sampled from their
+                // pre-activations with the noise U (`hidden_sample`).
+                let a_pos = x.matmul(w) + bh;
+                let pos = hidden.apply(a_pos);
+                let mut hs = hidden_sample(hidden, a_pos, noise);
                 let mut neg_v = visible.apply(hs.matmul_t(w, false, true) + bv);
-                let mut neg_h = hidden.apply(neg_v.matmul(w) + bh);
+                let mut a_neg = neg_v.matmul(w) + bh;
                 // Further Gibbs steps reuse the same noise (CD-k for k > 1 is a variant here).
                 for _ in 1..k.max(1) {
-                    hs = sample(neg_h);
+                    hs = hidden_sample(hidden, a_neg, noise);
                     neg_v = visible.apply(hs.matmul_t(w, false, true) + bv);
-                    neg_h = hidden.apply(neg_v.matmul(w) + bh);
+                    a_neg = neg_v.matmul(w) + bh;
                 }
+                let neg_h = hidden.apply(a_neg);
                 let n = x.numel(&[0]);
                 let gw = -(x.matmul_t(pos, true, false) - neg_v.matmul_t(neg_h, true, false)) / n;
                 let gbh = -(pos.sum(&[0], false) - neg_h.sum(&[0], false)) / n;
@@ -280,7 +312,7 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
                 let (rows, xs) = shuffled.batch(b, cfg.batch);
                 let noise_data = &mut u[..rows * n_out];
                 for v in noise_data.iter_mut() {
-                    let r: f64 = if hidden == Unit::Linear {
+                    let r: f64 = if hidden_noise_is_normal(hidden) {
                         rng.sample(StandardNormal)
                     } else {
                         rng.random()
@@ -374,4 +406,58 @@ pub fn unroll<T: Scalar>(
             .copy_from_slice(&p.b_visible);
     }
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Graph, Tensor};
+
+    /// Each unit type's sampled states, over noise at the evenly spaced quantiles of its
+    /// distribution: their mean is the unit's output (ReLU's only roughly), and their values
+    /// are the unit's states.
+    #[test]
+    fn hidden_samples_have_the_units_states_and_means() {
+        let n = 2000;
+        for &a0 in &[-1.5f64, -0.2, 0.0, 0.7, 2.5] {
+            for unit in [Unit::Logistic, Unit::Tanh, Unit::Linear, Unit::Relu] {
+                // Quantiles of U(0, 1); for the units that take normal noise, of a logistic
+                // distribution with mean 0 and variance 1 (symmetric like the normal, which
+                // is all these means need).
+                let u: Vec<f64> = (0..n)
+                    .map(|i| {
+                        let q = (i as f64 + 0.5) / n as f64;
+                        if hidden_noise_is_normal(unit) {
+                            (q / (1.0 - q)).ln() * 3f64.sqrt() / std::f64::consts::PI
+                        } else {
+                            q
+                        }
+                    })
+                    .collect();
+                let g = Graph::<f64>::new();
+                let a = g.constant(Tensor::from_vec([n], vec![a0; n]));
+                let noise = g.constant(Tensor::from_vec([n], u));
+                let h = hidden_sample(unit, a, noise).eval(&[]).unwrap();
+                let mean = h.data().iter().sum::<f64>() / n as f64;
+                let states_ok = h.data().iter().all(|&v| match unit {
+                    Unit::Logistic => v == 0.0 || v == 1.0,
+                    Unit::Tanh => v == -1.0 || v == 1.0,
+                    Unit::Linear => v.is_finite(),
+                    Unit::Relu => v >= 0.0,
+                });
+                assert!(states_ok, "{unit:?} at {a0}");
+                let (want, tol) = match unit {
+                    Unit::Logistic => (1.0 / (1.0 + (-a0).exp()), 2.0 / n as f64),
+                    Unit::Tanh => (a0.tanh(), 4.0 / n as f64),
+                    Unit::Linear => (a0, 1e-9),
+                    // The noisy rectifier's mean exceeds max(0, a) by up to about 0.3 here.
+                    Unit::Relu => (a0.max(0.0), 0.35),
+                };
+                assert!(
+                    (mean - want).abs() <= tol,
+                    "{unit:?} at {a0}: mean {mean}, want {want}"
+                );
+            }
+        }
+    }
 }
