@@ -225,7 +225,7 @@ binary_table! {
 #[inline(always)]
 pub fn powi<T: Scalar>(x: T, n: i32) -> T {
     let mut out = [T::zero()];
-    powi_chunk(&[x], &mut out, n);
+    powi_chunk(&[x], &mut out, n, &mut [T::zero()]);
     out[0]
 }
 
@@ -236,15 +236,16 @@ pub fn powi<T: Scalar>(x: T, n: i32) -> T {
 pub fn powi_slice<T: Scalar>(a: &[T], out: &mut [T], n: i32) {
     const CHUNK: usize = 256;
     debug_assert_eq!(a.len(), out.len());
+    let mut squares = [T::zero(); CHUNK];
     for (a, out) in a.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
-        powi_chunk(a, out, n);
+        powi_chunk(a, out, n, &mut squares);
     }
 }
 
+/// One chunk of [`powi_slice`]; `squares` is scratch at least as long as `a`.
 #[inline(always)]
-fn powi_chunk<T: Scalar>(a: &[T], out: &mut [T], n: i32) {
-    let mut buf = [T::zero(); 256];
-    let p = &mut buf[..a.len()];
+fn powi_chunk<T: Scalar>(a: &[T], out: &mut [T], n: i32, squares: &mut [T]) {
+    let p = &mut squares[..a.len()];
     p.copy_from_slice(a);
     let mut bits = n.unsigned_abs();
     // `r = 1` before the first selected square would make its product `1 * p = p`, exactly
