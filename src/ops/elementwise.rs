@@ -236,6 +236,25 @@ pub fn powi<T: Scalar>(x: T, n: i32) -> T {
 pub fn powi_slice<T: Scalar>(a: &[T], out: &mut [T], n: i32) {
     const CHUNK: usize = 256;
     debug_assert_eq!(a.len(), out.len());
+    // The common exponents in one loop each, with the operations binary powering does for
+    // them (so the same bits), and no scratch (the fused kernel calls this per chunk).
+    match n {
+        0 => return out.fill(T::one()),
+        1 => return out.copy_from_slice(a),
+        2 => {
+            for (o, &x) in out.iter_mut().zip(a) {
+                *o = x * x;
+            }
+            return;
+        }
+        -1 => {
+            for (o, &x) in out.iter_mut().zip(a) {
+                *o = T::one() / x;
+            }
+            return;
+        }
+        _ => {}
+    }
     let mut squares = [T::zero(); CHUNK];
     for (a, out) in a.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
         powi_chunk(a, out, n, &mut squares);
