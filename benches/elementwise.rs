@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rayon::prelude::*;
 use symgrad::ops::{Op, Unary};
+use symgrad::tensor::kernels::map_pieces;
 use symgrad::{Scalar, TensorRef};
 
 const N: usize = 1_000_000;
@@ -53,21 +53,19 @@ fn unary<T: Scalar>(c: &mut Criterion) {
             b.iter(|| op.eval(&[TensorRef::new(&shape, &a)], &mut out, &shape))
         });
     }
-    // The standard library's functions in the same parallel pieces (a call per element).
-    let piece = N.div_ceil(rayon::current_num_threads() * 4);
+    // The standard library's functions in the unary kernels' parallel pieces (`map_pieces`),
+    // a call per element.
     for (name, f) in [
         ("tanh_std", T::tanh as fn(T) -> T),
         ("expm1_std", T::exp_m1),
     ] {
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
-                out.par_chunks_mut(piece)
-                    .zip(a.par_chunks(piece))
-                    .for_each(|(o, a)| {
-                        for (o, &x) in o.iter_mut().zip(a) {
-                            *o = f(x);
-                        }
-                    })
+                map_pieces(&a, &mut out, |a, o| {
+                    for (o, &x) in o.iter_mut().zip(a) {
+                        *o = f(x);
+                    }
+                })
             })
         });
     }

@@ -324,11 +324,11 @@ fn scale_m1<T: Scalar>(x: T, em: T, [s1, inv_s2, s2]: [T; 3], hi: T, lo: T) -> T
     }
 }
 
-/// n! for n < 14, as f64 (exact: 13! < 2^53).
-const FACT: [f64; 14] = {
-    let mut f = [1.0; 14];
+/// n! for n <= 14, as f64 (exact: 14! < 2^53).
+const FACT: [f64; 15] = {
+    let mut f = [1.0; 15];
     let mut n = 1;
-    while n < 14 {
+    while n < 15 {
         f[n] = f[n - 1] * n as f64;
         n += 1;
     }
@@ -341,7 +341,7 @@ fn exp_m1_f64(x: f64) -> f64 {
     // exp's rational form of exp(r) - 1 is a few ulp off relative to itself near 0 (exp
     // adds 1 to it); the Taylor series to r^14 is within an ulp for |r| <= ln2 / 2.
     let (r, k) = reduce_ln2_f64(x);
-    let mut q = 1.0 / 87_178_291_200.0; // 1 / 14!
+    let mut q = 1.0 / FACT[14];
     for n in (2..14).rev() {
         q = q.mul_add(r, 1.0 / FACT[n]);
     }

@@ -204,21 +204,21 @@ fn powi_one<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
 /// larger ones stay calls to `pow`.
 const POW_INTEGER_MAX: f64 = 8.0;
 
-fn pow_integer<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
+/// `(x, n)` for `x ^ n` with `n` a constant that does not broadcast `x` (a constant exponent
+/// of a larger shape broadcasts the base: an op of `x` alone would not).
+fn pow_by_constant<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<(NodeId, f64)> {
     let (a, b) = binary_of(g, id, Binary::Pow)?;
     let n = const_value(g, b)?;
-    // A constant exponent of a larger shape broadcasts the base: powi would not.
-    let same_shape = e(g, id).shape() == e(g, a).shape();
-    (n.fract() == 0.0 && n.abs() <= POW_INTEGER_MAX && same_shape)
-        .then(|| e(g, a).powi(n as i32).id())
+    (e(g, id).shape() == e(g, a).shape()).then_some((a, n))
+}
+
+fn pow_integer<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
+    let (a, n) = pow_by_constant(g, id)?;
+    (n.fract() == 0.0 && n.abs() <= POW_INTEGER_MAX).then(|| e(g, a).powi(n as i32).id())
 }
 
 fn pow_half<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
-    let (a, b) = binary_of(g, id, Binary::Pow)?;
-    let n = const_value(g, b)?;
-    if e(g, id).shape() != e(g, a).shape() {
-        return None;
-    }
+    let (a, n) = pow_by_constant(g, id)?;
     if n == 0.5 {
         Some(e(g, a).sqrt().id())
     } else if n == -0.5 {
