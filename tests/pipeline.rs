@@ -80,6 +80,72 @@ fn pretrain_unroll_finetune_beats_pca() {
     );
 }
 
+/// ReLU layers, with a linear code: the second and third RBMs (and shallow autoencoders) see
+/// ReLU codes as visible units, unbounded, and train at the smaller learning rate for them.
+/// At the rate for binary visible units the second layer's error went to 10^6 (RBM) or its
+/// units died, the error frozen from the second epoch on (autoencoder), and the unrolled
+/// network reconstructed far worse than the mean image (twice as badly, or more).
+#[test]
+fn relu_layers_pretrain_without_diverging() {
+    let all = curves_like::<f32>(2500, 3);
+    let train = all.head(2000);
+    let test = Dataset {
+        n: 500,
+        dim: 784,
+        x: all.x[2000 * 784..].to_vec(),
+        labels: None,
+    };
+    let ae = Autoencoder {
+        sizes: vec![784, 64, 16, 4],
+        units: vec![Unit::Relu, Unit::Relu, Unit::Linear],
+        output_unit: Unit::Logistic,
+        tied: false,
+    };
+    let mean_image = Pca::fit(&train, 0).unwrap().error(&test);
+    for cfg in [PretrainConfig::paper(3), PretrainConfig::autoencoder(3)] {
+        let mut pre = Pretrainer::<f32>::new(&ae, cfg.clone());
+        let mut errors: Vec<Vec<f64>> = vec![Vec::new(); ae.depth()];
+        for _ in 0..ae.depth() {
+            pre.train_next_layer(
+                &train,
+                None,
+                &mut |e| {
+                    if let Event::PretrainEpoch { layer, error, .. } = e {
+                        errors[*layer].push(*error);
+                    }
+                    std::ops::ControlFlow::Continue(())
+                },
+                &mut |_, _, _| Ok(()),
+            )
+            .unwrap();
+        }
+        let mut ft = Finetuner::<f32>::new(&ae, Loss::CrossEntropy);
+        let x = unroll(&ae, &pre.layers, &ft.layout).unwrap();
+        let unrolled = ft.error(&x, &test).unwrap();
+        println!(
+            "{:?}: errors by layer {errors:?}; unrolled {unrolled:.2}, mean image {mean_image:.2}",
+            cfg.method
+        );
+        for (layer, e) in errors.iter().enumerate() {
+            assert!(
+                e.iter().all(|v| v.is_finite()),
+                "{:?} layer {layer}: {e:?}",
+                cfg.method
+            );
+            assert!(
+                e[2] < 0.95 * e[1] && e[1] < e[0],
+                "{:?} layer {layer} does not learn: {e:?}",
+                cfg.method
+            );
+        }
+        assert!(
+            unrolled < 1.2 * mean_image,
+            "{:?}: unrolled {unrolled:.2} against the mean image's {mean_image:.2}",
+            cfg.method
+        );
+    }
+}
+
 #[test]
 fn mnist_files_read_as_the_reference_says() {
     let Some(dir) = find_mnist() else {

@@ -54,6 +54,26 @@ pub fn hidden_noise_is_normal(unit: Unit) -> bool {
     matches!(unit, Unit::Linear | Unit::Relu)
 }
 
+/// The learning rate of a layer with these hidden and visible units: [`PretrainConfig::lr`],
+/// or [`PretrainConfig::lr_linear`] for linear hidden units (the code layer); and when the
+/// visible units are unbounded (linear or ReLU: real-valued data, or the codes of a linear
+/// or ReLU layer below), at most `lr * lr_scale_unbounded_visible`. Such visible units make
+/// CD's statistics and the reconstruction's gradient grow with the codes' scale, and at the
+/// rate for binary units the layer diverges or its units die (Hinton, "A practical guide to
+/// training RBMs", 2010, §13.2: one or two orders of magnitude smaller).
+fn layer_lr(cfg: &PretrainConfig, hidden: Unit, visible: Unit) -> f64 {
+    let lr = if hidden == Unit::Linear {
+        cfg.lr_linear
+    } else {
+        cfg.lr
+    };
+    if matches!(visible, Unit::Linear | Unit::Relu) {
+        lr.min(cfg.lr * cfg.lr_scale_unbounded_visible)
+    } else {
+        lr
+    }
+}
+
 /// How each layer is pre-trained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -80,6 +100,11 @@ pub struct PretrainConfig {
     pub lr: f64,
     /// Learning rate for a layer with linear hidden units (the code layer).
     pub lr_linear: f64,
+    /// For a layer with linear or ReLU visible units, the learning rate is at most
+    /// `lr` times this (0.01: Hinton's guide to RBMs asks for one or two orders of magnitude
+    /// less than for binary visible units). Checkpoints written before this field read as 0.01.
+    #[serde(default = "default_lr_scale_unbounded_visible")]
+    pub lr_scale_unbounded_visible: f64,
     /// Momentum schedule: `(first epoch, momentum)`.
     pub momentum: Vec<(usize, f64)>,
     /// L2 weight decay on the weights (not the biases).
@@ -90,9 +115,14 @@ pub struct PretrainConfig {
     pub seed: u64,
 }
 
+fn default_lr_scale_unbounded_visible() -> f64 {
+    0.01
+}
+
 impl PretrainConfig {
     /// The paper's RBM recipe (its released code): CD-1, batches of 100, learning rate 0.1
-    /// (0.001 for the linear code layer), momentum 0.5 for 5 epochs then 0.9, weight decay
+    /// (0.001 for the linear code layer, and for layers above linear or ReLU units, which
+    /// the paper does not have), momentum 0.5 for 5 epochs then 0.9, weight decay
     /// 0.0002, initial weights 0.1 N(0, 1).
     pub fn paper(epochs: usize) -> Self {
         PretrainConfig {
@@ -101,6 +131,7 @@ impl PretrainConfig {
             batch: 100,
             lr: 0.1,
             lr_linear: 0.001,
+            lr_scale_unbounded_visible: default_lr_scale_unbounded_visible(),
             momentum: vec![(0, 0.5), (5, 0.9)],
             weight_decay: 0.0002,
             init_scale: 0.1,
@@ -109,7 +140,7 @@ impl PretrainConfig {
     }
 
     /// Shallow autoencoders by momentum descent: batches of 100, learning rate 0.1 (0.01
-    /// for the linear code layer), momentum 0.5 then 0.9, no weight decay.
+    /// for the linear code layer, 0.001 for layers above linear or ReLU units), momentum 0.5 then 0.9, no weight decay.
     pub fn autoencoder(epochs: usize) -> Self {
         PretrainConfig {
             method: PretrainMethod::Autoencoder,
@@ -237,11 +268,7 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
                 (p, Vec::new(), 0)
             }
         };
-        let lr = if hidden == Unit::Linear {
-            cfg.lr_linear
-        } else {
-            cfg.lr
-        };
+        let lr = layer_lr(cfg, hidden, visible);
         let mut opt = Momentum::<T>::new(LearningRate::Constant(lr), 0.0);
         opt.momentum = cfg.momentum.clone();
         opt.weight_decay = cfg.weight_decay;
