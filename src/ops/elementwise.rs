@@ -47,6 +47,9 @@ macro_rules! unary_table {
             /// inlined, so that it is compiled with its caller's target features (AVX2).
             #[inline(always)]
             pub fn slice_kernel<T: Scalar>(self, a: &[T], out: &mut [T]) {
+                if self == Unary::Softplus {
+                    return softplus_slice(a, out);
+                }
                 match self { $(Unary::$V => for (o, &$x) in out.iter_mut().zip(a) { *o = $f },)* }
             }
 
@@ -85,7 +88,7 @@ unary_table! {
     /// `1 / (1 + exp(-x))` as `1 / (1 + e)` or `e / (1 + e)` with `e = exp(-|x|)` (no overflow); d/dx = y (1 - y).
     Sigmoid = "sigmoid", f: |x| { let e = (-x.abs()).exp_simd(); (if x >= T::zero() { T::one() } else { e }) / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
     /// `log(1 + exp x) = max(x, 0) + log1p(exp(-|x|))`; d/dx = sigmoid x.
-    Softplus = "softplus", f: |x| if x.is_nan() { x } else { x.max(T::zero()) + (-x.abs()).exp_simd().ln_1p_unit() }, vjp: |x, y, gy| Some(gy * x.sigmoid());
+    Softplus = "softplus", f: |x| softplus_of(x, (-x.abs()).exp_simd()), vjp: |x, y, gy| Some(gy * x.sigmoid());
     /// `max(x, 0)` (NaN stays NaN); d/dx = `[x > 0]`.
     Relu = "relu", f: |x| if x < T::zero() { T::zero() } else { x }, vjp: |x, y, gy| Some(gy * x.gt(0.0));
     /// `x` itself, but a constant to `grad`: no cotangent flows through it, at any order (JAX's `stop_gradient`, Theano's `zero_grad`). The rewriting compile removes it once the gradient is built.
@@ -170,6 +173,38 @@ fn unary_piece<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
         }
     }
     u.slice_kernel(a, out)
+}
+
+/// `softplus x` given `e = exp(-|x|)`: `max(x, 0) + log1p(e)` (NaN stays NaN).
+#[inline(always)]
+fn softplus_of<T: Scalar>(x: T, e: T) -> T {
+    if x.is_nan() {
+        x
+    } else {
+        x.max(T::zero()) + e.ln_1p_unit()
+    }
+}
+
+/// Elements per block of [`softplus_slice`]'s two loops.
+const SOFTPLUS_BLOCK: usize = 256;
+
+/// `out[i] = softplus(a[i])`, bit for bit the table's function, in blocks of two loops:
+/// `exp(-|x|)` into a stack buffer, then `max(x, 0) + log1p(e)`. One loop doing both keeps
+/// the constants of `exp_simd` and the 16 coefficients of `ln_1p_unit` live at once, more
+/// than the 16 vector registers hold; split, each loop fits (measured over 10^6 elements,
+/// 2 threads: f64 2.1 → 1.4 ms, f32 0.60 → 0.45 ms; `cargo bench --bench elementwise`).
+#[inline(always)]
+fn softplus_slice<T: Scalar>(a: &[T], out: &mut [T]) {
+    let mut e = [T::zero(); SOFTPLUS_BLOCK];
+    for (o, a) in out.chunks_mut(SOFTPLUS_BLOCK).zip(a.chunks(SOFTPLUS_BLOCK)) {
+        let e = &mut e[..a.len()];
+        for (e, &x) in e.iter_mut().zip(a) {
+            *e = (-x.abs()).exp_simd();
+        }
+        for ((o, &x), &e) in o.iter_mut().zip(a).zip(e.iter()) {
+            *o = softplus_of(x, e);
+        }
+    }
 }
 
 /// One operand of a chunk kernel: a slice as long as the output, or one value for all.
@@ -323,6 +358,38 @@ pub fn where_vjp<'g, T: Scalar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every unary kernel, over a slice long enough to be split into parallel pieces and
+    /// (softplus) into blocks with a short last one, gives `apply`'s bits, specials included.
+    fn kernels_match_apply<T: Scalar>() {
+        let specials = [0.0, -0.0, 1.0, -1.0, 30.0, -30.0, 1e-30, 100.0, -100.0];
+        let xs: Vec<T> = specials
+            .into_iter()
+            .chain([f64::INFINITY, f64::NEG_INFINITY, f64::NAN])
+            .chain((0..70_000).map(|i| (i as f64 * 0.37).sin() * 12.0))
+            .map(T::from_f64)
+            .collect();
+        let mut out = vec![T::zero(); xs.len()];
+        for &u in Unary::ALL {
+            u.kernel(&xs, &mut out);
+            for (&x, &got) in xs.iter().zip(&out) {
+                let want = u.apply(x);
+                assert!(
+                    got.to_f64_lossless().to_bits() == want.to_f64_lossless().to_bits()
+                        || got.is_nan() && want.is_nan(),
+                    "{}({x:?}) in {}: kernel {got:?}, apply {want:?}",
+                    u.name(),
+                    T::NAME
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unary_kernels_give_the_scalar_functions_bits() {
+        kernels_match_apply::<f32>();
+        kernels_match_apply::<f64>();
+    }
 
     /// compiler-rt's `__powidf2`, written out: the order `powi` promises.
     fn reference(mut a: f64, n: i32) -> f64 {
