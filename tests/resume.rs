@@ -1,12 +1,16 @@
 //! Nothing is lost: a run stopped (as by Ctrl-C) during pre-training and again during
 //! fine-tuning, and resumed from its checkpoints each time, ends with the same parameters,
-//! bit for bit, as a run that was never stopped.
+//! bit for bit, as a run that was never stopped; and files saved from the same contents are
+//! the same bytes.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use symgrad::models::autoencoder::{Autoencoder, Loss, Unit};
-use symgrad::train::run::{load_params, train_run, DataSource, Precision, RunConfig, RunError};
+use symgrad::train::run::{
+    load_params, load_tensors, save_tensors, train_run, DataSource, Precision, RunConfig, RunError,
+};
 use symgrad::train::{Event, Finetune, FinetuneConfig, PretrainConfig};
 
 fn config() -> RunConfig {
@@ -101,6 +105,60 @@ fn a_resumed_run_ends_with_the_same_parameters_as_an_uninterrupted_one() {
         .filter(|(p, q)| p.to_bits() != q.to_bits())
         .count();
     assert_eq!(differ, 0, "{differ} of {} parameters differ", xa.len());
+    assert!(
+        std::fs::read(a.join("params.safetensors")).unwrap()
+            == std::fs::read(b.join("params.safetensors")).unwrap(),
+        "the two parameter files differ in bytes"
+    );
+}
+
+#[test]
+fn the_same_tensors_and_metadata_give_the_same_file_bytes() {
+    let d = dir("bytes");
+    std::fs::create_dir_all(&d).unwrap();
+    let tensors = vec![
+        (
+            "w".to_string(),
+            vec![2, 3],
+            vec![1.5f32, -2.0, 0.0, 3.25, 1e-30, -0.0],
+        ),
+        ("b".to_string(), vec![3], vec![0.5f32, 0.25, -1.0]),
+    ];
+    // Twelve keys inserted in opposite orders: the maps iterate in different orders.
+    let keys: Vec<String> = (0..12).map(|i| format!("key{i:02}")).collect();
+    let meta = |rev: bool| -> HashMap<String, String> {
+        let mut m = HashMap::new();
+        let mut ks = keys.clone();
+        if rev {
+            ks.reverse();
+        }
+        for k in ks {
+            m.insert(k.clone(), format!("value of {k}"));
+        }
+        m
+    };
+    let (p, q) = (d.join("p.safetensors"), d.join("q.safetensors"));
+    save_tensors(&p, &tensors, meta(false)).unwrap();
+    save_tensors(&q, &tensors, meta(true)).unwrap();
+    let (bp, bq) = (std::fs::read(&p).unwrap(), std::fs::read(&q).unwrap());
+    assert!(bp == bq, "the same contents saved twice differ in bytes");
+    // The header is sorted, padded to 8 bytes, and the file reads back.
+    let n = u64::from_le_bytes(bp[..8].try_into().unwrap()) as usize;
+    assert_eq!(n % 8, 0);
+    let header = std::str::from_utf8(&bp[8..8 + n]).unwrap();
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| header.find(k.as_str()).unwrap())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{header}");
+    let (back, m) = load_tensors::<f32>(&p).unwrap();
+    assert_eq!(m, meta(false));
+    for (name, _, v) in &tensors {
+        let got: Vec<u32> = back[name].iter().map(|x| x.to_bits()).collect();
+        let want: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(got, want, "{name}");
+    }
+    std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]

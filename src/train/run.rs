@@ -392,7 +392,29 @@ pub fn save_tensors<T: Scalar>(
         .collect::<Result<_, _>>()
         .map_err(|e| io_err(path, e))?;
     let out = safetensors::serialize(views, Some(meta)).map_err(|e| io_err(path, e))?;
-    write_atomic(path, &out)
+    write_atomic(path, &canonical_header(out).map_err(|e| io_err(path, e))?)
+}
+
+/// The safetensors file `bytes` with its JSON header's keys in sorted order (the metadata's
+/// too), padded with spaces to a multiple of 8 bytes as the format asks. `safetensors`
+/// writes the metadata map in its hash order, which differs from one `HashMap` to the
+/// next, so the same parameters saved twice gave files that differed in bytes; sorted,
+/// they are identical (the tensors and their offsets are untouched).
+fn canonical_header(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    let n = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .filter(|&n| 8 + n <= bytes.len())
+        .ok_or("safetensors wrote a file without a whole header")?;
+    let header: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&bytes[8..8 + n]).map_err(|e| e.to_string())?;
+    let mut json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Tensors by name, converted to T.
