@@ -8,16 +8,21 @@ use symgrad::train::{
     unroll, Event, Finetune, FinetuneConfig, Finetuner, Pca, PretrainConfig, Pretrainer,
 };
 
-#[test]
-fn pretrain_unroll_finetune_beats_pca() {
-    let all = curves_like::<f32>(3500, 11);
-    let train = all.head(3000);
-    let test = Dataset {
-        n: 500,
+/// `train` then `test` curves drawn with `seed`: the first `train` images and the rest.
+fn curves_split(train: usize, test: usize, seed: u64) -> (Dataset<f32>, Dataset<f32>) {
+    let all = curves_like::<f32>(train + test, seed);
+    let rest = Dataset {
+        n: test,
         dim: 784,
-        x: all.x[3000 * 784..].to_vec(),
+        x: all.x[train * 784..].to_vec(),
         labels: None,
     };
+    (all.head(train), rest)
+}
+
+#[test]
+fn pretrain_unroll_finetune_beats_pca() {
+    let (train, test) = curves_split(3000, 500, 11);
     let ae = Autoencoder {
         sizes: vec![784, 128, 32, 6],
         units: vec![Unit::Logistic, Unit::Logistic, Unit::Linear],
@@ -87,14 +92,7 @@ fn pretrain_unroll_finetune_beats_pca() {
 /// network reconstructed far worse than the mean image (twice as badly, or more).
 #[test]
 fn relu_layers_pretrain_without_diverging() {
-    let all = curves_like::<f32>(2500, 3);
-    let train = all.head(2000);
-    let test = Dataset {
-        n: 500,
-        dim: 784,
-        x: all.x[2000 * 784..].to_vec(),
-        labels: None,
-    };
+    let (train, test) = curves_split(2000, 500, 3);
     let ae = Autoencoder {
         sizes: vec![784, 64, 16, 4],
         units: vec![Unit::Relu, Unit::Relu, Unit::Linear],
