@@ -11,10 +11,16 @@ PERFORMANCE.md's figures are updated, in the same commit). --no-kernels skips th
 (about two minutes). No dependencies beyond Python 3 and cargo. The machine's second core is
 shared: a lone "regression" of 10-20% that does not repeat on a second run is noise (see
 PERFORMANCE.md).
+
+Figures are recorded per machine, named by the processor's model and its widest vector
+instructions (say "AMD EPYC, AVX-512"): the same code runs at other speeds elsewhere, so it is
+compared only with what was recorded on the same kind of machine. On a machine with no
+figures yet, it says so and exits with status 2 (run --record there first).
 """
 import argparse
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -62,6 +68,37 @@ def measure_kernels():
     return got
 
 
+def machine():
+    """The processor's model name and its widest vector instructions (Linux /proc/cpuinfo;
+    elsewhere, Python's idea of the processor)."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    widest = next((name for flag, name in [("avx512f", "AVX-512"), ("avx2", "AVX2"),
+                                           ("sse2", "SSE2")] if flag in flags), None)
+    return f"{model}, {widest}" if widest else model
+
+
+def load_recorded():
+    """{machine: {figure: value}}. The first format, one flat map, was recorded on an AMD
+    EPYC with AVX2 (docs/PERFORMANCE.md, before 2026-12-06)."""
+    if not os.path.exists(RECORDED):
+        return {}
+    rec = json.load(open(RECORDED))
+    if "machines" in rec:
+        return rec["machines"]
+    return {"AMD EPYC, AVX2": rec}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tolerance", type=float, default=0.10)
@@ -69,17 +106,26 @@ def main():
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--no-kernels", action="store_true")
     a = ap.parse_args()
+    here = machine()
+    machines = load_recorded()
+    if not a.record and here not in machines:
+        known = ", ".join(repr(m) for m in sorted(machines)) or "none"
+        print(f"no figures recorded for this machine ({here!r}; recorded: {known}): "
+              f"run with --record here first")
+        sys.exit(2)
     now = measure(a.runs)
     if not a.no_kernels:
         now.update(measure_kernels())
     if a.record:
+        machines[here] = {k: round(v, 3) for k, v in sorted(now.items())}
         with open(RECORDED + ".tmp", "w") as f:
-            json.dump({k: round(v, 3) for k, v in sorted(now.items())}, f, indent=2)
+            json.dump({"machines": dict(sorted(machines.items()))}, f, indent=2)
             f.write("\n")
         os.replace(RECORDED + ".tmp", RECORDED)
-        print(f"recorded {now} in {RECORDED}")
+        print(f"recorded for {here!r}: {now} in {RECORDED}")
         return
-    rec = json.load(open(RECORDED))
+    rec = machines[here]
+    print(f"against the figures recorded for {here!r}")
     bad = False
     for k, v in rec.items():
         if k not in now:
