@@ -89,14 +89,11 @@ def machine():
 
 
 def load_recorded():
-    """{machine: {figure: value}}. The first format, one flat map, was recorded on an AMD
-    EPYC with AVX2 (docs/PERFORMANCE.md, before 2026-12-06)."""
+    """{machine: {figure: value}}, empty if nothing is recorded yet."""
     if not os.path.exists(RECORDED):
         return {}
-    rec = json.load(open(RECORDED))
-    if "machines" in rec:
-        return rec["machines"]
-    return {"AMD EPYC, AVX2": rec}
+    with open(RECORDED) as f:
+        return json.load(f)["machines"]
 
 
 def main():

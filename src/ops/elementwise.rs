@@ -189,10 +189,11 @@ fn softplus_of<T: Scalar>(x: T, e: T) -> T {
 const SOFTPLUS_BLOCK: usize = 256;
 
 /// `out[i] = softplus(a[i])`, bit for bit the table's function, in blocks of two loops:
-/// `exp(-|x|)` into a stack buffer, then `max(x, 0) + log1p(e)`. One loop doing both keeps
-/// the constants of `exp_simd` and the 16 coefficients of `ln_1p_unit` live at once, more
-/// than the 16 vector registers hold; split, each loop fits (measured over 10^6 elements,
-/// 2 threads: f64 2.1 → 1.4 ms, f32 0.60 → 0.45 ms; `cargo bench --bench elementwise`).
+/// `exp(-|x|)` into a stack buffer, then `max(x, 0) + log1p(e)`. One loop doing both needs
+/// the constants of `exp_simd` and the 16 coefficients of `ln_1p_unit` at once, more than
+/// AVX2's 16 vector registers; split, it runs faster (10^6 elements, 2 threads: f64 2.67 →
+/// 1.67 ms, f32 0.64 → 0.56 ms; `cargo bench --bench elementwise -- softplus`,
+/// docs/PERFORMANCE.md).
 #[inline(always)]
 fn softplus_slice<T: Scalar>(a: &[T], out: &mut [T]) {
     let mut e = [T::zero(); SOFTPLUS_BLOCK];
