@@ -1,6 +1,7 @@
 """Workload W side by side: symgrad against JAX, hand-written numpy, PyTorch (eager), PyTensor
 and candle, and
-against the GEMM ceiling of the products W needs (the gemm crate and OpenBLAS), in one run,
+against the GEMM ceiling of the products W needs (the gemm crate, OpenBLAS, and XLA through
+JAX), in one run,
 alternating peer by peer, round after round. Every peer reads the same parameters and data,
 and every peer's F must agree with symgrad's. Writes the table, with the date, machine and
 versions, into docs/PERFORMANCE.md (between the `compare:` markers) unless --no-write.
@@ -35,7 +36,8 @@ CANDLE_TARGET = os.path.join(ROOT, "target", "compare-candle")
 CANDLE = os.path.join(CANDLE_TARGET, "release", "candle_ae")
 EX = os.path.join(ROOT, "target", "release", "examples")
 PERF = os.path.join(ROOT, "docs", "PERFORMANCE.md")
-PEERS = ["symgrad", "jax", "numpy", "pytorch", "pytensor", "candle", "gemm-crate", "gemm-openblas"]
+PEERS = ["symgrad", "jax", "numpy", "pytorch", "pytensor", "candle", "gemm-crate", "gemm-openblas",
+         "gemm-xla"]
 # F must agree with symgrad's to this relative tolerance (the peers sum in other orders).
 TOL = {"float32": 2e-5, "float64": 1e-10}
 
@@ -64,7 +66,7 @@ def command(peer, batch, threads, reps):
     common = ["--inputs", INPUTS, "--batch", str(batch), "--threads", str(threads),
               "--reps", str(reps)]
     py = {"jax": "jax_ae.py", "numpy": "numpy_ae.py", "pytensor": "pytensor_ae.py",
-          "pytorch": "torch_ae.py", "gemm-openblas": "gemm_ceiling.py"}
+          "pytorch": "torch_ae.py", "gemm-openblas": "gemm_ceiling.py", "gemm-xla": "jax_gemm.py"}
     if peer == "symgrad":
         cmd = [os.path.join(EX, "bench_w")] + common
     elif peer == "gemm-crate":
@@ -162,7 +164,8 @@ def main():
     lines.append("| --- | --- | --- | --- | --- | --- | --- |")
     for dt, p, ms, ratio, f, agree, lo, hi in rows:
         name = {"gemm-crate": "GEMM ceiling: the 23 products alone, gemm crate",
-                "gemm-openblas": "GEMM ceiling: the 23 products alone, OpenBLAS"}.get(p, p)
+                "gemm-openblas": "GEMM ceiling: the 23 products alone, OpenBLAS",
+                "gemm-xla": "GEMM ceiling: the 23 products alone, XLA (JAX)"}.get(p, p)
         fcol = "" if p.startswith("gemm") else f"{f:.6f}"
         lines.append(f"| {dt} | {name} | {ms:.1f} | {ratio:.2f} | {fcol} | {agree} | {lo:.1f}–{hi:.1f} |")
     lines.append("")
@@ -171,7 +174,8 @@ def main():
     for dt in ("float32", "float64"):
         s = med(got[("symgrad", dt)])
         jx = med(got[("jax", dt)]) if ("jax", dt) in got else float("nan")
-        ceil = min(med(got[(p, dt)]) for p in ("gemm-crate", "gemm-openblas") if (p, dt) in got)
+        ceil = min(med(got[(p, dt)]) for p in ("gemm-crate", "gemm-openblas", "gemm-xla")
+                   if (p, dt) in got)
         t[dt] = (s / jx, ceil / s)
     # The ratio round by round: the two systems ran minutes apart at most within a round,
     # so these show how often the target holds, not only whether the medians meet it.
@@ -204,6 +208,17 @@ def main():
     lines.append(f"| compile of W's F and ∇F < 20 ms (JAX: first call minus a steady one; PyTensor: `function`) | {compile_ms:.2f} ms (JAX {jax_compile:.0f} ms, PyTensor {pyt_compile:.0f} ms) | {mark(compile_ms < 20)} |")
     lines.append(f"| process start to first F and ∇F < 0.3 s (`examples/first_call`, median of 5) | {first:.3f} s | {mark(first < 0.3)} |")
     lines.append(f"| peak memory ≤ 1.2 × (params + gradient + batch + activations) (`examples/memory_w`) | {mem_ratio:.2f} × | {mark(mem_ratio <= 1.2)} |")
+    lines.append("")
+    # How much of each call is products: a call can be 0.95 of JAX's time only if it is
+    # that much faster than JAX's products alone, or JAX's call is slower than its products.
+    for dt in ("float32", "float64"):
+        if ("jax", dt) in got and ("gemm-xla", dt) in got and ("gemm-crate", dt) in got:
+            jx, xla = med(got[("jax", dt)]), med(got[("gemm-xla", dt)])
+            s, crate = med(got[("symgrad", dt)]), med(got[("gemm-crate", dt)])
+            lines.append(f"{dt}: JAX's call takes {jx / xla:.2f} × its 23 products alone "
+                         f"through XLA; symgrad's call {s / crate:.2f} × its products alone "
+                         f"through the gemm crate; 0.95 × JAX's call is {0.95 * jx / crate:.2f} "
+                         f"× the gemm crate's products alone.")
     lines.append("")
     lines.append("Versions: " + "; ".join(f"{p} {v}" for p, v in versions.items() if v) + ".")
     if a.scaling:
