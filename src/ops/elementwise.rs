@@ -7,7 +7,7 @@
 //! so gradients are differentiable again. Broadcasting is undone by `grad`, not here.
 
 use crate::graph::Expr;
-use crate::tensor::kernels::{map2, map_pieces, Strided};
+use crate::tensor::kernels::{map2, map_pieces, Simd, Strided};
 use crate::Scalar;
 
 macro_rules! unary_table {
@@ -44,7 +44,8 @@ macro_rules! unary_table {
             }
 
             /// `out[i] = f(a[i])` on this thread, for the fused kernel's short chunks. Always
-            /// inlined, so that it is compiled with its caller's target features (AVX2).
+            /// inlined, so that it is compiled with its caller's target features (AVX2 or
+            /// AVX-512).
             #[inline(always)]
             pub fn slice_kernel<T: Scalar>(self, a: &[T], out: &mut [T]) {
                 if self == Unary::Softplus {
@@ -157,21 +158,38 @@ macro_rules! binary_table {
     };
 }
 
-/// `u` over one piece, compiled for AVX2 and FMA when the processor has them. A named
-/// `#[target_feature]` function (not a closure) so that the always-inlined loop, with its
-/// `exp_simd`/`ln_simd`, is compiled with those features whatever its size.
+/// `u` over one piece, compiled for [`Simd::detected`]'s instructions.
 fn unary_piece<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
+    unary_piece_for(Simd::detected(), u, a, out)
+}
+
+/// `u` over one piece at level `simd` (capped at what the processor has). Named
+/// `#[target_feature]` functions (not closures) so that the always-inlined loop, with its
+/// `exp_simd`/`ln_simd`, is compiled with those features whatever its size.
+fn unary_piece_for<T: Scalar>(simd: Simd, u: Unary, a: &[T], out: &mut [T]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn run<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
-                u.slice_kernel(a, out)
+        match simd.min(Simd::widest()) {
+            Simd::Avx512 => {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+                unsafe fn run<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
+                    u.slice_kernel(a, out)
+                }
+                // SAFETY: the features were detected on this processor.
+                return unsafe { run(u, a, out) };
             }
-            // SAFETY: the features were detected on this processor.
-            return unsafe { run(u, a, out) };
+            Simd::Avx2 => {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn run<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
+                    u.slice_kernel(a, out)
+                }
+                // SAFETY: the features were detected on this processor.
+                return unsafe { run(u, a, out) };
+            }
+            Simd::Baseline => {}
         }
     }
+    let _ = simd;
     u.slice_kernel(a, out)
 }
 
@@ -371,17 +389,26 @@ mod tests {
             .map(T::from_f64)
             .collect();
         let mut out = vec![T::zero(); xs.len()];
-        for &u in Unary::ALL {
-            u.kernel(&xs, &mut out);
-            for (&x, &got) in xs.iter().zip(&out) {
+        let check = |u: Unary, out: &[T], how: &str| {
+            for (&x, &got) in xs.iter().zip(out) {
                 let want = u.apply(x);
                 assert!(
                     got.to_f64_lossless().to_bits() == want.to_f64_lossless().to_bits()
                         || got.is_nan() && want.is_nan(),
-                    "{}({x:?}) in {}: kernel {got:?}, apply {want:?}",
+                    "{}({x:?}) in {} ({how}): kernel {got:?}, apply {want:?}",
                     u.name(),
                     T::NAME
                 );
+            }
+        };
+        for &u in Unary::ALL {
+            u.kernel(&xs, &mut out);
+            check(u, &out, "parallel");
+            // Each instruction set this processor has, on one thread.
+            for simd in Simd::available() {
+                out.fill(T::zero());
+                unary_piece_for(simd, u, &xs, &mut out);
+                check(u, &out, simd.name());
             }
         }
     }

@@ -22,7 +22,7 @@ use smallvec::SmallVec;
 
 use super::elementwise::Operand;
 use super::{Binary, Unary};
-use crate::tensor::kernels::{fold_rows, vectorized, Strided, COLUMN_BLOCK, PARALLEL_MIN};
+use crate::tensor::kernels::{fold_rows, vectorized, Simd, Strided, COLUMN_BLOCK, PARALLEL_MIN};
 use crate::tensor::{numel, TensorRef};
 use crate::Scalar;
 
@@ -245,9 +245,21 @@ impl<T: Scalar> Fused<T> {
         }
     }
 
-    /// The chunks of one piece, compiled for AVX2 and FMA when the processor has them (a
-    /// named `#[target_feature]` function, so the always-inlined chunk loop gets them).
+    /// The chunks of one piece, compiled for [`Simd::detected`]'s instructions.
     fn run_piece(&self, kinds: &[Kind<'_, T>], start: usize, piece: &mut [T], out_shape: &[usize]) {
+        self.run_piece_for(Simd::detected(), kinds, start, piece, out_shape)
+    }
+
+    /// The chunks of one piece at level `simd` (capped at what the processor has), in named
+    /// `#[target_feature]` functions, so the always-inlined chunk loop gets the features.
+    fn run_piece_for(
+        &self,
+        simd: Simd,
+        kinds: &[Kind<'_, T>],
+        start: usize,
+        piece: &mut [T],
+        out_shape: &[usize],
+    ) {
         #[inline(always)]
         fn body<T: Scalar>(
             f: &Fused<T>,
@@ -282,21 +294,39 @@ impl<T: Scalar> Fused<T> {
         }
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn run<T: Scalar>(
-                    f: &Fused<T>,
-                    kinds: &[Kind<'_, T>],
-                    start: usize,
-                    piece: &mut [T],
-                    out_shape: &[usize],
-                ) {
-                    body(f, kinds, start, piece, out_shape)
+            match simd.min(Simd::widest()) {
+                Simd::Avx512 => {
+                    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+                    unsafe fn run<T: Scalar>(
+                        f: &Fused<T>,
+                        kinds: &[Kind<'_, T>],
+                        start: usize,
+                        piece: &mut [T],
+                        out_shape: &[usize],
+                    ) {
+                        body(f, kinds, start, piece, out_shape)
+                    }
+                    // SAFETY: the features were detected on this processor.
+                    return unsafe { run(self, kinds, start, piece, out_shape) };
                 }
-                // SAFETY: the features were detected on this processor.
-                return unsafe { run(self, kinds, start, piece, out_shape) };
+                Simd::Avx2 => {
+                    #[target_feature(enable = "avx2,fma")]
+                    unsafe fn run<T: Scalar>(
+                        f: &Fused<T>,
+                        kinds: &[Kind<'_, T>],
+                        start: usize,
+                        piece: &mut [T],
+                        out_shape: &[usize],
+                    ) {
+                        body(f, kinds, start, piece, out_shape)
+                    }
+                    // SAFETY: the features were detected on this processor.
+                    return unsafe { run(self, kinds, start, piece, out_shape) };
+                }
+                Simd::Baseline => {}
             }
         }
+        let _ = simd;
         body(self, kinds, start, piece, out_shape)
     }
 
@@ -635,6 +665,108 @@ mod tests {
             Some(0),
         );
         assert_eq!(buf, out);
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        // tanh(softplus(#0) * #1) - exp(-|#0|) + ln(#1), and sigmoid, over values that reach
+        // the functions' special regions; each level this processor has against the scalar
+        // functions, one member at a time.
+        let x: Vec<f64> = [0.0, -0.0, 1e-30, 40.0, -40.0, 700.0, -800.0]
+            .into_iter()
+            .chain([f64::INFINITY, f64::NEG_INFINITY, f64::NAN])
+            .chain((0..5000).map(|i| (i as f64 * 0.37).sin() * 30.0))
+            .collect();
+        let y: Vec<f64> = (0..x.len()).map(|i| 0.01 + (i % 97) as f64 * 0.5).collect();
+        let members = [
+            (
+                FusedOp::Unary(Unary::Softplus),
+                SmallVec::from_slice(&[Arg::Input(0)]),
+            ),
+            (
+                FusedOp::Binary(Binary::Mul),
+                SmallVec::from_slice(&[Arg::Member(0), Arg::Input(1)]),
+            ),
+            (
+                FusedOp::Unary(Unary::Tanh),
+                SmallVec::from_slice(&[Arg::Member(1)]),
+            ),
+            (
+                FusedOp::Unary(Unary::Abs),
+                SmallVec::from_slice(&[Arg::Input(0)]),
+            ),
+            (
+                FusedOp::Unary(Unary::Neg),
+                SmallVec::from_slice(&[Arg::Member(3)]),
+            ),
+            (
+                FusedOp::Unary(Unary::Exp),
+                SmallVec::from_slice(&[Arg::Member(4)]),
+            ),
+            (
+                FusedOp::Binary(Binary::Sub),
+                SmallVec::from_slice(&[Arg::Member(2), Arg::Member(5)]),
+            ),
+            (
+                FusedOp::Unary(Unary::Log),
+                SmallVec::from_slice(&[Arg::Input(1)]),
+            ),
+            (
+                FusedOp::Binary(Binary::Add),
+                SmallVec::from_slice(&[Arg::Member(6), Arg::Member(7)]),
+            ),
+            (
+                FusedOp::Unary(Unary::Sigmoid),
+                SmallVec::from_slice(&[Arg::Member(8)]),
+            ),
+        ];
+        fn check<T: Scalar>(members: &[(FusedOp, SmallVec<[Arg<T>; 3]>)], x: &[T], y: &[T]) {
+            let f = Fused::<T>::new(2, members).unwrap();
+            let shape = [x.len()];
+            let ins = [TensorRef::new(&shape, x), TensorRef::new(&shape, y)];
+            let kinds = f.kinds(&ins, &shape, None);
+            let want: Vec<T> = x
+                .iter()
+                .zip(y)
+                .map(|(&a, &b)| {
+                    let t = Unary::Tanh.apply(Unary::Softplus.apply(a) * b);
+                    let e = Unary::Exp.apply(-a.abs());
+                    Unary::Sigmoid.apply(t - e + Unary::Log.apply(b))
+                })
+                .collect();
+            for simd in Simd::available() {
+                let mut out = vec![T::zero(); x.len()];
+                f.run_piece_for(simd, &kinds, 0, &mut out, &shape);
+                for (i, (g, w)) in out.iter().zip(&want).enumerate() {
+                    assert!(
+                        g.to_f64_lossless().to_bits() == w.to_f64_lossless().to_bits()
+                            || g.is_nan() && w.is_nan(),
+                        "{} {}: element {i} (x = {:?}): {g:?} against {w:?}",
+                        T::NAME,
+                        simd.name(),
+                        x[i]
+                    );
+                }
+            }
+        }
+        check::<f64>(&members, &x, &y);
+        let m32: Vec<(FusedOp, SmallVec<[Arg<f32>; 3]>)> = members
+            .iter()
+            .map(|(op, args)| {
+                let a = args
+                    .iter()
+                    .map(|a| match *a {
+                        Arg::Member(m) => Arg::Member(m),
+                        Arg::Input(k) => Arg::Input(k),
+                        Arg::Value(v) => Arg::Value(v as f32),
+                    })
+                    .collect();
+                (*op, a)
+            })
+            .collect();
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+        check::<f32>(&m32, &x32, &y32);
     }
 
     #[test]
