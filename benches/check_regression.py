@@ -1,7 +1,8 @@
 """Is symgrad slower than the figures recorded in docs/PERFORMANCE.md? Runs workload W (F and
 ∇F, batch 1000, f32 and f64, 2 threads) and the compile of W, three times each, and the
 elementwise kernels' criterion bench (`cargo bench --bench elementwise`, its medians), and
-compares them with benches/recorded.json (the figures PERFORMANCE.md reports). Prints one
+the heap at the peak of one W call (`examples/memory_w`, f32, every rewrite), and compares
+them with benches/recorded.json (the figures PERFORMANCE.md reports). Prints one
 line per figure and exits with status 1 if any is more than 10% slower than recorded.
 
     python3 benches/check_regression.py [--tolerance 0.10] [--no-kernels] [--record]
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -43,6 +45,20 @@ def measure(runs):
             got.setdefault(f"w_{tag}_ms", []).append(r["ms"])
             got.setdefault(f"w_compile_{tag}_ms", []).append(r["compile_ms"])
     return {k: statistics.median(v) for k, v in got.items()}
+
+
+def measure_memory():
+    """MB of heap at the peak of one steady-state W call (f32, every rewrite on), from
+    examples/memory_w; more is worse, as with the times."""
+    subprocess.run(["cargo", "build", "-q", "--release", "--example", "memory_w"], cwd=ROOT,
+                   check=True)
+    exe = os.path.join(ROOT, "target", "release", "examples", "memory_w")
+    out = subprocess.run([exe], cwd=ROOT, check=True, text=True, stdout=subprocess.PIPE,
+                         env=dict(os.environ, RAYON_NUM_THREADS="2")).stdout
+    m = re.search(r"all rewrites, fusion, in place\s*:.*?peak\s+([0-9.]+) MB", out)
+    if not m:
+        sys.exit(f"memory_w printed no peak for the fused build:\n{out}")
+    return {"w_peak_heap_f32_mb": float(m.group(1))}
 
 
 # The elementwise bench's cases that PERFORMANCE.md records: criterion's directory of each,
@@ -111,6 +127,7 @@ def main():
               f"run with --record here first")
         sys.exit(2)
     now = measure(a.runs)
+    now.update(measure_memory())
     if not a.no_kernels:
         now.update(measure_kernels())
     if a.record:
