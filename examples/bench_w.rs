@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use symgrad::compile::Options;
 use symgrad::models::autoencoder::Autoencoder;
+use symgrad::tensor::kernels::Simd;
 use symgrad::{Compiler, Graph, Scalar, TensorRef};
 
 struct Args {
@@ -111,22 +112,24 @@ fn run<T: Scalar>(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let threads = rayon::current_num_threads();
     if a.json {
         println!(
-            "{{\"peer\": \"symgrad{}\", \"dtype\": \"{}\", \"batch\": {}, \"threads\": {threads}, \"ms\": {}, \"f\": {}, \"compile_ms\": {}, \"version\": \"{}\"}}",
+            "{{\"peer\": \"symgrad{}\", \"dtype\": \"{}\", \"batch\": {}, \"threads\": {threads}, \"ms\": {}, \"f\": {}, \"compile_ms\": {}, \"version\": \"{} (elementwise kernels: {})\"}}",
             if a.literal { "-literal" } else { "" },
             if T::NAME == "f32" { "float32" } else { "float64" },
             a.batch,
             1e3 * median,
             v.to_f64_lossless(),
             1e3 * compile,
-            env!("CARGO_PKG_VERSION")
+            env!("CARGO_PKG_VERSION"),
+            Simd::detected().name()
         );
     } else {
         println!(
-            "symgrad {} batch={} threads={threads}: median {:.1} ms, f = {:.4}",
+            "symgrad {} batch={} threads={threads}: median {:.1} ms, f = {:.4} (elementwise kernels: {})",
             T::NAME,
             a.batch,
             1e3 * median,
-            v.to_f64_lossless()
+            v.to_f64_lossless(),
+            Simd::detected().name()
         );
     }
     Ok(())
