@@ -37,9 +37,9 @@ pub enum Simd {
     Avx2,
     /// AVX-512 (F, VL, DQ, BW) with AVX2 and FMA: 16 `f32` or 8 `f64` lanes, 32 vector
     /// registers, mask registers, and `f64` to `i64` conversions in one instruction. On a
-    /// Zen 4 EPYC, whose 512-bit units are 256 bits wide inside, `exp`, `ln`, `sigmoid` and
-    /// `tanh` still run 35-58% faster than with AVX2 (docs/PERFORMANCE.md, "Elementwise
-    /// kernels").
+    /// Zen 4 EPYC, whose 512-bit units are 256 bits wide inside, the `exp`, `expm1`, `ln`,
+    /// `sigmoid`, `softplus` and `tanh` kernels still run 25-62% faster than with AVX2
+    /// (docs/PERFORMANCE.md, "Elementwise kernels").
     Avx512,
 }
 
@@ -289,7 +289,7 @@ fn for_rows<T: Scalar, const N: usize>(
 }
 
 /// Runs `f(a_piece, out_piece)` over matching pieces of `a` and `out`, in parallel when
-/// `out` is large, each piece compiled for AVX2 where the processor has it.
+/// `out` is large, each piece compiled for [`Simd::detected`]'s instructions.
 pub fn map_pieces<T: Scalar>(a: &[T], out: &mut [T], f: impl Fn(&[T], &mut [T]) + Sync) {
     debug_assert_eq!(a.len(), out.len());
     if out.len() >= PARALLEL_MIN {
