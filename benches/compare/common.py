@@ -56,6 +56,36 @@ def make(folder, max_batch=10000, seed=7):
     np.save(os.path.join(folder, "data.npy"), rng.random((max_batch, 784)))
 
 
+def import_jax():
+    """JAX as every JAX peer runs it: XLA's CPU threads from the command line's `--threads`
+    (1 if absent), set before JAX is imported, which is when XLA reads them; x64 enabled for
+    f64. Returns the `jax` module."""
+    threads = "1"
+    if "--threads" in sys.argv:
+        threads = sys.argv[sys.argv.index("--threads") + 1]
+    os.environ.setdefault(
+        "XLA_FLAGS",
+        f"--xla_cpu_multi_thread_eigen={'true' if threads != '1' else 'false'} "
+        f"intra_op_parallelism_threads={threads}",
+    )
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def products(batch, dtype, seed=3):
+    """Operands of the 23 products one F and gradient call of W needs, per layer `(h, W,
+    d)`: `h W` and `h^T d` for every layer, `d W^T` for all but the first; and their GFLOP
+    count. Random values (only the time is measured)."""
+    rng = np.random.default_rng(seed)
+    ops, flop = [], 0
+    for k, (i, o, _) in enumerate(layers()):
+        ops.append(tuple(rng.random(s).astype(dtype) for s in ((batch, i), (i, o), (batch, o))))
+        flop += 2 * batch * i * o * (3 if k > 0 else 2)
+    return ops, flop / 1e9
+
+
 def timed(call, reps):
     """Median seconds of `reps` calls after one warm-up call; returns (median, last result)."""
     out = call()

@@ -14,27 +14,19 @@ def main():
     a = common.args()
     threadpool_limits(a.threads)
     blas = ",".join(f"{i['internal_api']} {i.get('version', '')}" for i in threadpool_info())
-    rng = np.random.default_rng(3)
     for dt in a.dtype:
-        ops = []
-        flop = 0
-        for k, (i, o, _) in enumerate(common.layers()):
-            h = rng.random((a.batch, i)).astype(dt)
-            W = rng.random((i, o)).astype(dt)
-            d = rng.random((a.batch, o)).astype(dt)
-            ops.append((h, W, d, k > 0))
-            flop += 2 * a.batch * i * o * (3 if k > 0 else 2)
+        ops, gflop = common.products(a.batch, dt)
 
         def call():
-            for h, W, d, back in ops:
+            for k, (h, W, d) in enumerate(ops):
                 h @ W
                 h.T @ d
-                if back:
+                if k > 0:
                     d @ W.T
             return 0.0
 
         t, _ = common.timed(call, a.reps)
-        common.report("gemm-openblas", dt, a.batch, a.threads, t, 0.0, gflop=flop / 1e9,
+        common.report("gemm-openblas", dt, a.batch, a.threads, t, 0.0, gflop=gflop,
                       version=f"numpy {np.__version__}, {blas}")
 
 

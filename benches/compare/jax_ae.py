@@ -3,25 +3,12 @@ compile time (first call minus a steady call).
 
 Usage: python benches/compare/jax_ae.py --inputs DIR [--batch B] [--threads N] [--reps R]
 """
-import os
-import sys
 import time
 
-a_threads = "1"
-if "--threads" in sys.argv:
-    a_threads = sys.argv[sys.argv.index("--threads") + 1]
-os.environ.setdefault(
-    "XLA_FLAGS",
-    f"--xla_cpu_multi_thread_eigen={'true' if a_threads != '1' else 'false'} "
-    f"intra_op_parallelism_threads={a_threads}",
-)
+import common
 
-import jax  # noqa: E402
+jax = common.import_jax()
 import jax.numpy as jnp  # noqa: E402
-
-import common  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
 
 
 def loss(params, X):

@@ -5,26 +5,9 @@ whole call it shows how much of that call is products. Prints JSON lines like th
 
 Usage: python benches/compare/jax_gemm.py --inputs DIR [--batch B] [--threads N] [--reps R]
 """
-import os
-import sys
+import common
 
-a_threads = "1"
-if "--threads" in sys.argv:
-    a_threads = sys.argv[sys.argv.index("--threads") + 1]
-# The same thread settings as jax_ae.py.
-os.environ.setdefault(
-    "XLA_FLAGS",
-    f"--xla_cpu_multi_thread_eigen={'true' if a_threads != '1' else 'false'} "
-    f"intra_op_parallelism_threads={a_threads}",
-)
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-
-import common  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
+jax = common.import_jax()
 
 
 @jax.jit
@@ -40,20 +23,16 @@ def products(ops):
 
 def main():
     a = common.args()
-    rng = np.random.default_rng(3)
     for dt in a.dtype:
-        ops, flop = [], 0
-        for k, (i, o, _) in enumerate(common.layers()):
-            ops.append(tuple(jnp.asarray(rng.random(s).astype(dt))
-                             for s in ((a.batch, i), (i, o), (a.batch, o))))
-            flop += 2 * a.batch * i * o * (3 if k > 0 else 2)
+        ops, gflop = common.products(a.batch, dt)
+        ops = [tuple(jax.numpy.asarray(m) for m in op) for op in ops]
 
         def call():
             jax.block_until_ready(products(ops))
             return 0.0
 
         t, _ = common.timed(call, a.reps)
-        common.report("gemm-xla", dt, a.batch, a.threads, t, 0.0, gflop=flop / 1e9,
+        common.report("gemm-xla", dt, a.batch, a.threads, t, 0.0, gflop=gflop,
                       version=f"jax {jax.__version__}")
 
 
