@@ -7,7 +7,7 @@
 //! so gradients are differentiable again. Broadcasting is undone by `grad`, not here.
 
 use crate::graph::Expr;
-use crate::tensor::kernels::{map2, map_pieces, Simd, Strided};
+use crate::tensor::kernels::{map2, map_pieces, return_on_simd, Simd, Strided};
 use crate::Scalar;
 
 macro_rules! unary_table {
@@ -163,33 +163,16 @@ fn unary_piece<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
     unary_piece_for(Simd::detected(), u, a, out)
 }
 
-/// `u` over one piece at level `simd` (capped at what the processor has). Named
-/// `#[target_feature]` functions (not closures) so that the always-inlined loop, with its
-/// `exp_simd`/`ln_simd`, is compiled with those features whatever its size.
+/// `u` over one piece at level `simd` (capped at what the processor has), the loop with its
+/// `exp_simd`/`ln_simd` compiled for that level's features.
 fn unary_piece_for<T: Scalar>(simd: Simd, u: Unary, a: &[T], out: &mut [T]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        match simd.min(Simd::widest()) {
-            Simd::Avx512 => {
-                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-                unsafe fn run<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
-                    u.slice_kernel(a, out)
-                }
-                // SAFETY: the features were detected on this processor.
-                return unsafe { run(u, a, out) };
-            }
-            Simd::Avx2 => {
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn run<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
-                    u.slice_kernel(a, out)
-                }
-                // SAFETY: the features were detected on this processor.
-                return unsafe { run(u, a, out) };
-            }
-            Simd::Baseline => {}
-        }
-    }
-    let _ = simd;
+    return_on_simd!(
+        simd,
+        fn run<T: Scalar>(u: Unary, a: &[T], out: &mut [T]) {
+            u.slice_kernel(a, out)
+        },
+        (u, a, out)
+    );
     u.slice_kernel(a, out)
 }
 

@@ -22,7 +22,9 @@ use smallvec::SmallVec;
 
 use super::elementwise::Operand;
 use super::{Binary, Unary};
-use crate::tensor::kernels::{fold_rows, vectorized, Simd, Strided, COLUMN_BLOCK, PARALLEL_MIN};
+use crate::tensor::kernels::{
+    fold_rows, return_on_simd, vectorized, Simd, Strided, COLUMN_BLOCK, PARALLEL_MIN,
+};
 use crate::tensor::{numel, TensorRef};
 use crate::Scalar;
 
@@ -250,8 +252,8 @@ impl<T: Scalar> Fused<T> {
         self.run_piece_for(Simd::detected(), kinds, start, piece, out_shape)
     }
 
-    /// The chunks of one piece at level `simd` (capped at what the processor has), in named
-    /// `#[target_feature]` functions, so the always-inlined chunk loop gets the features.
+    /// The chunks of one piece at level `simd` (capped at what the processor has), the
+    /// always-inlined chunk loop compiled for that level's features.
     fn run_piece_for(
         &self,
         simd: Simd,
@@ -292,41 +294,19 @@ impl<T: Scalar> Fused<T> {
                 s += len;
             }
         }
-        #[cfg(target_arch = "x86_64")]
-        {
-            match simd.min(Simd::widest()) {
-                Simd::Avx512 => {
-                    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-                    unsafe fn run<T: Scalar>(
-                        f: &Fused<T>,
-                        kinds: &[Kind<'_, T>],
-                        start: usize,
-                        piece: &mut [T],
-                        out_shape: &[usize],
-                    ) {
-                        body(f, kinds, start, piece, out_shape)
-                    }
-                    // SAFETY: the features were detected on this processor.
-                    return unsafe { run(self, kinds, start, piece, out_shape) };
-                }
-                Simd::Avx2 => {
-                    #[target_feature(enable = "avx2,fma")]
-                    unsafe fn run<T: Scalar>(
-                        f: &Fused<T>,
-                        kinds: &[Kind<'_, T>],
-                        start: usize,
-                        piece: &mut [T],
-                        out_shape: &[usize],
-                    ) {
-                        body(f, kinds, start, piece, out_shape)
-                    }
-                    // SAFETY: the features were detected on this processor.
-                    return unsafe { run(self, kinds, start, piece, out_shape) };
-                }
-                Simd::Baseline => {}
-            }
-        }
-        let _ = simd;
+        return_on_simd!(
+            simd,
+            fn run<T: Scalar>(
+                f: &Fused<T>,
+                kinds: &[Kind<'_, T>],
+                start: usize,
+                piece: &mut [T],
+                out_shape: &[usize],
+            ) {
+                body(f, kinds, start, piece, out_shape)
+            },
+            (self, kinds, start, piece, out_shape)
+        );
         body(self, kinds, start, piece, out_shape)
     }
 

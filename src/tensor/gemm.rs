@@ -109,53 +109,39 @@ unsafe fn one<T: Scalar>(
 ) {
     let lanes = 64 / std::mem::size_of::<T>();
     let rem = n % lanes;
-    if rem != 0 && n > lanes && n <= 48 * lanes {
-        let n0 = n - rem;
-        one_call(m, n0, k, dst, ldd, a, b, accumulate);
-        let b = MatRef {
-            ptr: b.ptr.offset(n0 as isize * b.cs),
-            ..b
-        };
-        one_call(m, rem, k, dst.add(n0), ldd, a, b, accumulate);
+    // Columns [0, split) in one call, then the rest (none, unless split off).
+    let split = if rem != 0 && n > lanes && n <= 48 * lanes {
+        n - rem
     } else {
-        one_call(m, n, k, dst, ldd, a, b, accumulate);
+        n
+    };
+    for (c0, c1) in [(0, split), (split, n)] {
+        if c1 == c0 {
+            continue;
+        }
+        // gemm computes dst := alpha * dst + beta * a * b.
+        gemm::gemm(
+            m,
+            c1 - c0,
+            k,
+            dst.add(c0),
+            1,
+            ldd as isize,
+            accumulate,
+            a.ptr,
+            a.cs,
+            a.rs,
+            b.ptr.offset(c0 as isize * b.cs),
+            b.cs,
+            b.rs,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
     }
-}
-
-/// One `gemm` call into `dst` with row stride `ldd`, on the calling thread.
-#[allow(clippy::too_many_arguments)]
-unsafe fn one_call<T: Scalar>(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut T,
-    ldd: usize,
-    a: MatRef<T>,
-    b: MatRef<T>,
-    accumulate: bool,
-) {
-    // gemm computes dst := alpha * dst + beta * a * b.
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        ldd as isize,
-        accumulate,
-        a.ptr,
-        a.cs,
-        a.rs,
-        b.ptr,
-        b.cs,
-        b.rs,
-        T::one(),
-        T::one(),
-        false,
-        false,
-        false,
-        Parallelism::None,
-    );
 }
 
 /// An operand handed to the parts of one product (read only).

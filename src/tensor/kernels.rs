@@ -101,6 +101,40 @@ impl Simd {
     }
 }
 
+/// Returns from the enclosing function `run(args)`, with `run` (the function given) compiled
+/// for the target features of level `simd`, capped at [`Simd::widest`]; at the baseline
+/// level, or off x86-64, does nothing, and the enclosing function goes on to its plain
+/// call. The one place that names each level's features: [`vectorized_for`] and the unary
+/// and fused kernels use it. A named function rather than a closure, so that the
+/// always-inlined loops it calls get the features whatever their size (LLVM did not inline
+/// a large closure into a `#[target_feature]` function).
+macro_rules! return_on_simd {
+    ($simd:expr, fn run<$($g:ident $(: $b:path)?),*>($($p:ident: $t:ty),* $(,)?) $(-> $r:ty)?
+        $body:block, ($($arg:expr),*) $(,)?) => {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match $simd.min($crate::tensor::kernels::Simd::widest()) {
+                $crate::tensor::kernels::Simd::Avx512 => {
+                    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+                    unsafe fn run<$($g $(: $b)?),*>($($p: $t),*) $(-> $r)? $body
+                    // SAFETY: the features were detected on this processor.
+                    return unsafe { run($($arg),*) };
+                }
+                $crate::tensor::kernels::Simd::Avx2 => {
+                    #[target_feature(enable = "avx2,fma")]
+                    unsafe fn run<$($g $(: $b)?),*>($($p: $t),*) $(-> $r)? $body
+                    // SAFETY: the features were detected on this processor.
+                    return unsafe { run($($arg),*) };
+                }
+                $crate::tensor::kernels::Simd::Baseline => {}
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = $simd;
+    };
+}
+pub(crate) use return_on_simd;
+
 /// Runs `f` compiled for [`Simd::detected`]'s instructions, so that the loops inlined into
 /// it vectorize 16 or 8 (f32) and 8 or 4 (f64) lanes wide; elsewhere `f` runs as built.
 #[inline(always)]
@@ -112,29 +146,13 @@ pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
 /// lower (so it is always safe to call).
 #[inline(always)]
 pub fn vectorized_for<R>(simd: Simd, f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        match simd.min(Simd::widest()) {
-            Simd::Avx512 => {
-                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-                unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-                    f()
-                }
-                // SAFETY: the features were detected on this processor.
-                return unsafe { run(f) };
-            }
-            Simd::Avx2 => {
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn run<R>(f: impl FnOnce() -> R) -> R {
-                    f()
-                }
-                // SAFETY: the features were detected on this processor.
-                return unsafe { run(f) };
-            }
-            Simd::Baseline => {}
-        }
-    }
-    let _ = simd;
+    return_on_simd!(
+        simd,
+        fn run<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        },
+        (f)
+    );
     f()
 }
 
