@@ -700,6 +700,14 @@ impl<T: Scalar> Parser<'_, T> {
             Err(self.expected(&format!("`{p}`")))
         }
     }
+    /// Inside a list closed by `close`: the separator, or the error naming both.
+    fn separator(&mut self, close: &str) -> Result<(), ParseError> {
+        if self.eat(",") {
+            Ok(())
+        } else {
+            Err(self.expected(&format!("`,` or `{close}`")))
+        }
+    }
     fn ident(&mut self, what: &str) -> Result<String, ParseError> {
         match self.peek().clone() {
             Tok::Ident(s) => {
@@ -883,7 +891,7 @@ impl<T: Scalar> Parser<'_, T> {
             if self.eat("]") {
                 return Ok(items);
             }
-            self.expect(",")?;
+            self.separator("]")?;
         }
     }
 
@@ -1058,7 +1066,7 @@ impl<T: Scalar> Parser<'_, T> {
             if self.eat(")") {
                 return Ok(v);
             }
-            self.expect(",")?;
+            self.separator(")")?;
         }
     }
 
@@ -1338,7 +1346,7 @@ impl<T: Scalar> Parser<'_, T> {
                 if self.eat(")") {
                     break;
                 }
-                self.expect(",")?;
+                self.separator(")")?;
             }
         }
         let n: usize = shape.iter().product();
