@@ -1,6 +1,7 @@
 """Is symgrad slower than the figures recorded in docs/PERFORMANCE.md? Runs workload W (F and
 ∇F, batch 1000, f32 and f64, 2 threads) and the compile of W, three times each, and the
-elementwise kernels' criterion bench (`cargo bench --bench elementwise`, its medians), and
+elementwise kernels' and fused steps' criterion bench (`cargo bench --bench elementwise`,
+its medians), and
 the heap at the peak of one W call (`examples/memory_w`, f32, every rewrite), and compares
 them with benches/recorded.json (the figures PERFORMANCE.md reports). Prints one
 line per figure and exits with status 1 if any is more than 10% slower than recorded.
@@ -62,8 +63,10 @@ def measure_memory():
 
 
 # The elementwise bench's cases that PERFORMANCE.md records: criterion's directory of each,
-# under target/criterion/unary_1e6_{f32,f64}/.
-KERNELS = ["exp", "expm1", "log", "sigmoid", "softplus", "tanh", "powi/2", "powi/3", "powi/-1"]
+# under target/criterion/{group}_{f32,f64}/.
+KERNELS = [("unary_1e6", c) for c in
+           ["exp", "expm1", "log", "sigmoid", "softplus", "tanh", "powi/2", "powi/3", "powi/-1"]]
+KERNELS += [("fused_1e6", c) for c in ["mul", "sigmoid_backward", "bias_sigmoid"]]
 
 
 def measure_kernels():
@@ -75,12 +78,13 @@ def measure_kernels():
         sys.exit(f"cargo bench --bench elementwise failed:\n{run.stderr}")
     got = {}
     for tag in ("f32", "f64"):
-        for case in KERNELS:
-            path = os.path.join(ROOT, "target", "criterion", f"unary_1e6_{tag}", *case.split("/"),
+        for group, case in KERNELS:
+            path = os.path.join(ROOT, "target", "criterion", f"{group}_{tag}", *case.split("/"),
                                 "new", "estimates.json")
             with open(path) as f:
                 ns = json.load(f)["median"]["point_estimate"]
-            got[f"kernel_{case.replace('/', '_')}_{tag}_ms"] = ns / 1e6
+            prefix = "kernel" if group == "unary_1e6" else "fused"
+            got[f"{prefix}_{case.replace('/', '_')}_{tag}_ms"] = ns / 1e6
     return got
 
 

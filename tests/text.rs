@@ -210,16 +210,8 @@ fn parse_errors_say_where_and_what() {
             2,
             "expected `,` or `)`, found end of line",
         ),
-        (
-            "input x: [3]\nout sum[0 1](x)",
-            2,
-            "expected `,` or `]`",
-        ),
-        (
-            "input x: [3]\nout const[2](1 2)",
-            2,
-            "expected `,` or `)`",
-        ),
+        ("input x: [3]\nout sum[0 1](x)", 2, "expected `,` or `]`"),
+        ("input x: [3]\nout const[2](1 2)", 2, "expected `,` or `)`"),
         ("param w: [batch]", 1, "needs a fixed shape"),
         ("input x: [3]\nout $1", 2, "`$1` is used before it is bound"),
         ("input x: [3]\nout x ? 2", 2, "unexpected character `?`"),
