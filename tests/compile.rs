@@ -90,6 +90,45 @@ fn steady_state_builds_no_plan_and_grows_no_buffer() {
 }
 
 #[test]
+fn only_calls_with_work_to_split_enter_the_thread_pool() {
+    let none = ParamLayout::new();
+    let g = Graph::<f64>::new();
+    let n = g.symbol("n");
+    let a = g.input("A", dims![n, n]);
+    let b = g.input("B", dims![n, n]);
+    // Elementwise work and a product: the product is the first to split, at 48 x 48.
+    let mut f = Compiler::new(&g, &none)
+        .inputs(&[a, b])
+        .output((a.matmul(b) + a).exp().sum_all())
+        .build();
+    let data = vec![0.01; 48 * 48];
+    let mut pooled = |side: usize| {
+        let shape = [side, side];
+        let before = f.stats().pooled_calls;
+        let args = [
+            TensorRef::new(&shape, &data[..side * side]),
+            TensorRef::new(&shape, &data[..side * side]),
+        ];
+        f.run(&[], &args, None).unwrap();
+        f.stats().pooled_calls - before
+    };
+    assert_eq!(pooled(2), 0);
+    assert_eq!(pooled(47), 0);
+    assert_eq!(pooled(48), 1);
+    assert_eq!(pooled(3), 0);
+    // The result does not depend on where it ran: 2 x 2 inline equals the same 2 x 2 block
+    // of arithmetic done by hand.
+    let two = [1.0, 2.0, 3.0, 4.0];
+    let shape = [2, 2];
+    let args = [TensorRef::new(&shape, &two), TensorRef::new(&shape, &two)];
+    f.run(&[], &args, None).unwrap();
+    let ab = [7.0, 10.0, 15.0, 22.0];
+    let want: f64 = ab.iter().zip(&two).map(|(p, q)| (p + q).exp()).sum();
+    let got = f.scalar_output(0).unwrap();
+    assert!((got - want).abs() <= 1e-12 * want, "{got} against {want}");
+}
+
+#[test]
 fn bad_arrays_give_typed_errors_naming_the_input() {
     let l = linear_model();
     let g = Graph::<f64>::new();

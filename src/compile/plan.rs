@@ -11,6 +11,8 @@
 use super::{Function, GradTarget};
 use crate::graph::Dim;
 use crate::ops::Op;
+use crate::tensor::gemm::PARALLEL_MIN_VALUE;
+use crate::tensor::kernels::PARALLEL_MIN;
 use crate::tensor::{numel, Shape};
 use crate::Scalar;
 
@@ -49,6 +51,11 @@ pub struct Plan {
     pub summed_by: Vec<Option<usize>>,
     /// Arena length needed.
     pub arena_len: usize,
+    /// Whether any kernel may run on more than one thread: some value has at least
+    /// `min(PARALLEL_MIN, gemm::PARALLEL_MIN_VALUE)` elements. Every parallel kernel splits
+    /// only at that size or above, so a call without one runs on the caller's thread alone
+    /// and need not enter the thread pool.
+    pub parallel: bool,
 }
 
 /// Best-fit allocator over one growing arena, with neighbours merged on free.
@@ -226,6 +233,8 @@ impl<T: Scalar> Function<T> {
                 }
             }
         }
+        let smallest_parallel = PARALLEL_MIN.min(PARALLEL_MIN_VALUE);
+        let parallel = shapes.iter().any(|s| numel(s) >= smallest_parallel);
         Plan {
             shapes,
             locs,
@@ -233,6 +242,7 @@ impl<T: Scalar> Function<T> {
             sums_into,
             summed_by,
             arena_len: blocks.end,
+            parallel,
         }
     }
 }

@@ -24,6 +24,11 @@ pub struct MatRef<T> {
 /// Below this many multiply-adds the product runs on one thread: spawning costs more.
 const PARALLEL_THRESHOLD: usize = 48 * 48 * 48;
 
+/// A product that runs on more than one thread has an operand or an output of at least this
+/// many elements: `(m k)(k n)(m n) = (m n k)²`, so the largest of the three is at least
+/// `(m n k)^(2/3)`, and a product splits only from `m n k = 48³` multiply-adds on.
+pub const PARALLEL_MIN_VALUE: usize = 48 * 48;
+
 /// `dst[m x n] = (accumulate ? dst : 0) + a[m x k] * b[k x n]`, with `dst` row-major and
 /// contiguous, `a` and `b` strided.
 ///
