@@ -17,6 +17,8 @@
 //! one row: with rows of at least 64 elements, chunks end where rows end. Otherwise it is
 //! gathered into a register chunk by chunk.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
@@ -270,7 +272,20 @@ impl<T: Scalar> Fused<T> {
             piece: &mut [T],
             out_shape: &[usize],
         ) {
-            let mut scratch = [T::zero(); MAX_SLOTS * CHUNK];
+            // Registers, then a slot per operand, `stride` elements each: a chunk's length,
+            // or less for a piece shorter than a chunk. Only the slots this program uses are
+            // initialized (zeroed), so a small call does not clear the whole buffer, which
+            // took half the time of a 32-example logistic regression's F and gradient.
+            let stride = CHUNK.min(piece.len().next_multiple_of(16));
+            let used = (f.regs + kinds.len()) * stride;
+            let mut buf = [MaybeUninit::<T>::uninit(); MAX_SLOTS * CHUNK];
+            for v in &mut buf[..used] {
+                v.write(T::zero());
+            }
+            // SAFETY: the first `used` elements were just initialized (`new` keeps
+            // `regs + inputs <= MAX_SLOTS`, and `stride <= CHUNK`).
+            let scratch =
+                unsafe { std::slice::from_raw_parts_mut(buf.as_mut_ptr() as *mut T, used) };
             // With a broadcast operand and rows of at least ALIGN_MIN, chunks end where
             // rows end (rows split into near-equal chunks), so the operand is read where it
             // lies instead of gathered.
@@ -289,7 +304,7 @@ impl<T: Scalar> Fused<T> {
                     start + s,
                     &mut piece[s..s + len],
                     out_shape,
-                    &mut scratch,
+                    (scratch, stride),
                 );
                 s += len;
             }
@@ -317,7 +332,7 @@ impl<T: Scalar> Fused<T> {
         start: usize,
         out: &mut [T],
         out_shape: &[usize],
-        scratch: &mut [T; MAX_SLOTS * CHUNK],
+        (scratch, stride): (&mut [T], usize),
     ) {
         let len = out.len();
         let here = out.as_mut_ptr() as *const T;
@@ -331,9 +346,9 @@ impl<T: Scalar> Fused<T> {
         let mut ptrs = [std::ptr::null::<T>(); MAX_SLOTS];
         let mut vals = [T::zero(); MAX_SLOTS];
         for (k, kind) in kinds.iter().enumerate() {
-            let slot = (self.regs + k) * CHUNK;
-            // SAFETY: slot `regs + k` is a CHUNK-long range of `scratch` that no register
-            // and no other operand uses; `len <= CHUNK`.
+            let slot = (self.regs + k) * stride;
+            // SAFETY: slot `regs + k` is a `stride`-long range of `scratch` that no register
+            // and no other operand uses; `len <= stride`.
             let into_slot = || unsafe { std::slice::from_raw_parts_mut(base.add(slot), len) };
             match kind {
                 Kind::Value(v) => vals[k] = *v,
@@ -357,7 +372,7 @@ impl<T: Scalar> Fused<T> {
         }
         let last = self.code.len() - 1;
         for (i, ins) in self.code.iter().enumerate() {
-            // SAFETY: registers and slots are disjoint CHUNK-long ranges of `scratch`; the
+            // SAFETY: registers and slots are disjoint `stride`-long ranges of `scratch`; the
             // destination register differs from every argument register (see `new`), and
             // the output chunk is not a register. So no slice read here overlaps the one
             // written.
@@ -365,7 +380,7 @@ impl<T: Scalar> Fused<T> {
                 match *src {
                     Src::Value(v) => Operand::Value(v),
                     Src::Reg(r) => Operand::Slice(unsafe {
-                        std::slice::from_raw_parts(base.add(r * CHUNK), len)
+                        std::slice::from_raw_parts(base.add(r * stride), len)
                     }),
                     Src::Input(k) if ptrs[k].is_null() => Operand::Value(vals[k]),
                     // SAFETY: as above, and `ptrs[k]` addresses `len` elements of the
@@ -378,7 +393,7 @@ impl<T: Scalar> Fused<T> {
             let dst: &mut [T] = if i == last {
                 &mut *out
             } else {
-                unsafe { std::slice::from_raw_parts_mut(base.add(ins.dst * CHUNK), len) }
+                unsafe { std::slice::from_raw_parts_mut(base.add(ins.dst * stride), len) }
             };
             match ins.op {
                 FusedOp::Unary(u) => match operand(&ins.args[0]) {
