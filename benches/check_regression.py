@@ -1,7 +1,7 @@
 """Is symgrad slower than the figures recorded in docs/PERFORMANCE.md? Runs workload W (F and
 ∇F, batch 1000, f32 and f64, 2 threads) and the compile of W, three times each, and the
 elementwise kernels' and fused steps' criterion bench (`cargo bench --bench elementwise`,
-its medians), and
+its medians) and the fixed cost of small calls (`cargo bench --bench call_overhead`), and
 the heap at the peak of one W call (`examples/memory_w`, f32, every rewrite), and compares
 them with benches/recorded.json (the figures PERFORMANCE.md reports). Prints one
 line per figure and exits with status 1 if any is more than 10% slower than recorded.
@@ -10,6 +10,7 @@ line per figure and exits with status 1 if any is more than 10% slower than reco
 
 --record writes today's figures into benches/recorded.json instead (do it when
 PERFORMANCE.md's figures are updated, in the same commit). --no-kernels skips the kernels
+and the small calls
 (about two minutes). No dependencies beyond Python 3 and cargo. The machine's second core is
 shared: a lone "regression" of 10-20% that does not repeat on a second run is noise (see
 PERFORMANCE.md).
@@ -88,6 +89,22 @@ def measure_kernels():
     return got
 
 
+def measure_calls():
+    """criterion's median (µs) of each case of the call-overhead bench."""
+    run = subprocess.run(["cargo", "bench", "-q", "--bench", "call_overhead", "--", "--noplot"],
+                         cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=dict(os.environ, RAYON_NUM_THREADS="2"))
+    if run.returncode != 0:
+        sys.exit(f"cargo bench --bench call_overhead failed:\n{run.stderr}")
+    got = {}
+    for case in ["scalar_expression", "logistic_regression_32"]:
+        path = os.path.join(ROOT, "target", "criterion", "call_overhead", case, "new",
+                            "estimates.json")
+        with open(path) as f:
+            got[f"call_{case}_us"] = json.load(f)["median"]["point_estimate"] / 1e3
+    return got
+
+
 def machine():
     """The processor's model name and its widest vector instructions (Linux /proc/cpuinfo;
     elsewhere, Python's idea of the processor)."""
@@ -134,6 +151,7 @@ def main():
     now.update(measure_memory())
     if not a.no_kernels:
         now.update(measure_kernels())
+        now.update(measure_calls())
     if a.record:
         machines[here] = {k: round(v, 3) for k, v in sorted(now.items())}
         with open(RECORDED + ".tmp", "w") as f:
