@@ -831,7 +831,8 @@ struct NanInfo {
     reads: Vec<String>,
 }
 
-/// Raw locations of one call's buffers, handed to the rayon scope that runs the program.
+/// Raw locations of one call's buffers, handed to the closure that runs the program (in a
+/// rayon scope or on the caller's thread).
 #[derive(Clone, Copy)]
 struct Ptrs<T> {
     arena: *mut T,
