@@ -70,39 +70,39 @@ KERNELS = [("unary_1e6", c) for c in
 KERNELS += [("fused_1e6", c) for c in ["mul", "sigmoid_backward", "bias_sigmoid"]]
 
 
-def measure_kernels():
-    """criterion's median (ms) of each recorded case of the elementwise bench."""
-    run = subprocess.run(["cargo", "bench", "-q", "--bench", "elementwise", "--", "--noplot"],
+def criterion_medians(bench, cases):
+    """Runs `cargo bench --bench BENCH` and returns criterion's median (ns) of each case,
+    named by its directory under target/criterion/."""
+    run = subprocess.run(["cargo", "bench", "-q", "--bench", bench, "--", "--noplot"],
                          cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          env=dict(os.environ, RAYON_NUM_THREADS="2"))
     if run.returncode != 0:
-        sys.exit(f"cargo bench --bench elementwise failed:\n{run.stderr}")
+        sys.exit(f"cargo bench --bench {bench} failed:\n{run.stderr}")
     got = {}
+    for case in cases:
+        path = os.path.join(ROOT, "target", "criterion", *case.split("/"), "new",
+                            "estimates.json")
+        with open(path) as f:
+            got[case] = json.load(f)["median"]["point_estimate"]
+    return got
+
+
+def measure_kernels():
+    """criterion's median (ms) of each recorded case of the elementwise bench."""
+    names = {}
     for tag in ("f32", "f64"):
         for group, case in KERNELS:
-            path = os.path.join(ROOT, "target", "criterion", f"{group}_{tag}", *case.split("/"),
-                                "new", "estimates.json")
-            with open(path) as f:
-                ns = json.load(f)["median"]["point_estimate"]
             prefix = "kernel" if group == "unary_1e6" else "fused"
-            got[f"{prefix}_{case.replace('/', '_')}_{tag}_ms"] = ns / 1e6
-    return got
+            names[f"{group}_{tag}/{case}"] = f"{prefix}_{case.replace('/', '_')}_{tag}_ms"
+    ns = criterion_medians("elementwise", names)
+    return {names[case]: v / 1e6 for case, v in ns.items()}
 
 
 def measure_calls():
     """criterion's median (µs) of each case of the call-overhead bench."""
-    run = subprocess.run(["cargo", "bench", "-q", "--bench", "call_overhead", "--", "--noplot"],
-                         cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env=dict(os.environ, RAYON_NUM_THREADS="2"))
-    if run.returncode != 0:
-        sys.exit(f"cargo bench --bench call_overhead failed:\n{run.stderr}")
-    got = {}
-    for case in ["scalar_expression", "logistic_regression_32"]:
-        path = os.path.join(ROOT, "target", "criterion", "call_overhead", case, "new",
-                            "estimates.json")
-        with open(path) as f:
-            got[f"call_{case}_us"] = json.load(f)["median"]["point_estimate"] / 1e3
-    return got
+    cases = ["scalar_expression", "logistic_regression_32"]
+    ns = criterion_medians("call_overhead", [f"call_overhead/{c}" for c in cases])
+    return {f"call_{c}_us": ns[f"call_overhead/{c}"] / 1e3 for c in cases}
 
 
 def machine():

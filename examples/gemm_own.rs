@@ -10,6 +10,9 @@
 //! elsewhere it says so and stops). Not used by the library.
 
 #[cfg(target_arch = "x86_64")]
+mod gemm_bench;
+
+#[cfg(target_arch = "x86_64")]
 mod own {
     use std::arch::x86_64::*;
 
@@ -236,12 +239,6 @@ mod own {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Seconds per call (median of 15) of `gemm` and of the own GEMM, alternating, and the
 /// largest relative difference of their products.
 #[cfg(target_arch = "x86_64")]
@@ -251,64 +248,20 @@ fn time_shape(
     ta: bool,
     tb: bool,
 ) -> (f64, f64, f32) {
-    use std::time::Instant;
-    let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 * 0.1).collect();
-    let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 * 0.1).collect();
-    let (ars, acs) = if ta { (1, m as isize) } else { (k as isize, 1) };
-    let (brs, bcs) = if tb { (1, k as isize) } else { (n as isize, 1) };
-    let (mut c1, mut c2) = (vec![0f32; m * n], vec![0f32; m * n]);
-    let (mut tg, mut to) = (Vec::new(), Vec::new());
-    for rep in 0..16 {
-        let t = Instant::now();
-        // SAFETY: a, b, c1 hold m*k, k*n, m*n elements, addressed through these strides.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c1.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr(),
-                acs,
-                ars,
-                b.as_ptr(),
-                bcs,
-                brs,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
-        };
-        let g = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        // SAFETY: as above for c2; main checked AVX2 and FMA.
+    gemm_bench::time_against_gemm((m, n, k), ta, tb, |a, (ars, acs), b, (brs, bcs), c| {
+        // SAFETY: a, b, c hold m*k, k*n, m*n elements, addressed through these strides;
+        // main checked AVX2 and FMA.
         unsafe {
             own.run(
                 (m, n, k),
-                c2.as_mut_ptr(),
+                c.as_mut_ptr(),
                 n,
                 (a.as_ptr(), ars, acs),
                 (b.as_ptr(), brs, bcs),
                 false,
             )
-        };
-        let o = t.elapsed().as_secs_f64();
-        if rep > 0 {
-            tg.push(g);
-            to.push(o);
         }
-    }
-    let err = c1
-        .iter()
-        .zip(&c2)
-        .map(|(x, y)| (x - y).abs() / (1.0 + x.abs()))
-        .fold(0f32, f32::max);
-    (median(tg), median(to), err)
+    })
 }
 
 fn main() {

@@ -11,6 +11,9 @@
 //! elsewhere it says so and stops). Not used by the library.
 
 #[cfg(target_arch = "x86_64")]
+mod gemm_bench;
+
+#[cfg(target_arch = "x86_64")]
 mod own {
     use std::arch::x86_64::*;
 
@@ -110,14 +113,7 @@ mod own {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-#[cfg(target_arch = "x86_64")]
 fn compare((kc, nc): (usize, usize)) {
-    use std::time::Instant;
     println!(
         "KC {kc}, NC {nc}; one thread, median of 15 calls, GFLOP/s; {}x{} tile, unpacked",
         own::MR,
@@ -127,53 +123,12 @@ fn compare((kc, nc): (usize, usize)) {
     let (mut tg, mut to, mut flop, mut worst) = (0.0, 0.0, 0.0, 0f32);
     for w in dims.windows(2) {
         let (m, n, k) = (500, w[1], w[0]);
-        let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 * 0.1).collect();
-        let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 * 0.1).collect();
-        let (mut c1, mut c2) = (vec![0f32; m * n], vec![0f32; m * n]);
-        let (mut g, mut o) = (Vec::new(), Vec::new());
-        for rep in 0..16 {
-            let t = Instant::now();
-            // SAFETY: a, b, c1 hold m*k, k*n, m*n elements, row-major, addressed through
-            // these (column, row) strides.
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    c1.as_mut_ptr(),
-                    1,
-                    n as isize,
-                    false,
-                    a.as_ptr(),
-                    1,
-                    k as isize,
-                    b.as_ptr(),
-                    1,
-                    n as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                )
-            };
-            let tg1 = t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            // SAFETY: main checked AVX-512F; run checks the lengths.
-            unsafe { own::run((m, n, k), &a, &b, &mut c2, (kc, nc)) };
-            let to1 = t.elapsed().as_secs_f64();
-            if rep > 0 {
-                g.push(tg1);
-                o.push(to1);
-            }
-        }
-        let err = c1
-            .iter()
-            .zip(&c2)
-            .map(|(x, y)| (x - y).abs() / (1.0 + x.abs()))
-            .fold(0f32, f32::max);
-        let (g, o, f) = (median(g), median(o), 2.0 * (m * n * k) as f64);
+        let (g, o, err) =
+            gemm_bench::time_against_gemm((m, n, k), false, false, |a, _, b, _, c| {
+                // SAFETY: main checked AVX-512F; run checks the lengths.
+                unsafe { own::run((m, n, k), a, b, c, (kc, nc)) }
+            });
+        let f = 2.0 * (m * n * k) as f64;
         println!(
             "{m} x {n} x {k}: gemm {:.1}, unpacked {:.1}",
             f / g / 1e9,
