@@ -6,7 +6,7 @@
 //! Run: `cargo run --release --example 04_pipeline`
 
 use symgrad::graph::parse;
-use symgrad::rewrite::{optimize, Level, Report};
+use symgrad::rewrite::{run_phases, Level, StageLog};
 use symgrad::{grad, Compiler, TensorRef};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -35,8 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     print!("{}", g.listing(&roots));
 
     // 3. Rewrites to a fixed point, with the rules that fired.
-    let mut report = Report::default();
-    let (g2, r2) = optimize(g, &roots, Level::All, &mut report, "");
+    let mut report = StageLog::default();
+    let (g2, r2) = run_phases(g, &roots, Level::All, &mut report, "");
     println!(
         "\n3. rewritten ({} nodes); rules fired: {:?}",
         g2.reachable(&r2).len(),

@@ -127,10 +127,13 @@ pub fn check_gradient<T: Scalar>(
     inputs: &[TensorRef<'_, T>],
     opts: &GradCheckOptions,
 ) -> Result<GradCheckReport> {
-    if !f.has_gradient() || f.output_count() == 0 {
-        return Err(Error::GradCheck(
-            "the function needs a scalar output 0 and a flat gradient".into(),
-        ));
+    if !f.has_gradient() {
+        return Err(Error::NoGradient {
+            needed_by: "check_gradient",
+        });
+    }
+    if f.output_count() == 0 {
+        return Err(Error::UnknownOutput { index: 0, count: 0 });
     }
     let is_f32 = T::EPS > 1e-10;
     let rtol = opts.rtol.unwrap_or(if is_f32 { 2e-2 } else { 1e-5 });

@@ -91,6 +91,16 @@ pub enum Error {
     /// A function with parameter updates was called through the read-only entry point.
     #[error("this function updates parameters in place: call it with `run_update`")]
     UpdatesNeedMut,
+    /// A size computed from shapes (an input's, or a value's once the symbolic dimensions
+    /// are bound) is larger than any array can be: its element count overflows, or its
+    /// bytes exceed `isize::MAX`; or memory for it could not be had.
+    #[error("{what}: {why}")]
+    TooLarge {
+        /// What was being sized: an input by name, or a program step.
+        what: String,
+        /// The shape or size, and why it cannot be.
+        why: String,
+    },
     /// A parameter name is not in the layout.
     #[error("no parameter named `{name}` (have: {have})")]
     UnknownParam {
@@ -140,9 +150,21 @@ pub enum Error {
     /// Text given to the parser is not a valid graph or expression.
     #[error("parse error at {0}")]
     Parse(#[from] crate::graph::ParseError),
-    /// A gradient check needs a function whose first output is a scalar cost.
-    #[error("gradient check: {0}")]
-    GradCheck(String),
+    /// An output read as a scalar has more (or fewer) than one element.
+    #[error("output {output} has shape {shape:?}, not one element")]
+    NotScalar {
+        /// The output's index.
+        output: usize,
+        /// Its shape in the last call.
+        shape: Vec<usize>,
+    },
+    /// A function without a flat gradient was given to something that needs one (a
+    /// gradient check, an objective for a minimizer).
+    #[error("{needed_by} needs a function compiled with a flat gradient (`value_and_grad` or `flat_gradient`)")]
+    NoGradient {
+        /// What needs it.
+        needed_by: &'static str,
+    },
 }
 
 /// `Result` with [`Error`](enum@Error).

@@ -14,9 +14,16 @@
 //! 0/0 at x = 0, NaN for x < 0). So the condition travels with the cotangent as a mask: every
 //! elementwise rule on the branch selects its results with it (`where(mask, rule, 0)`), which
 //! replaces such NaN by the zero they should be. A node that also gets an unmasked
-//! cotangent, or whose shape differs from the mask's, drops the mask.
+//! cotangent drops the mask. Masks follow broadcasting: a condition smaller than the node is
+//! broadcast to it, and an input broadcast into the node (a branch `sqrt(x)` of shape `[4]`
+//! under a condition of `[3, 4]`) gets the mask summed back to its own shape, on wherever any
+//! element it was broadcast to is on, as its cotangent is summed. Each mask node is made
+//! once per call, so paths under one condition carry the same node and keep their mask
+//! where they meet.
 
-use crate::graph::{Dim, Expr, NodeId, Origin};
+use std::collections::HashMap;
+
+use crate::graph::{Dim, Expr, NodeId, Origin, SymShape};
 use crate::ops::Op;
 use crate::Scalar;
 
@@ -29,6 +36,18 @@ enum Mask<'g, T: Scalar> {
     On(Expr<'g, T>),
     /// Not known.
     Off,
+}
+
+/// What a mask node is made from, so that one `grad` call makes each mask once.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum MaskOf {
+    /// `c != 0`: the branch `a` of `where(c, a, b)` is taken.
+    Taken(NodeId),
+    /// `c == 0`: the branch `b` is taken.
+    NotTaken(NodeId),
+    /// A mask for an input of the second shape of a node of the first
+    /// ([`mask_for_input`]).
+    Input(NodeId, SymShape, SymShape),
 }
 
 /// The gradients of the scalar `cost` with respect to each of `wrt`, as graph nodes;
@@ -79,6 +98,10 @@ pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option
     // Backward: cotangents, summed as they arrive.
     let mut cot: Vec<Option<Expr<'g, T>>> = vec![None; n];
     let mut mask: Vec<Mask<'g, T>> = vec![Mask::Unset; n];
+    // Mask nodes by what they are made from: two paths under one condition carry one node,
+    // so their masks merge where the paths meet (as in a Hessian-vector product, whose
+    // second pass meets every `where` of the first, each with the same condition).
+    let mut made: HashMap<MaskOf, Expr<'g, T>> = HashMap::new();
     if reaches[n - 1] {
         let seed = g.with_origin(Origin::Grad { of: cost.id() }, || {
             let one = g.scalar(1.0);
@@ -118,9 +141,18 @@ pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option
                 };
                 // The mask this contribution carries: a where's condition for its branches,
                 // or this node's own mask, passed on through an elementwise rule.
+                let c_id = xs[0].id();
                 let carried = match &op {
-                    Op::Where if k == 1 => Some(xs[0].not_equal(0.0)),
-                    Op::Where if k == 2 => Some(xs[0].equal(0.0)),
+                    Op::Where if k == 1 => Some(
+                        *made
+                            .entry(MaskOf::Taken(c_id))
+                            .or_insert_with(|| xs[0].not_equal(0.0)),
+                    ),
+                    Op::Where if k == 2 => Some(
+                        *made
+                            .entry(MaskOf::NotTaken(c_id))
+                            .or_insert_with(|| xs[0].equal(0.0)),
+                    ),
                     _ => own_mask,
                 };
                 if let Some(m) = own_mask.filter(|_| !matches!(op, Op::Where)) {
@@ -134,7 +166,12 @@ pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option
                     c.sum_to(x.shape())
                 };
                 let xi = x.id().index();
-                let keeps = carried.filter(|m| m.shape() == x.shape() && x.shape() == y_shape);
+                let keeps = carried.map(|m| {
+                    let key = MaskOf::Input(m.id(), y_shape.clone(), x.shape());
+                    *made
+                        .entry(key)
+                        .or_insert_with(|| mask_for_input(m, &y_shape, &x.shape()))
+                });
                 mask[xi] = match (mask[xi], cot[xi].is_some(), keeps) {
                     (Mask::Unset, false, Some(m)) => Mask::On(m),
                     (Mask::On(prev), true, Some(m)) if prev.id() == m.id() => Mask::On(m),
@@ -151,6 +188,27 @@ pub fn grad<'g, T: Scalar>(cost: Expr<'g, T>, wrt: &[Expr<'g, T>]) -> Vec<Option
     wrt.iter()
         .map(|w| cot.get(w.id().index()).copied().flatten())
         .collect()
+}
+
+/// The mask `m` (of the node's shape `y`, or broadcasting to it) as it applies to an input
+/// of shape `x`: broadcast to `y`, then, if the input was broadcast into the node, summed
+/// back to `x` and compared with 0. The cotangent the input gets is the node's summed the
+/// same way, so it is zero wherever this mask is off.
+fn mask_for_input<'g, T: Scalar>(m: Expr<'g, T>, y: &[Dim], x: &[Dim]) -> Expr<'g, T> {
+    let ms = m.shape();
+    if ms[..] == *x {
+        return m;
+    }
+    let m = if ms[..] == *y {
+        m
+    } else {
+        m.broadcast_to(y.iter().copied())
+    };
+    if x == y {
+        m
+    } else {
+        m.sum_to(x.iter().copied()).not_equal(0.0)
+    }
 }
 
 /// Hessian-vector products, `H v` with `H` the Hessian of the scalar `cost` with respect to

@@ -97,7 +97,11 @@ impl ParamLayout {
             offset: self.len,
         });
         self.by_name.insert(name.to_string(), id);
-        self.len += numel(shape);
+        self.len = crate::tensor::checked_numel::<f64>(shape)
+            .and_then(|n| self.len.checked_add(n))
+            .unwrap_or_else(|| {
+                panic!("symgrad: parameter `{name}` of shape {shape:?} makes the layout larger than any array can be")
+            });
         id
     }
 

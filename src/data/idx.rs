@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 
 use super::{DataError, Dataset};
 use crate::Scalar;
@@ -27,47 +27,65 @@ pub struct IdxImages {
     pub pixels: Vec<u8>,
 }
 
-fn read_all(path: &Path) -> Result<Vec<u8>, DataError> {
+/// Reads an IDX file's header and data (decompressed on the fly when it is gzipped, every
+/// member of a multi-member gzip file as `gunzip` does): the sizes, then exactly the bytes
+/// they promise. A promise larger than the memory limit (`tensor::memory_limit`: the
+/// machine's memory, or `SYMGRAD_MEMORY_LIMIT`; the bytes become 4- or 8-byte values) is
+/// refused before anything is read, so a gzip bomb or a header of absurd sizes cannot
+/// exhaust memory.
+fn read_idx(
+    path: &Path,
+    magic: u32,
+    what: &'static str,
+    dims: usize,
+) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let io = |e: std::io::Error| DataError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let mut raw = Vec::new();
-    File::open(path)
-        .map_err(io)?
-        .read_to_end(&mut raw)
-        .map_err(io)?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::Io {
-                path: path.to_path_buf(),
-                message: format!("gzip: {e}"),
-            })?;
-        Ok(out)
+    let mut file = File::open(path).map_err(io)?;
+    let mut first = [0u8; 2];
+    let got = read_up_to(&mut file, &mut first).map_err(io)?;
+    let start = std::io::Cursor::new(first[..got].to_vec());
+    let gz = got == 2 && first == [0x1f, 0x8b];
+    let reader: Box<dyn Read> = if gz {
+        Box::new(MultiGzDecoder::new(start.chain(file)))
     } else {
-        Ok(raw)
-    }
+        Box::new(start.chain(file))
+    };
+    read_idx_from(reader, path, gz, magic, what, dims)
 }
 
-fn header(
+/// [`read_idx`] over any reader (decompressed already): the header, then exactly the bytes
+/// it promises, never more (the reader may be endless).
+fn read_idx_from(
+    mut reader: impl Read,
     path: &Path,
-    bytes: &[u8],
+    gz: bool,
     magic: u32,
     what: &'static str,
     dims: usize,
-) -> Result<Vec<usize>, DataError> {
+) -> Result<(Vec<usize>, Vec<u8>), DataError> {
+    let gz_err = |e: std::io::Error| DataError::Io {
+        path: path.to_path_buf(),
+        message: if gz {
+            format!("gzip: {e}")
+        } else {
+            e.to_string()
+        },
+    };
     let need = 4 * (1 + dims);
+    let mut head = vec![0u8; need];
+    let got = read_up_to(&mut reader, &mut head).map_err(gz_err)?;
     let word = |i: usize| {
         u32::from_be_bytes([
-            bytes[4 * i],
-            bytes[4 * i + 1],
-            bytes[4 * i + 2],
-            bytes[4 * i + 3],
+            head[4 * i],
+            head[4 * i + 1],
+            head[4 * i + 2],
+            head[4 * i + 3],
         ])
     };
-    if bytes.len() >= 4 && word(0) != magic {
+    if got >= 4 && word(0) != magic {
         return Err(DataError::Magic {
             path: path.to_path_buf(),
             expected: magic,
@@ -75,43 +93,82 @@ fn header(
             found: word(0),
         });
     }
-    if bytes.len() < need {
+    if got < need {
         return Err(DataError::Truncated {
             path: path.to_path_buf(),
             expected: need,
-            found: bytes.len(),
+            found: got,
         });
     }
     let sizes: Vec<usize> = (1..=dims).map(|i| word(i) as usize).collect();
-    let data: usize = sizes.iter().product();
-    if bytes.len() < need + data {
+    let limit = crate::tensor::memory_limit() / 8;
+    let data = sizes
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= limit)
+        .ok_or_else(|| DataError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "the header promises {} of {what} ({}), more than the memory limit allows ({} \
+                 bytes as values of up to 8 bytes; set SYMGRAD_MEMORY_LIMIT to raise it)",
+                sizes
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" x "),
+                match sizes
+                    .iter()
+                    .try_fold(1u128, |a, &d| a.checked_mul(d as u128))
+                {
+                    Some(n) => format!("{n} bytes"),
+                    None => "an overflowing number of bytes".into(),
+                },
+                limit
+            ),
+        })?;
+    let mut bytes = Vec::new();
+    reader
+        .take(data as u64)
+        .read_to_end(&mut bytes)
+        .map_err(gz_err)?;
+    if bytes.len() < data {
         return Err(DataError::Truncated {
             path: path.to_path_buf(),
             expected: data,
-            found: bytes.len() - need,
+            found: bytes.len(),
         });
     }
-    Ok(sizes)
+    Ok((sizes, bytes))
+}
+
+/// Fills as much of `buf` as the reader has, returning how much.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// Reads an IDX image file (`.gz` or raw).
 pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
-    let bytes = read_all(path)?;
-    let s = header(path, &bytes, IMAGES_MAGIC, "images", 3)?;
-    let len = s[0] * s[1] * s[2];
+    let (s, pixels) = read_idx(path, IMAGES_MAGIC, "images", 3)?;
     Ok(IdxImages {
         n: s[0],
         rows: s[1],
         cols: s[2],
-        pixels: bytes[16..16 + len].to_vec(),
+        pixels,
     })
 }
 
 /// Reads an IDX label file (`.gz` or raw).
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
-    let bytes = read_all(path)?;
-    let s = header(path, &bytes, LABELS_MAGIC, "labels", 1)?;
-    Ok(bytes[8..8 + s[0]].to_vec())
+    Ok(read_idx(path, LABELS_MAGIC, "labels", 1)?.1)
 }
 
 /// MNIST's training and test sets, pixels scaled to [0, 1].
@@ -245,6 +302,30 @@ mod tests {
         assert_eq!((a.n, a.rows, a.cols, a.pixels[6]), (2, 2, 3, 255));
     }
 
+    /// The mistakes caught: a multi-member gzip file (which `gunzip` reads whole) taken for a
+    /// truncated one, and a gzip stream that inflates past what the header promises being
+    /// read to its end (a bomb): only the promised bytes are read.
+    #[test]
+    fn multi_member_gzip_reads_whole_and_a_bomb_reads_only_what_is_promised() {
+        use std::io::Write;
+        let d = tmp();
+        let bytes = images_file(2, 2, 3, &[0, 1, 2, 3, 4, 5, 255, 254, 253, 252, 251, 250]);
+        let mut gz = Vec::new();
+        for part in [&bytes[..10], &bytes[10..]] {
+            let mut e = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::default());
+            e.write_all(part).unwrap();
+            e.finish().unwrap();
+        }
+        let p = write(&d, "two-members.gz", &gz);
+        let a = read_idx_images(&p).unwrap();
+        assert_eq!((a.n, a.pixels.len(), a.pixels[6]), (2, 12, 255));
+        // 12 promised pixels followed by an endless stream (what a gzip bomb inflates to):
+        // reading to the end first would never return.
+        let endless = std::io::Cursor::new(bytes.clone()).chain(std::io::repeat(0));
+        let (sizes, pixels) = read_idx_from(endless, &p, true, IMAGES_MAGIC, "images", 3).unwrap();
+        assert_eq!((sizes, pixels), (vec![2, 2, 3], bytes[16..].to_vec()));
+    }
+
     #[test]
     fn damaged_files_give_typed_errors_naming_the_file() {
         let d = tmp();
@@ -312,6 +393,15 @@ mod tests {
             ),
             "{e}"
         );
+        // A header promising 2^32 - 1 images of 2^32 - 1 x 2^32 - 1 pixels (a gzip bomb's
+        // header): refused before anything past it is read.
+        let p = write(
+            &d,
+            "absurd",
+            &images_file(u32::MAX, u32::MAX, u32::MAX, &[0; 16]),
+        );
+        let e = read_idx_images(&p).unwrap_err().to_string();
+        assert!(e.contains("memory limit") && e.contains("absurd"), "{e}");
         // A corrupt gzip stream.
         let p = write(&d, "bad.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3]);
         assert!(matches!(

@@ -6,8 +6,8 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use smallvec::SmallVec;
 
-use super::{Dim, Graph, NodeId, SymShape};
-use crate::ops::{Binary, Op, Unary};
+use super::{BuildError, Dim, Graph, NodeId, SymShape};
+use crate::ops::{Axes, Axis, Binary, Op, Reduce, Structural, Unary};
 use crate::Scalar;
 
 /// A handle to a node of a [`Graph`]. Cheap to copy; arithmetic on handles appends nodes.
@@ -129,17 +129,36 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.graph.node(self.id).shape.len()
     }
 
-    fn op(self, op: Op<T>, others: &[Expr<'g, T>]) -> Self {
+    /// Applies `op` to this expression and `others`, or says why they do not fit: the
+    /// fallible form of every builder (the builders panic with the same message).
+    ///
+    /// ```
+    /// use symgrad::ops::{Binary, Op};
+    /// use symgrad::Graph;
+    /// let g = Graph::<f64>::new();
+    /// let (a, b) = (g.input("a", [3, 4]), g.input("b", [5, 6]));
+    /// let err = a.try_op(Op::Binary(Binary::Add), &[b]).unwrap_err();
+    /// assert_eq!(err.op, "add");
+    /// assert!(err.to_string().contains("[3, 4]"), "{err}");
+    /// ```
+    pub fn try_op(self, op: Op<T>, others: &[Expr<'g, T>]) -> Result<Self, BuildError> {
         let mut ins: SmallVec<[NodeId; 3]> = SmallVec::new();
         ins.push(self.id);
         for o in others {
-            assert!(
-                std::ptr::eq(o.graph, self.graph),
-                "symgrad: expressions from two different graphs"
-            );
+            if !std::ptr::eq(o.graph, self.graph) {
+                return Err(BuildError {
+                    op: op.name(),
+                    message: "expressions from two different graphs".into(),
+                });
+            }
             ins.push(o.id);
         }
-        Expr::new(self.graph, self.graph.apply(op, &ins))
+        Ok(Expr::new(self.graph, self.graph.try_apply(op, &ins)?))
+    }
+
+    fn op(self, op: Op<T>, others: &[Expr<'g, T>]) -> Self {
+        self.try_op(op, others)
+            .unwrap_or_else(|e| panic!("symgrad: {e}"))
     }
 
     fn unary(self, u: Unary) -> Self {
@@ -147,8 +166,14 @@ impl<'g, T: Scalar> Expr<'g, T> {
     }
 
     fn binary(self, b: Binary, other: impl IntoExpr<'g, T>) -> Self {
+        self.try_binary(b, other)
+            .unwrap_or_else(|e| panic!("symgrad: {e}"))
+    }
+
+    /// A binary elementwise op with numpy broadcasting, or why the shapes do not broadcast.
+    pub fn try_binary(self, b: Binary, other: impl IntoExpr<'g, T>) -> Result<Self, BuildError> {
         let o = other.into_expr(self.graph);
-        self.op(Op::Binary(b), &[o])
+        self.try_op(Op::Binary(b), &[o])
     }
 
     // ---- elementwise, unary -------------------------------------------------------------
@@ -533,13 +558,7 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// # Ok::<(), symgrad::Error>(())
     /// ```
     pub fn matmul(self, o: Expr<'g, T>) -> Self {
-        self.op(
-            Op::MatMul {
-                ta: false,
-                tb: false,
-            },
-            &[o],
-        )
+        self.matmul_t(o, false, false)
     }
 
     /// `op(a) @ op(b)` where `op` transposes the last two axes when its flag is set; the
@@ -554,7 +573,12 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// # Ok::<(), symgrad::Error>(())
     /// ```
     pub fn matmul_t(self, o: Expr<'g, T>, ta: bool, tb: bool) -> Self {
-        self.op(Op::MatMul { ta, tb }, &[o])
+        ok(self.try_matmul_t(o, ta, tb))
+    }
+
+    /// [`Expr::matmul_t`], or why the shapes do not fit.
+    pub fn try_matmul_t(self, o: Expr<'g, T>, ta: bool, tb: bool) -> Result<Self, BuildError> {
+        self.try_op(Op::MatMul { ta, tb }, &[o])
     }
 
     /// Swaps the last two axes.
@@ -576,17 +600,72 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.transpose(&perm)
     }
 
-    /// Permutes axes: output axis `d` is input axis `perm[d]`.
+    /// `axis` counted from the first axis of this expression (NumPy's negative axes count
+    /// from the last), or why it is not one of its axes, as an error of `op`.
+    fn resolve_axis(self, op: &'static str, axis: impl Into<Axis>) -> Result<usize, BuildError> {
+        axis.into().resolve(self.rank()).map_err(|why| BuildError {
+            op,
+            message: format!(
+                "{why}; inputs: {} of shape {}",
+                self.graph.describe(self.id),
+                self.graph.fmt_shape(&self.shape())
+            ),
+        })
+    }
+
+    /// [`Expr::resolve_axis`] for each of `axes`.
+    fn resolve_axes(
+        self,
+        op: &'static str,
+        axes: &[impl Into<Axis> + Copy],
+    ) -> Result<Axes, BuildError> {
+        axes.iter().map(|&a| self.resolve_axis(op, a)).collect()
+    }
+
+    fn structural(self, s: Structural) -> Result<Self, BuildError> {
+        self.try_op(Op::Structural(s), &[])
+    }
+
+    fn reduce(self, r: Reduce) -> Result<Self, BuildError> {
+        self.try_op(Op::Reduce(r), &[])
+    }
+
+    /// Permutes axes: output axis `d` is input axis `perm[d]` (negative entries count from
+    /// the last axis).
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let x = g.input("x", [2, 3, 4]);
     /// assert_eq!(x.transpose(&[2, 0, 1]).shape_fixed(), Some(vec![4, 2, 3]));
+    /// assert_eq!(x.transpose(&[-1, 0, 1]).shape_fixed(), Some(vec![4, 2, 3]));
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn transpose(self, perm: &[usize]) -> Self {
-        self.op(Op::Transpose(perm.iter().copied().collect()), &[])
+    pub fn transpose(self, perm: &[impl Into<Axis> + Copy]) -> Self {
+        ok(self.try_transpose(perm))
+    }
+
+    /// [`Expr::transpose`], or why `perm` is not a permutation of the axes.
+    pub fn try_transpose(self, perm: &[impl Into<Axis> + Copy]) -> Result<Self, BuildError> {
+        let perm = self.resolve_axes("transpose", perm)?;
+        self.structural(Structural::Transpose(perm))
+    }
+
+    /// Reverses the order of the axes, as NumPy's `np.transpose(x)` (and `x.T`) does; the
+    /// text form's `transpose(x)`, without a permutation.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", [2, 3, 4]);
+    /// assert_eq!(x.transpose_all().shape_fixed(), Some(vec![4, 3, 2]));
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// assert_eq!(a.transpose_all().eval(&[])?.data(), &[1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn transpose_all(self) -> Self {
+        let perm: Axes = (0..self.rank()).rev().collect();
+        self.transpose(&perm)
     }
 
     /// Reshapes to `shape` (same number of elements).
@@ -601,10 +680,17 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// # Ok::<(), symgrad::Error>(())
     /// ```
     pub fn reshape<D: Into<Dim>>(self, shape: impl IntoIterator<Item = D>) -> Self {
-        self.op(
-            Op::Reshape(shape.into_iter().map(Into::into).collect()),
-            &[],
-        )
+        ok(self.try_reshape(shape))
+    }
+
+    /// [`Expr::reshape`], or why the element counts differ.
+    pub fn try_reshape<D: Into<Dim>>(
+        self,
+        shape: impl IntoIterator<Item = D>,
+    ) -> Result<Self, BuildError> {
+        self.structural(Structural::Reshape(
+            shape.into_iter().map(Into::into).collect(),
+        ))
     }
 
     /// Broadcasts to `shape` (numpy rules).
@@ -618,10 +704,17 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// # Ok::<(), symgrad::Error>(())
     /// ```
     pub fn broadcast_to<D: Into<Dim>>(self, shape: impl IntoIterator<Item = D>) -> Self {
-        self.op(
-            Op::BroadcastTo(shape.into_iter().map(Into::into).collect()),
-            &[],
-        )
+        ok(self.try_broadcast_to(shape))
+    }
+
+    /// [`Expr::broadcast_to`], or why this shape does not broadcast to `shape`.
+    pub fn try_broadcast_to<D: Into<Dim>>(
+        self,
+        shape: impl IntoIterator<Item = D>,
+    ) -> Result<Self, BuildError> {
+        self.structural(Structural::BroadcastTo(
+            shape.into_iter().map(Into::into).collect(),
+        ))
     }
 
     /// Sums over the axes that broadcasting `shape` to this shape would create: the
@@ -636,27 +729,53 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// # Ok::<(), symgrad::Error>(())
     /// ```
     pub fn sum_to<D: Into<Dim>>(self, shape: impl IntoIterator<Item = D>) -> Self {
-        self.op(Op::SumTo(shape.into_iter().map(Into::into).collect()), &[])
+        ok(self.try_sum_to(shape))
     }
 
-    /// Sum over `axes`, keeping them as size 1 if `keepdims`.
+    /// [`Expr::sum_to`], or why `shape` does not broadcast to this shape.
+    pub fn try_sum_to<D: Into<Dim>>(
+        self,
+        shape: impl IntoIterator<Item = D>,
+    ) -> Result<Self, BuildError> {
+        self.structural(Structural::SumTo(
+            shape.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// Sum over `axes`, keeping them as size 1 if `keepdims`. Axes are numbers (`usize` or
+    /// signed: a negative axis counts from the last, `-1` the last one, as in NumPy).
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
     /// assert_eq!(a.sum(&[1], false).eval(&[])?.data(), &[3.0, 7.0]);
+    /// assert_eq!(a.sum(&[-1], false).eval(&[])?.data(), &[3.0, 7.0]);
     /// assert_eq!(a.sum(&[1], true).eval(&[])?.shape(), &[2, 1]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn sum(self, axes: &[usize], keepdims: bool) -> Self {
-        self.op(
-            Op::Sum {
-                axes: axes.iter().copied().collect(),
-                keepdims,
-            },
-            &[],
-        )
+    pub fn sum(self, axes: &[impl Into<Axis> + Copy], keepdims: bool) -> Self {
+        ok(self.try_sum(axes, keepdims))
+    }
+
+    /// [`Expr::sum`], or why the axes do not fit (out of range, given twice).
+    ///
+    /// ```
+    /// # use symgrad::Graph;
+    /// let g = Graph::<f64>::new();
+    /// let err = g.input("x", [2, 3]).try_sum(&[-3], false).unwrap_err();
+    /// assert_eq!(err.op, "sum");
+    /// assert!(err.message.starts_with("axis -3 is out of range for rank 2"), "{err}");
+    /// ```
+    pub fn try_sum(
+        self,
+        axes: &[impl Into<Axis> + Copy],
+        keepdims: bool,
+    ) -> Result<Self, BuildError> {
+        self.reduce(Reduce::Sum {
+            axes: self.resolve_axes("sum", axes)?,
+            keepdims,
+        })
     }
 
     /// Sum of all elements (rank 0).
@@ -673,7 +792,7 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.sum(&axes, false)
     }
 
-    /// Maximum over `axes`.
+    /// Maximum over `axes` (negative ones count from the last).
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -682,14 +801,20 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// assert_eq!(a.max(&[0], false).eval(&[])?.data(), &[3.0, 5.0]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn max(self, axes: &[usize], keepdims: bool) -> Self {
-        self.op(
-            Op::Max {
-                axes: axes.iter().copied().collect(),
-                keepdims,
-            },
-            &[],
-        )
+    pub fn max(self, axes: &[impl Into<Axis> + Copy], keepdims: bool) -> Self {
+        ok(self.try_max(axes, keepdims))
+    }
+
+    /// [`Expr::max`], or why the axes do not fit.
+    pub fn try_max(
+        self,
+        axes: &[impl Into<Axis> + Copy],
+        keepdims: bool,
+    ) -> Result<Self, BuildError> {
+        self.reduce(Reduce::Max {
+            axes: self.resolve_axes("max", axes)?,
+            keepdims,
+        })
     }
 
     /// Maximum of all elements (rank 0).
@@ -706,8 +831,56 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.max(&axes, false)
     }
 
-    /// The number of elements over `axes`, as a rank-0 value known at run time (symbolic
-    /// dimensions included). Its gradient is zero.
+    /// Minimum over `axes` (negative ones count from the last); the gradient goes to the
+    /// minimal elements, shared equally between ties.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 5.0, 3.0, 4.0]));
+    /// assert_eq!(a.min(&[0], false).eval(&[])?.data(), &[1.0, 4.0]);
+    /// assert_eq!(a.min(&[-1], true).eval(&[])?.data(), &[1.0, 3.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn min(self, axes: &[impl Into<Axis> + Copy], keepdims: bool) -> Self {
+        ok(self.try_min(axes, keepdims))
+    }
+
+    /// [`Expr::min`], or why the axes do not fit.
+    ///
+    /// ```
+    /// # use symgrad::Graph;
+    /// let g = Graph::<f64>::new();
+    /// let err = g.input("x", [2, 3]).try_min(&[2], false).unwrap_err();
+    /// assert_eq!(err.op, "min");
+    /// ```
+    pub fn try_min(
+        self,
+        axes: &[impl Into<Axis> + Copy],
+        keepdims: bool,
+    ) -> Result<Self, BuildError> {
+        self.reduce(Reduce::Min {
+            axes: self.resolve_axes("min", axes)?,
+            keepdims,
+        })
+    }
+
+    /// Minimum of all elements (rank 0).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 5.0, -3.0, 4.0]));
+    /// assert_eq!(a.min_all().eval(&[])?.data(), &[-3.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn min_all(self) -> Self {
+        let axes: Vec<usize> = (0..self.rank()).collect();
+        self.min(&axes, false)
+    }
+
+    /// The number of elements over `axes` (negative ones count from the last), as a rank-0
+    /// value known at run time (symbolic dimensions included). Its gradient is zero.
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -719,26 +892,41 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// assert_eq!(count.eval(&[(x, TensorRef::new(&[4, 3], &[0.0; 12]))])?.data(), &[4.0]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn numel(self, axes: &[usize]) -> Self {
-        self.op(
-            Op::Numel {
-                axes: axes.iter().copied().collect(),
-            },
-            &[],
-        )
+    pub fn numel(self, axes: &[impl Into<Axis> + Copy]) -> Self {
+        ok(self.try_numel(axes))
     }
 
-    /// Mean over `axes`: `sum / numel`, so symbolic dimensions work.
+    /// [`Expr::numel`], or why the axes do not fit.
+    pub fn try_numel(self, axes: &[impl Into<Axis> + Copy]) -> Result<Self, BuildError> {
+        self.reduce(Reduce::Numel {
+            axes: self.resolve_axes("numel", axes)?,
+        })
+    }
+
+    /// Mean over `axes` (negative ones count from the last): `sum / numel`, so symbolic
+    /// dimensions work.
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
     /// let g = Graph::<f64>::new();
     /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 5.0]));
     /// assert_eq!(a.mean(&[0], false).eval(&[])?.data(), &[2.0, 3.5]);
+    /// assert_eq!(a.mean(&[-1], false).eval(&[])?.data(), &[1.5, 4.0]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn mean(self, axes: &[usize], keepdims: bool) -> Self {
-        self.sum(axes, keepdims) / self.numel(axes)
+    pub fn mean(self, axes: &[impl Into<Axis> + Copy], keepdims: bool) -> Self {
+        ok(self.try_mean(axes, keepdims))
+    }
+
+    /// [`Expr::mean`], or why the axes do not fit.
+    pub fn try_mean(
+        self,
+        axes: &[impl Into<Axis> + Copy],
+        keepdims: bool,
+    ) -> Result<Self, BuildError> {
+        let axes = self.resolve_axes("mean", axes)?;
+        self.try_sum(&axes, keepdims)?
+            .try_binary(Binary::Div, self.try_numel(&axes)?)
     }
 
     /// Mean of all elements.
@@ -755,7 +943,7 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.mean(&axes, false)
     }
 
-    /// `x[.., start..end, ..]` along `axis`.
+    /// `x[.., start..end, ..]` along `axis` (a negative axis counts from the last).
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -766,20 +954,33 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// assert_eq!(s.data(), &[2.0, 3.0, 5.0, 6.0]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn slice(self, axis: usize, start: usize, end: usize) -> Self {
-        assert!(end >= start, "symgrad: slice {start}..{end} is reversed");
-        self.op(
-            Op::Slice {
-                axis,
-                start,
-                len: end - start,
-            },
-            &[],
-        )
+    pub fn slice(self, axis: impl Into<Axis>, start: usize, end: usize) -> Self {
+        ok(self.try_slice(axis, start, end))
     }
 
-    /// Embeds `x` at `start` along `axis` in zeros of extent `total` there: the transpose
-    /// of [`Expr::slice`].
+    /// [`Expr::slice`], or why the range does not fit the axis (reversed, past its end).
+    pub fn try_slice(
+        self,
+        axis: impl Into<Axis>,
+        start: usize,
+        end: usize,
+    ) -> Result<Self, BuildError> {
+        let axis = self.resolve_axis("slice", axis)?;
+        if end < start {
+            return Err(BuildError {
+                op: "slice",
+                message: format!("the range {start}..{end} is reversed"),
+            });
+        }
+        self.structural(Structural::Slice {
+            axis,
+            start,
+            len: end - start,
+        })
+    }
+
+    /// Embeds `x` at `start` along `axis` (a negative axis counts from the last) in zeros
+    /// of extent `total` there: the transpose of [`Expr::slice`].
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -788,11 +989,22 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// assert_eq!(a.pad(0, 1, 4).eval(&[])?.data(), &[0.0, 1.0, 2.0, 0.0]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn pad(self, axis: usize, start: usize, total: usize) -> Self {
-        self.op(Op::Pad { axis, start, total }, &[])
+    pub fn pad(self, axis: impl Into<Axis>, start: usize, total: usize) -> Self {
+        ok(self.try_pad(axis, start, total))
     }
 
-    /// Concatenation along `axis`.
+    /// [`Expr::pad`], or why this does not fit in `total` at `start`.
+    pub fn try_pad(
+        self,
+        axis: impl Into<Axis>,
+        start: usize,
+        total: usize,
+    ) -> Result<Self, BuildError> {
+        let axis = self.resolve_axis("pad", axis)?;
+        self.structural(Structural::Pad { axis, start, total })
+    }
+
+    /// Concatenation along `axis` (a negative axis counts from the last).
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -801,18 +1013,41 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// let a = g.constant(Tensor::from_vec([2], vec![1.0, 2.0]));
     /// let b = g.constant(Tensor::from_vec([1], vec![3.0]));
     /// assert_eq!(Expr::concat(&[a, b], 0).eval(&[])?.data(), &[1.0, 2.0, 3.0]);
+    /// assert_eq!(Expr::concat(&[a, b], -1).eval(&[])?.data(), &[1.0, 2.0, 3.0]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn concat(parts: &[Expr<'g, T>], axis: usize) -> Self {
-        let (first, rest) = parts
-            .split_first()
-            .expect("symgrad: concat of no expressions");
-        first.op(Op::Concat { axis }, rest)
+    pub fn concat(parts: &[Expr<'g, T>], axis: impl Into<Axis>) -> Self {
+        ok(Self::try_concat(parts, axis))
+    }
+
+    /// [`Expr::concat`], or why the parts do not fit together (none given, ranks or sizes
+    /// differ, the axis is out of range).
+    ///
+    /// ```
+    /// # use symgrad::{Expr, Graph};
+    /// let g = Graph::<f64>::new();
+    /// let (a, b) = (g.input("a", [2, 3]), g.input("b", [2, 5]));
+    /// assert_eq!(Expr::try_concat(&[a, b], -1)?.shape_fixed(), Some(vec![2, 8]));
+    /// let err = Expr::try_concat(&[a, b], 0).unwrap_err();
+    /// assert!(err.message.contains("dimensions other than axis 0 differ"), "{err}");
+    /// assert!(Expr::<f64>::try_concat(&[], 0).is_err());
+    /// # Ok::<(), symgrad::graph::BuildError>(())
+    /// ```
+    pub fn try_concat(parts: &[Expr<'g, T>], axis: impl Into<Axis>) -> Result<Self, BuildError> {
+        let Some((first, rest)) = parts.split_first() else {
+            return Err(BuildError {
+                op: "concat",
+                message: "no expressions to concatenate".into(),
+            });
+        };
+        let axis = first.resolve_axis("concat", axis)?;
+        first.try_op(Op::Structural(Structural::Concat { axis }), rest)
     }
 
     // ---- composites ----------------------------------------------------------------------
 
-    /// Softmax over `axis`: `exp(x - max) / sum(exp(x - max))`.
+    /// Softmax over `axis` (a negative axis counts from the last):
+    /// `exp(x - max) / sum(exp(x - max))`.
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -822,12 +1057,21 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// assert_eq!(p.data(), &[0.5, 0.5, 0.5, 0.5]); // exp(1000) would overflow
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn softmax(self, axis: usize) -> Self {
-        let e = (self - self.max(&[axis], true)).exp();
-        e / e.sum(&[axis], true)
+    pub fn softmax(self, axis: impl Into<Axis>) -> Self {
+        ok(self.try_softmax(axis))
     }
 
-    /// Log-softmax over `axis`: `(x - max) - log(sum(exp(x - max)))`.
+    /// [`Expr::softmax`], or why `axis` does not fit.
+    pub fn try_softmax(self, axis: impl Into<Axis>) -> Result<Self, BuildError> {
+        let axis = self.resolve_axis("softmax", axis)?;
+        let e = self
+            .try_binary(Binary::Sub, self.try_max(&[axis], true)?)?
+            .exp();
+        e.try_binary(Binary::Div, e.try_sum(&[axis], true)?)
+    }
+
+    /// Log-softmax over `axis` (a negative axis counts from the last):
+    /// `(x - max) - log(sum(exp(x - max)))`.
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -837,10 +1081,22 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// assert_eq!(l.data(), &[-1000.0, 0.0]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
-    pub fn log_softmax(self, axis: usize) -> Self {
-        let z = self - self.max(&[axis], true);
-        z - z.exp().sum(&[axis], true).log()
+    pub fn log_softmax(self, axis: impl Into<Axis>) -> Self {
+        ok(self.try_log_softmax(axis))
     }
+
+    /// [`Expr::log_softmax`], or why `axis` does not fit.
+    pub fn try_log_softmax(self, axis: impl Into<Axis>) -> Result<Self, BuildError> {
+        let axis = self.resolve_axis("log_softmax", axis)?;
+        let z = self.try_binary(Binary::Sub, self.try_max(&[axis], true)?)?;
+        z.try_binary(Binary::Sub, z.exp().try_sum(&[axis], true)?.log())
+    }
+}
+
+/// A builder's result, or its panic: mistakes made while building a graph in code panic at
+/// once, naming the op, the shapes and the inputs.
+fn ok<'g, T: Scalar>(r: Result<Expr<'g, T>, BuildError>) -> Expr<'g, T> {
+    r.unwrap_or_else(|e| panic!("symgrad: {e}"))
 }
 
 /// `where(c, a, b)`: `a` where `c` is non-zero, else `b`, broadcasting all three.

@@ -425,14 +425,7 @@ impl<T: Scalar> Graph<T> {
     /// Formats a symbolic shape with symbol names: `[batch, 784]`.
     pub fn fmt_shape(&self, s: &[Dim]) -> String {
         let d = self.data.borrow();
-        let parts: Vec<String> = s
-            .iter()
-            .map(|dim| match dim {
-                Dim::Fixed(n) => n.to_string(),
-                Dim::Sym(id) => d.symbols[id.0 as usize].clone(),
-            })
-            .collect();
-        format!("[{}]", parts.join(", "))
+        fmt_dims(s, |id| text::fmt_name(&d.symbols[id.0 as usize]))
     }
 
     /// A short description of a node for messages: `input `X``, `param `W1``, `%7 (exp)`.
@@ -476,27 +469,45 @@ impl<T: Scalar> Graph<T> {
     /// let g = Graph::<f64>::new();
     /// let (a, b) = (g.input("a", [3, 4]), g.input("b", [5, 6]));
     /// let why = g.try_apply(Op::Binary(Binary::Add), &[a.id(), b.id()]).unwrap_err();
-    /// assert!(why.contains("[3, 4]") && why.contains("[5, 6]"), "{why}");
+    /// assert!(why.message.contains("[3, 4]") && why.message.contains("[5, 6]"), "{why}");
     /// assert!(g.try_apply(Op::Binary(Binary::Add), &[a.id(), a.id()]).is_ok());
     /// ```
-    pub fn try_apply(&self, op: Op<T>, inputs: &[NodeId]) -> Result<NodeId, String> {
+    pub fn try_apply(&self, op: Op<T>, inputs: &[NodeId]) -> Result<NodeId, BuildError> {
+        let fail = |message: String| BuildError {
+            op: op.name(),
+            message,
+        };
         if let Some(n) = op.arity() {
             if n != inputs.len() {
-                return Err(format!(
-                    "{} takes {n} input(s), got {}",
-                    op.name(),
-                    inputs.len()
-                ));
+                return Err(fail(format!("takes {n} input(s), got {}", inputs.len())));
             }
         } else if inputs.is_empty() {
-            return Err(format!("{} needs at least one input", op.name()));
+            return Err(fail("needs at least one input".into()));
         }
         if let Some(bad) = inputs.iter().find(|i| i.index() >= self.len()) {
-            return Err(format!("{}: no node {bad}", op.name()));
+            return Err(fail(format!("no node {bad}")));
         }
         let shapes: Vec<SymShape> = inputs.iter().map(|&i| self.node(i).shape.clone()).collect();
         let refs: Vec<&[Dim]> = shapes.iter().map(|s| &s[..]).collect();
-        match op.infer_shape(&refs) {
+        // A result whose fixed dimensions alone hold more elements than any array can is
+        // refused here, so that no later size computation (the planner's) can wrap.
+        let inferred = op.infer_shape(&refs).and_then(|shape| {
+            let fixed: Shape = shape
+                .iter()
+                .map(|d| match d {
+                    Dim::Fixed(n) => *n,
+                    Dim::Sym(_) => 1,
+                })
+                .collect();
+            match crate::tensor::checked_numel::<T>(&fixed) {
+                Some(_) => Ok(shape),
+                None => Err(format!(
+                    "the result's shape {} has more elements than any array can hold",
+                    self.fmt_shape(&shape)
+                )),
+            }
+        });
+        match inferred {
             Ok(shape) => Ok(self.push_node(op, inputs, shape)),
             Err(why) => {
                 let args: Vec<String> = inputs
@@ -504,9 +515,34 @@ impl<T: Scalar> Graph<T> {
                     .zip(&shapes)
                     .map(|(&i, s)| format!("{} of shape {}", self.describe(i), self.fmt_shape(s)))
                     .collect();
-                Err(format!("{}: {why}; inputs: {}", op.name(), args.join(", ")))
+                Err(fail(format!("{why}; inputs: {}", args.join(", "))))
             }
         }
+    }
+
+    /// The nodes that `roots` depend on, in topological (id) order.
+    ///
+    /// ```
+    /// use symgrad::Graph;
+    /// let g = Graph::<f64>::new();
+    /// let (a, b) = (g.input("a", [2]), g.input("b", [2]));
+    /// let y = a.exp();
+    /// assert_eq!(g.reachable(&[y.id()]), vec![a.id(), y.id()]); // `b` is not needed
+    /// # let _ = b;
+    /// ```
+    pub fn reachable(&self, roots: &[NodeId]) -> Vec<NodeId> {
+        let mut mark = vec![false; self.len()];
+        let mut stack: Vec<NodeId> = roots.to_vec();
+        while let Some(id) = stack.pop() {
+            if std::mem::replace(&mut mark[id.index()], true) {
+                continue;
+            }
+            stack.extend(self.node(id).inputs.iter().copied());
+        }
+        (0..self.len())
+            .filter(|&i| mark[i])
+            .map(|i| NodeId(i as u32))
+            .collect()
     }
 
     fn push_node(&self, op: Op<T>, inputs: &[NodeId], shape: SymShape) -> NodeId {
@@ -516,7 +552,7 @@ impl<T: Scalar> Graph<T> {
             if let Some(ids) = map.get(&key) {
                 let hit = ids.iter().copied().find(|&i| {
                     let n = &d.nodes[i.index()];
-                    n.inputs[..] == *inputs && same_op(&n.op, &op)
+                    n.inputs[..] == *inputs && n.op.same(&op)
                 });
                 if let Some(id) = hit {
                     d.merged += 1;
@@ -559,51 +595,44 @@ impl<T: Scalar> Graph<T> {
     }
 }
 
-/// Whether two ops are the same op with the same attributes; constants compare bit for bit
-/// (so `-0.0` and `0.0` stay apart, and a NaN constant equals itself).
-fn same_op<T: Scalar>(a: &Op<T>, b: &Op<T>) -> bool {
-    match (a, b) {
-        (Op::Const(x), Op::Const(y)) => {
-            x.shape() == y.shape()
-                && x.data()
-                    .iter()
-                    .zip(y.data())
-                    .all(|(p, q)| p.to_f64_lossless().to_bits() == q.to_f64_lossless().to_bits())
-        }
-        (Op::Fused(x), Op::Fused(y)) => std::sync::Arc::ptr_eq(x, y),
-        _ => a == b,
-    }
-}
-
 /// A hash of an op with its attributes and inputs, for hash-consing.
 fn node_key<T: Scalar>(op: &Op<T>, inputs: &[NodeId]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    op.name().hash(&mut h);
     inputs.hash(&mut h);
-    match op {
-        Op::Input { name } => name.hash(&mut h),
-        Op::Param { id, .. } => id.0.hash(&mut h),
-        Op::Const(t) => {
-            t.shape().hash(&mut h);
-            for v in t.data() {
-                v.to_f64_lossless().to_bits().hash(&mut h);
-            }
-        }
-        Op::Unary(u) => u.hash(&mut h),
-        Op::Powi(n) => n.hash(&mut h),
-        Op::Binary(b) => b.hash(&mut h),
-        Op::MatMul { ta, tb } => (ta, tb).hash(&mut h),
-        Op::Transpose(p) => p.hash(&mut h),
-        Op::Reshape(s) | Op::BroadcastTo(s) | Op::SumTo(s) => s.hash(&mut h),
-        Op::Sum { axes, keepdims } | Op::Max { axes, keepdims } => (axes, keepdims).hash(&mut h),
-        Op::Numel { axes } => axes.hash(&mut h),
-        Op::Slice { axis, start, len } => (axis, start, len).hash(&mut h),
-        Op::Pad { axis, start, total } => (axis, start, total).hash(&mut h),
-        Op::Concat { axis } => axis.hash(&mut h),
-        Op::Fused(f) => (std::sync::Arc::as_ptr(f) as usize).hash(&mut h),
-        Op::Where => {}
-    }
+    op.hash_attrs(&mut h);
     h.finish()
+}
+
+/// Why a node could not be built: the op, and what did not fit (the message names the
+/// shapes and the inputs). Returned by [`Graph::try_apply`] and the `try_` builders of
+/// [`Expr`]; the other builders panic with the same text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    /// The op's name.
+    pub op: &'static str,
+    /// What did not fit.
+    pub message: String,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.op, self.message)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// A symbolic shape as text, `[n, 3]`, each symbol by the name `name` gives it (the one
+/// formatter behind [`Graph::fmt_shape`], the text form and the compiled functions' errors).
+pub fn fmt_dims(s: &[Dim], name: impl Fn(SymId) -> String) -> String {
+    let parts: Vec<String> = s
+        .iter()
+        .map(|d| match d {
+            Dim::Fixed(n) => n.to_string(),
+            Dim::Sym(id) => name(*id),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
 }
 
 /// Whether an array of shape `from` broadcasts to exactly `to` (numpy rules).

@@ -15,22 +15,6 @@ use crate::Scalar;
 pub const INFIX_MAX: usize = 4000;
 
 impl<T: Scalar> Graph<T> {
-    /// The nodes that `roots` depend on, in topological (id) order.
-    pub fn reachable(&self, roots: &[NodeId]) -> Vec<NodeId> {
-        let mut mark = vec![false; self.len()];
-        let mut stack: Vec<NodeId> = roots.to_vec();
-        while let Some(id) = stack.pop() {
-            if std::mem::replace(&mut mark[id.index()], true) {
-                continue;
-            }
-            stack.extend(self.node(id).inputs.iter().copied());
-        }
-        (0..self.len())
-            .filter(|&i| mark[i])
-            .map(|i| NodeId(i as u32))
-            .collect()
-    }
-
     /// The op with its attributes, as printed: `sum[0, 1]`, `matmul[tb]`, `const 2`.
     pub fn op_label(&self, id: NodeId) -> String {
         let n = self.node(id);

@@ -121,6 +121,61 @@ impl Autoencoder {
         }
     }
 
+    /// Whether the network holds together: at least two layer sizes, none zero, one unit
+    /// type per encoder layer, and a parameter count that fits in memory's address range.
+    /// Networks read from files are checked with it before anything is built from them.
+    ///
+    /// ```
+    /// use symgrad::models::autoencoder::{Autoencoder, Unit};
+    /// assert!(Autoencoder::mnist().check().is_ok());
+    /// let one_layer = Autoencoder { sizes: vec![784], units: vec![], output_unit: Unit::Logistic, tied: false };
+    /// assert!(one_layer.check().unwrap_err().contains("at least 2 layer sizes"));
+    /// ```
+    pub fn check(&self) -> Result<(), String> {
+        if self.sizes.len() < 2 {
+            return Err(format!(
+                "the network needs at least 2 layer sizes, got {:?}",
+                self.sizes
+            ));
+        }
+        if self.sizes.contains(&0) {
+            return Err(format!(
+                "layer sizes must be positive, got {:?}",
+                self.sizes
+            ));
+        }
+        if self.units.len() != self.sizes.len() - 1 {
+            return Err(format!(
+                "{} layer sizes need {} unit types, got {}",
+                self.sizes.len(),
+                self.sizes.len() - 1,
+                self.units.len()
+            ));
+        }
+        if self.parameter_count().is_none() {
+            return Err(format!(
+                "layer sizes {:?} have more parameters than fit in memory",
+                self.sizes
+            ));
+        }
+        Ok(())
+    }
+
+    /// The number of parameters (weights and biases of the unrolled network), or `None` if it
+    /// overflows.
+    pub fn parameter_count(&self) -> Option<usize> {
+        let mut n = 0usize;
+        for w in self.sizes.windows(2) {
+            let weights = w[0].checked_mul(w[1])?;
+            let copies = if self.tied { 1 } else { 2 };
+            n = n
+                .checked_add(weights.checked_mul(copies)?)?
+                .checked_add(w[0])?
+                .checked_add(w[1])?;
+        }
+        Some(n)
+    }
+
     /// Number of encoder layers.
     pub fn depth(&self) -> usize {
         self.sizes.len() - 1
@@ -276,12 +331,18 @@ impl Autoencoder {
                     Unit::Logistic,
                     "symgrad: cross-entropy needs logistic output units"
                 );
-                (f.logits.softplus() - x * f.logits)
-                    .sum(&[1], false)
-                    .mean_all()
+                Self::cross_entropy_logits(x, f.logits)
             }
             Loss::SquaredError => Self::squared_error(x, f.output),
         }
+    }
+
+    /// The cross-entropy of logistic units from their logits `z`, for the data `x`:
+    /// `softplus(z) - x z` summed over pixels and averaged over the batch. Equal to
+    /// [`Autoencoder::cross_entropy`] of `sigmoid(z)`, but finite for any z; the fine-tuning
+    /// cost ([`Loss::CrossEntropy`]) and the shallow autoencoders' pre-training cost.
+    pub fn cross_entropy_logits<'g, T: Scalar>(x: Expr<'g, T>, z: Expr<'g, T>) -> Expr<'g, T> {
+        (z.softplus() - x * z).sum(&[1], false).mean_all()
     }
 
     /// The paper's fine-tuning cost written literally: the cross-entropy of the logistic

@@ -1,13 +1,16 @@
-//! Elementwise ops as two tables: each row holds an op's name, its scalar kernel and its
-//! vector-Jacobian rule, with the derivative in the doc line.
+//! The elementwise family: two tables (each row holds an op's name, its scalar kernel and
+//! its vector-Jacobian rule, with the derivative in the doc line), `powi` and `where`, with
+//! their kernels, vjps, and names as the text form prints and parses them.
 //!
 //! Adding an elementwise op is adding one row: the enum, the kernel dispatch, the printer's
 //! name and the gradient rule are generated from it. The `vjp` rules return graph nodes built
 //! from the forward node's inputs `x` (or `a`, `b`), its output `y` and the cotangent `gy`,
 //! so gradients are differentiable again. Broadcasting is undone by `grad`, not here.
 
+use super::{Attr, Op};
 use crate::graph::Expr;
-use crate::tensor::kernels::{map2, map_pieces, return_on_simd, Simd, Strided};
+use crate::tensor::kernels::{map2, map3, map_pieces, return_on_simd, Simd, Strided};
+use crate::tensor::TensorRef;
 use crate::Scalar;
 
 macro_rules! unary_table {
@@ -76,7 +79,7 @@ unary_table! {
     Expm1 = "expm1", f: |x| x.exp_m1_simd(), vjp: |x, y, gy| Some(gy * (y + 1.0));
     /// `sqrt x`; d/dx = 1 / (2 y).
     Sqrt = "sqrt", f: |x| x.sqrt(), vjp: |x, y, gy| Some(gy / (y * 2.0));
-    /// `|x|`; d/dx = sign x.
+    /// `|x|`; d/dx = sign x, so 0 at x = 0: the subgradient of least norm, which makes the minimum of `|x|` a stationary point (PyTorch's and TensorFlow's choice; JAX gives 1 there).
     Abs = "abs", f: |x| x.abs(), vjp: |x, y, gy| Some(gy * x.sign());
     /// `sign x` in {-1, 0, 1}; d/dx = 0 almost everywhere.
     Sign = "sign", f: |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x }, vjp: |x, y, gy| None;
@@ -90,7 +93,7 @@ unary_table! {
     Sigmoid = "sigmoid", f: |x| { let e = (-x.abs()).exp_simd(); (if x >= T::zero() { T::one() } else { e }) / (T::one() + e) }, vjp: |x, y, gy| Some(gy * (y * (1.0 - y)));
     /// `log(1 + exp x) = max(x, 0) + log1p(exp(-|x|))`; d/dx = sigmoid x.
     Softplus = "softplus", f: |x| softplus_of(x, (-x.abs()).exp_simd()), vjp: |x, y, gy| Some(gy * x.sigmoid());
-    /// `max(x, 0)` (NaN stays NaN); d/dx = `[x > 0]`.
+    /// `max(x, 0)` (NaN stays NaN); d/dx = `[x > 0]`, so 0 at x = 0, as JAX's `relu` (not as `maximum(x, 0)`, which splits a tie).
     Relu = "relu", f: |x| if x < T::zero() { T::zero() } else { x }, vjp: |x, y, gy| Some(gy * x.gt(0.0));
     /// `x` itself, but a constant to `grad`: no cotangent flows through it, at any order (JAX's `stop_gradient`, Theano's `zero_grad`). The rewriting compile removes it once the gradient is built.
     StopGradient = "stop_gradient", f: |x| x, vjp: |x, y, gy| None;
@@ -126,6 +129,13 @@ macro_rules! binary_table {
             #[inline]
             pub fn apply<T: Scalar>(self, va: T, vb: T) -> T {
                 match self { $(Binary::$V => { let ($a, $b) = (va, vb); $f })* }
+            }
+
+            /// The kernel call: `out = f(a, b)`, both operands broadcast to `out_shape`.
+            pub fn eval<T: Scalar>(self, ins: &[TensorRef<'_, T>], out: &mut [T], out_shape: &[usize]) {
+                let sa = Strided::broadcast(ins[0].data, ins[0].shape, out_shape);
+                let sb = Strided::broadcast(ins[1].data, ins[1].shape, out_shape);
+                self.kernel(&sa, &sb, out, out_shape)
             }
 
             /// `out = f(a, b)` over broadcast operands, with the match outside the loop.
@@ -235,12 +245,12 @@ binary_table! {
     Mul = "mul" ("*"), f: |a, b| a * b, vjp: |a, b, y, gy| (Some(gy * b), Some(gy * a));
     /// `a / b`; d/da = 1 / b, d/db = -a / b^2 = -y / b.
     Div = "div" ("/"), f: |a, b| a / b, vjp: |a, b, y, gy| (Some(gy / b), Some(-(gy * y) / b));
-    /// `a ^ b`; d/da = b a^(b-1), d/db = y log a.
-    Pow = "pow" ("^"), f: |a, b| a.powf(b), vjp: |a, b, y, gy| (Some(gy * (b * a.pow(b - 1.0))), Some(gy * (y * a.log())));
-    /// `max(a, b)` (NaN propagates); d/da = `[a >= b]`, d/db = `[a < b]`.
-    Maximum = "maximum", f: |a, b| if a >= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * a.ge(b)), Some(gy * a.lt(b)));
-    /// `min(a, b)` (NaN propagates); d/da = `[a <= b]`, d/db = `[a > b]`.
-    Minimum = "minimum", f: |a, b| if a <= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * a.le(b)), Some(gy * a.gt(b)));
+    /// `a ^ b`; d/da = b a^(b-1), d/db = y log a, taken as 0 at a = 0 (`log` of 1 there, JAX's rule): `0 ^ b` is flat in b for b > 0, where `y log a` would be 0 · -∞ = NaN.
+    Pow = "pow" ("^"), f: |a, b| a.powf(b), vjp: |a, b, y, gy| (Some(gy * (b * a.pow(b - 1.0))), Some(gy * (y * a.equal(0.0).select(1.0, a).log())));
+    /// `max(a, b)` (NaN propagates); d/da = `[a > b] + ½[a = b]`, d/db = `[a < b] + ½[a = b]`: a tie splits the gradient evenly, as JAX does and as the `max` reduction shares it between equal maxima, so `maximum(a, b)` and `maximum(b, a)` have one gradient; with a NaN, neither gets any.
+    Maximum = "maximum", f: |a, b| if a >= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * ((a.ge(b) + a.gt(b)) * 0.5)), Some(gy * ((a.le(b) + a.lt(b)) * 0.5)));
+    /// `min(a, b)` (NaN propagates); d/da = `[a < b] + ½[a = b]`, d/db = `[a > b] + ½[a = b]`: a tie splits the gradient evenly, as for `maximum`.
+    Minimum = "minimum", f: |a, b| if a <= b || a.is_nan() { a } else { b }, vjp: |a, b, y, gy| (Some(gy * ((a.le(b) + a.lt(b)) * 0.5)), Some(gy * ((a.ge(b) + a.gt(b)) * 0.5)));
     /// `[a > b]` as 1 or 0; no gradient.
     Gt = "gt" (">"), f: |a, b| flag::<T>(a > b), vjp: |a, b, y, gy| (None, None);
     /// `[a >= b]`; no gradient.
@@ -342,6 +352,68 @@ pub fn powi_vjp<'g, T: Scalar>(x: Expr<'g, T>, n: i32, gy: Expr<'g, T>) -> Optio
         2 => Some(gy * (x * 2.0)),
         _ => Some(gy * (x.powi(n - 1) * n as f64)),
     }
+}
+
+/// `powi` kernel: `out = a^n`, in pieces split between threads.
+pub fn powi_eval<T: Scalar>(a: &[T], out: &mut [T], n: i32) {
+    map_pieces(a, out, |a, o| powi_slice(a, o, n))
+}
+
+/// `powi` as printed: `powi[3]`.
+pub fn powi_call_head(n: i32) -> String {
+    format!("powi[{n}]")
+}
+
+/// `powi`'s exponent from a call of the text form: `powi[3](x)`, `powi[-2](x)`.
+pub fn powi_from_call(attrs: Option<&[Attr]>) -> Result<i32, String> {
+    match attrs {
+        Some([Attr::Int(n)]) if *n <= i32::MAX as usize => Ok(*n as i32),
+        Some([Attr::NegInt(n)]) if *n <= i32::MAX as usize => Ok(-(*n as i32)),
+        Some([a @ (Attr::Int(n) | Attr::NegInt(n))]) => {
+            let sign = if matches!(a, Attr::NegInt(_)) {
+                "-"
+            } else {
+                ""
+            };
+            Err(format!(
+                "`powi`'s exponent {sign}{n} is out of range: at most {} either way",
+                i32::MAX
+            ))
+        }
+        _ => Err("`powi` takes its exponent in brackets: `powi[3](x)`".into()),
+    }
+}
+
+/// The elementwise op a call of the text form names (`None` if the name is not of this
+/// family): the unary and binary tables' names, `where`, `powi[n]`.
+pub fn from_call<T>(name: &str, attrs: Option<&[Attr]>) -> Option<Result<Op<T>, String>> {
+    let plain = |op: Op<T>| match attrs {
+        Some(_) => Err(format!("`{name}` takes no bracketed attributes")),
+        None => Ok(op),
+    };
+    if let Some(u) = Unary::from_name(name) {
+        return Some(plain(Op::Unary(u)));
+    }
+    if let Some(b) = Binary::from_name(name) {
+        return Some(plain(Op::Binary(b)));
+    }
+    match name {
+        "where" => Some(plain(Op::Where)),
+        "powi" => Some(powi_from_call(attrs).map(Op::Powi)),
+        _ => None,
+    }
+}
+
+/// `where(c, a, b)` kernel: `a` where `c` is not 0, else `b`, all three broadcast.
+pub fn where_eval<T: Scalar>(ins: &[TensorRef<'_, T>], out: &mut [T], out_shape: &[usize]) {
+    let [c, a, b] = [0, 1, 2].map(|k| Strided::broadcast(ins[k].data, ins[k].shape, out_shape));
+    map3(out, out_shape, &c, &a, &b, |c, a, b| {
+        if c != T::zero() {
+            a
+        } else {
+            b
+        }
+    })
 }
 
 /// `where(c, a, b)`: d/da = [c != 0], d/db = [c == 0], none for `c`. The cotangents are

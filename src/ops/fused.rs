@@ -24,6 +24,7 @@ use smallvec::SmallVec;
 
 use super::elementwise::Operand;
 use super::{Binary, Unary};
+use crate::graph::{Dim, SymShape};
 use crate::tensor::kernels::{
     fold_rows, return_on_simd, vectorized, Simd, Strided, COLUMN_BLOCK, PARALLEL_MIN,
 };
@@ -146,6 +147,15 @@ impl<T: Scalar> Fused<T> {
             regs,
             text,
         })
+    }
+
+    /// The shape rule: the operands broadcast together.
+    pub fn infer_shape(&self, ins: &[&[Dim]]) -> Result<SymShape, String> {
+        if ins.len() != self.inputs {
+            return Err(format!("takes {} operands, got {}", self.inputs, ins.len()));
+        }
+        ins.iter()
+            .try_fold(SymShape::new(), |acc, s| super::broadcast_shapes(&acc, s))
     }
 
     /// The number of operands.

@@ -11,12 +11,43 @@
 //! | `A B^T` | `gC B` | `gC^T A` |
 //! | `A^T B^T` | `B^T gC^T` | `gC^T A^T` |
 
-use super::broadcast_shapes;
+use super::{broadcast_shapes, Attr};
 use crate::graph::{Dim, Expr, SymShape};
 use crate::tensor::gemm::{matmul, MatRef};
 use crate::tensor::kernels::Strided;
 use crate::tensor::{numel, TensorRef};
 use crate::Scalar;
+
+/// The call as printed: `matmul`, `matmul[ta]`, `matmul[tb]`, `matmul[ta, tb]`.
+pub fn call_head(ta: bool, tb: bool) -> String {
+    let flags: Vec<&str> = [(ta, "ta"), (tb, "tb")]
+        .iter()
+        .filter(|f| f.0)
+        .map(|f| f.1)
+        .collect();
+    if flags.is_empty() {
+        "matmul".into()
+    } else {
+        format!("matmul[{}]", flags.join(", "))
+    }
+}
+
+/// The transpose flags of a `matmul` call of the text form.
+pub fn from_call(attrs: Option<&[Attr]>) -> Result<(bool, bool), String> {
+    let (mut ta, mut tb) = (false, false);
+    for a in attrs.unwrap_or(&[]) {
+        match a {
+            Attr::Name(f) if f == "ta" => ta = true,
+            Attr::Name(f) if f == "tb" => tb = true,
+            other => {
+                return Err(format!(
+                    "`matmul` takes the flags `ta` and `tb`, found {other}"
+                ))
+            }
+        }
+    }
+    Ok((ta, tb))
+}
 
 /// `(rows, cols)` of `op(x)` from the last two dimensions of `x`.
 fn mat_dims<D: Copy>(s: &[D], t: bool) -> (D, D) {

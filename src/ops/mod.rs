@@ -1,15 +1,19 @@
-//! The closed set of primitive ops. Each op's shape rule, kernel call and vector-Jacobian
-//! rule live together in one file; this module only dispatches to them.
+//! The primitive ops, by family. Each family's file holds, for each of its ops, the name,
+//! the shape rule, the kernel call, the vector-Jacobian rule, the attributes as the text form
+//! prints and parses them, and (derived) hashing and equality; this module only dispatches
+//! to them, and holds the leaves (`input`, `param`, `const`) that have none of these.
 //!
-//! | file | ops |
+//! | file | family |
 //! | --- | --- |
 //! | `elementwise.rs` | the unary and binary tables, `powi`, `where` |
 //! | `matmul.rs` | `matmul` with transpose flags, 2-D and batched |
-//! | `structural.rs` | `transpose`, `reshape`, `broadcast_to`, `sum_to`, `slice`, `pad`, `concat` |
-//! | `reduce.rs` | `sum`, `max`, `numel` |
+//! | `structural.rs` | [`Structural`]: `transpose`, `reshape`, `broadcast_to`, `sum_to`, `slice`, `pad`, `concat` |
+//! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel` |
+//! | `fused.rs` | `fused`: elementwise chains in one pass (made after differentiation) |
 //!
 //! Composites (`mean`, `softmax`, `log_softmax`, `square`, `-`, `/` against numbers) are
-//! builder methods on `Expr` that expand into these primitives, so they need no rule.
+//! builder methods on `Expr` that expand into these primitives, so they need no rule; the
+//! parser builds them with the same methods.
 
 mod elementwise;
 mod fused;
@@ -17,21 +21,122 @@ mod matmul;
 mod reduce;
 mod structural;
 
+use std::hash::{Hash, Hasher};
+
 use smallvec::SmallVec;
 
 pub use elementwise::{Binary, Operand, Unary};
 pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
+pub use reduce::Reduce;
+pub use structural::Structural;
 
 use std::sync::Arc;
 
-use crate::graph::{Dim, Expr, SymShape};
+use crate::graph::{Dim, Expr, SymId, SymShape};
 use crate::params::ParamId;
-use crate::tensor::kernels::{map3, Strided};
 use crate::tensor::{Tensor, TensorRef};
 use crate::Scalar;
 
 /// A list of axes.
 pub type Axes = SmallVec<[usize; 4]>;
+
+/// An axis as NumPy and JAX count them: `0, 1, ...` from the first, `-1, -2, ...` from the
+/// last. The builders that take axes take anything that converts into one (`usize`, `isize`,
+/// `i32`, `i64`), and resolve it against the rank of their input when the node is built, so a
+/// graph only ever holds axes counted from the first.
+///
+/// ```
+/// use symgrad::ops::Axis;
+/// assert_eq!(Axis::from(-1).resolve(3), Ok(2));
+/// assert_eq!(Axis::from(1usize).resolve(3), Ok(1));
+/// assert_eq!(
+///     Axis::from(-4).resolve(3).unwrap_err(),
+///     "axis -4 is out of range for rank 3 (axes -3..=2)"
+/// );
+///
+/// use symgrad::{Graph, Tensor};
+/// let g = Graph::<f64>::new();
+/// let a = g.constant(Tensor::from_vec([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+/// assert_eq!(a.sum(&[-1], false).eval(&[])?.data(), &[6.0, 15.0]); // the last axis
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Axis {
+    /// Counted from the last axis (`-n`), rather than from the first.
+    from_end: bool,
+    /// `n`.
+    n: usize,
+}
+
+impl Axis {
+    /// The axis `n` from the first (`from_end = false`, `n` in `0..rank`) or `-n` from the
+    /// last (`from_end = true`, `n` in `1..=rank`).
+    ///
+    /// ```
+    /// use symgrad::ops::Axis;
+    /// assert_eq!(Axis::new(true, 1), Axis::from(-1));
+    /// assert_eq!(Axis::new(true, 0), Axis::from(0usize)); // -0 is 0
+    /// assert_eq!(Axis::new(true, 2).to_string(), "-2");
+    /// ```
+    pub fn new(from_end: bool, n: usize) -> Self {
+        Axis {
+            from_end: from_end && n != 0,
+            n,
+        }
+    }
+
+    /// The axis counted from the first, for an input of rank `rank`, or why it does not
+    /// exist there.
+    ///
+    /// ```
+    /// use symgrad::ops::Axis;
+    /// assert_eq!(Axis::from(-3).resolve(3), Ok(0));
+    /// assert_eq!(Axis::from(2).resolve(3), Ok(2));
+    /// assert!(Axis::from(3).resolve(3).is_err());
+    /// let err = Axis::from(-1).resolve(0).unwrap_err();
+    /// assert_eq!(err, "axis -1 is out of range for rank 0 (it has no axes)");
+    /// ```
+    pub fn resolve(self, rank: usize) -> Result<usize, String> {
+        let found = match self.from_end {
+            false => (self.n < rank).then_some(self.n),
+            true => rank.checked_sub(self.n),
+        };
+        found.ok_or_else(|| {
+            let range = match rank {
+                0 => "it has no axes".to_string(),
+                r => format!("axes -{r}..={}", r - 1),
+            };
+            format!("axis {self} is out of range for rank {rank} ({range})")
+        })
+    }
+}
+
+impl std::fmt::Display for Axis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.from_end {
+            write!(f, "-{}", self.n)
+        } else {
+            write!(f, "{}", self.n)
+        }
+    }
+}
+
+impl From<usize> for Axis {
+    fn from(n: usize) -> Self {
+        Axis::new(false, n)
+    }
+}
+
+macro_rules! axis_from_signed {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Axis {
+            fn from(n: $t) -> Self {
+                Axis::new(n < 0, usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX))
+            }
+        }
+    )*};
+}
+axis_from_signed!(i32, i64, isize);
 
 /// A primitive operation. Leaves (`Input`, `Param`, `Const`) have no inputs.
 #[derive(Clone, Debug, PartialEq)]
@@ -67,59 +172,105 @@ pub enum Op<T> {
         /// Transpose `b`.
         tb: bool,
     },
-    /// Axis permutation: output axis `d` is input axis `perm[d]`.
-    Transpose(Axes),
-    /// Same elements, new shape.
-    Reshape(SymShape),
-    /// Broadcast to a shape.
-    BroadcastTo(SymShape),
-    /// Sum down to a shape that broadcasts to the input's.
-    SumTo(SymShape),
-    /// Sum over axes.
-    Sum {
-        /// Axes summed.
-        axes: Axes,
-        /// Keep summed axes as size 1.
-        keepdims: bool,
-    },
-    /// Maximum over axes.
-    Max {
-        /// Axes reduced.
-        axes: Axes,
-        /// Keep reduced axes as size 1.
-        keepdims: bool,
-    },
-    /// The number of elements over axes, a rank-0 value (works for symbolic dimensions).
-    Numel {
-        /// Axes counted.
-        axes: Axes,
-    },
-    /// A range along one axis.
-    Slice {
-        /// The axis.
-        axis: usize,
-        /// First index kept.
-        start: usize,
-        /// Number of indices kept.
-        len: usize,
-    },
-    /// Embedding into zeros along one axis (the transpose of `Slice`).
-    Pad {
-        /// The axis.
-        axis: usize,
-        /// Where the input starts.
-        start: usize,
-        /// The output's extent along the axis.
-        total: usize,
-    },
-    /// Concatenation along one axis.
-    Concat {
-        /// The axis.
-        axis: usize,
-    },
+    /// An op that moves elements without arithmetic.
+    Structural(Structural),
+    /// A reduction over axes.
+    Reduce(Reduce),
     /// Elementwise ops fused into one pass over memory (made by the fusion pass after
     /// differentiation; it has no gradient rule).
     Fused(Arc<Fused<T>>),
+}
+
+/// An attribute of a call in the text form, as the parser reads it from the brackets:
+/// `sum[0, keepdims]`, `powi[-2]`, `slice[axis=1, start=0, len=2]`, `reshape[n, 3]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attr {
+    /// A number: an axis, a size, an exponent.
+    Int(usize),
+    /// A negative number.
+    NegInt(usize),
+    /// A name: a flag (`keepdims`, `ta`) or a symbolic dimension.
+    Name(String),
+    /// `key=value`, the value a whole number, negative for an axis counted from the last
+    /// (`axis=-1`).
+    Key(String, isize),
+}
+
+impl std::fmt::Display for Attr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Attr::Int(n) => write!(f, "`{n}`"),
+            Attr::NegInt(n) => write!(f, "`-{n}`"),
+            Attr::Name(n) => write!(f, "`{n}`"),
+            Attr::Key(k, v) => write!(f, "`{k}={v}`"),
+        }
+    }
+}
+
+/// `[1, 0]`: a list of numbers in brackets.
+fn fmt_list(v: &[usize]) -> String {
+    let items: Vec<String> = v.iter().map(|a| a.to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// An attribute that must be an axis number, `n` or `-n` (counted from the last), resolved
+/// against the input's rank.
+fn attr_axis(name: &str, a: &Attr, rank: usize) -> Result<usize, String> {
+    let axis = match a {
+        Attr::Int(n) => Axis::new(false, *n),
+        Attr::NegInt(n) => Axis::new(true, *n),
+        other => {
+            return Err(format!(
+                "`{name}` takes axis numbers in brackets, found {other}"
+            ))
+        }
+    };
+    axis.resolve(rank).map_err(|e| format!("`{name}`: {e}"))
+}
+
+/// Attributes that must all be axis numbers.
+fn attr_axes(name: &str, attrs: &[Attr], rank: usize) -> Result<Axes, String> {
+    attrs.iter().map(|a| attr_axis(name, a, rank)).collect()
+}
+
+/// The value of `key=` taken as an axis (`axis=-1` is the last), resolved against `rank`.
+fn key_axis(name: &str, v: isize, rank: usize) -> Result<usize, String> {
+    Axis::from(v)
+        .resolve(rank)
+        .map_err(|e| format!("`{name}`: {e}"))
+}
+
+/// The value of `key=` taken as a size or an index: 0 or more.
+fn key_size(name: &str, key: &str, v: isize) -> Result<usize, String> {
+    usize::try_from(v)
+        .map_err(|_| format!("`{name}` takes `{key}=` of 0 or more, found `{key}={v}`"))
+}
+
+/// Attributes that must be exactly these `key=value` pairs, in any order.
+fn attr_keys<const N: usize>(
+    name: &str,
+    attrs: &[Attr],
+    keys: [&str; N],
+) -> Result<[isize; N], String> {
+    let mut got = [None; N];
+    for a in attrs {
+        match a {
+            Attr::Key(k, v) => match keys.iter().position(|key| key == k) {
+                Some(i) => got[i] = Some(*v),
+                None => return Err(format!("`{name}` has no attribute `{k}=`")),
+            },
+            other => {
+                return Err(format!(
+                    "`{name}` takes `key=value` attributes, found {other}"
+                ))
+            }
+        }
+    }
+    let mut out = [0; N];
+    for (i, k) in keys.iter().enumerate() {
+        out[i] = got[i].ok_or_else(|| format!("`{name}` needs the attribute `{k}=`"))?;
+    }
+    Ok(out)
 }
 
 impl<T: Scalar> Op<T> {
@@ -134,16 +285,8 @@ impl<T: Scalar> Op<T> {
             Op::Binary(b) => b.name(),
             Op::Where => "where",
             Op::MatMul { .. } => "matmul",
-            Op::Transpose(_) => "transpose",
-            Op::Reshape(_) => "reshape",
-            Op::BroadcastTo(_) => "broadcast_to",
-            Op::SumTo(_) => "sum_to",
-            Op::Sum { .. } => "sum",
-            Op::Max { .. } => "max",
-            Op::Numel { .. } => "numel",
-            Op::Slice { .. } => "slice",
-            Op::Pad { .. } => "pad",
-            Op::Concat { .. } => "concat",
+            Op::Structural(s) => s.name(),
+            Op::Reduce(r) => r.name(),
             Op::Fused(_) => "fused",
         }
     }
@@ -168,24 +311,9 @@ impl<T: Scalar> Op<T> {
             Op::Binary(_) => broadcast_shapes(ins[0], ins[1]),
             Op::Where => broadcast_shapes(&broadcast_shapes(ins[0], ins[1])?, ins[2]),
             Op::MatMul { ta, tb } => matmul::shape(ins[0], ins[1], *ta, *tb),
-            Op::Transpose(perm) => structural::transpose_shape(ins[0], perm),
-            Op::Reshape(to) => structural::reshape_shape(ins[0], to),
-            Op::BroadcastTo(to) => structural::broadcast_to_shape(ins[0], to),
-            Op::SumTo(to) => structural::sum_to_shape(ins[0], to),
-            Op::Sum { axes, keepdims } | Op::Max { axes, keepdims } => {
-                reduce::shape(ins[0], axes, *keepdims)
-            }
-            Op::Numel { axes } => reduce::shape(ins[0], axes, false).map(|_| SymShape::new()),
-            Op::Slice { axis, start, len } => structural::slice_shape(ins[0], *axis, *start, *len),
-            Op::Pad { axis, start, total } => structural::pad_shape(ins[0], *axis, *start, *total),
-            Op::Concat { axis } => structural::concat_shape(ins, *axis),
-            Op::Fused(f) => {
-                if ins.len() != f.inputs() {
-                    return Err(format!("takes {} operands, got {}", f.inputs(), ins.len()));
-                }
-                ins.iter()
-                    .try_fold(SymShape::new(), |acc, s| broadcast_shapes(&acc, s))
-            }
+            Op::Structural(s) => s.infer_shape(ins),
+            Op::Reduce(r) => r.infer_shape(ins),
+            Op::Fused(f) => f.infer_shape(ins),
         }
     }
 
@@ -193,11 +321,11 @@ impl<T: Scalar> Op<T> {
     pub fn arity(&self) -> Option<usize> {
         match self {
             Op::Input { .. } | Op::Param { .. } | Op::Const(_) => Some(0),
-            Op::Unary(_) | Op::Powi(_) => Some(1),
+            Op::Unary(_) | Op::Powi(_) | Op::Reduce(_) => Some(1),
             Op::Binary(_) | Op::MatMul { .. } => Some(2),
             Op::Where => Some(3),
-            Op::Concat { .. } | Op::Fused(_) => None,
-            _ => Some(1),
+            Op::Structural(s) => s.arity(),
+            Op::Fused(_) => None,
         }
     }
 
@@ -211,60 +339,12 @@ impl<T: Scalar> Op<T> {
                 unreachable!("leaves are not evaluated")
             }
             Op::Unary(u) => u.kernel(ins[0].data, out),
-            Op::Powi(n) => {
-                let n = *n;
-                crate::tensor::kernels::map_pieces(ins[0].data, out, |a, o| {
-                    elementwise::powi_slice(a, o, n)
-                })
-            }
-            Op::Binary(b) => {
-                let sa = Strided::broadcast(ins[0].data, ins[0].shape, out_shape);
-                let sb = Strided::broadcast(ins[1].data, ins[1].shape, out_shape);
-                b.kernel(&sa, &sb, out, out_shape)
-            }
-            Op::Where => {
-                let [c, a, b] =
-                    [0, 1, 2].map(|k| Strided::broadcast(ins[k].data, ins[k].shape, out_shape));
-                map3(out, out_shape, &c, &a, &b, |c, a, b| {
-                    if c != T::zero() {
-                        a
-                    } else {
-                        b
-                    }
-                })
-            }
+            Op::Powi(n) => elementwise::powi_eval(ins[0].data, out, *n),
+            Op::Binary(b) => b.eval(ins, out, out_shape),
+            Op::Where => elementwise::where_eval(ins, out, out_shape),
             Op::MatMul { ta, tb } => matmul::eval(ins[0], ins[1], *ta, *tb, out, out_shape),
-            Op::Transpose(perm) => {
-                crate::tensor::kernels::transpose(ins[0].data, ins[0].shape, perm, out)
-            }
-            Op::Reshape(_) => out.copy_from_slice(ins[0].data),
-            Op::BroadcastTo(_) => structural::broadcast_to_eval(ins[0], out, out_shape),
-            Op::SumTo(_) => reduce::sum_eval(ins[0], out, out_shape),
-            Op::Sum { axes, .. } => {
-                reduce::sum_eval(ins[0], out, &reduce::keep_shape(ins[0].shape, axes))
-            }
-            Op::Max { axes, .. } => {
-                reduce::max_eval(ins[0], out, &reduce::keep_shape(ins[0].shape, axes))
-            }
-            Op::Numel { axes } => {
-                out[0] =
-                    T::from_f64(axes.iter().map(|&a| ins[0].shape[a]).product::<usize>() as f64)
-            }
-            Op::Slice { axis, start, len } => {
-                crate::tensor::kernels::slice(ins[0].data, ins[0].shape, *axis, *start, *len, out)
-            }
-            Op::Pad { axis, start, .. } => {
-                out.fill(T::zero());
-                crate::tensor::kernels::place(
-                    ins[0].data,
-                    ins[0].shape,
-                    *axis,
-                    *start,
-                    out,
-                    out_shape,
-                )
-            }
-            Op::Concat { axis } => structural::concat_eval(ins, *axis, out, out_shape),
+            Op::Structural(s) => s.eval(ins, out, out_shape),
+            Op::Reduce(r) => r.eval(ins, out),
             Op::Fused(f) => f.eval(ins, out, out_shape, None),
         }
     }
@@ -292,31 +372,89 @@ impl<T: Scalar> Op<T> {
             Op::MatMul { ta, tb } => {
                 out.extend(matmul::vjp(x[0], x[1], *ta, *tb, gy, [needs[0], needs[1]]))
             }
-            Op::Transpose(perm) => out.push(Some(structural::transpose_vjp(perm, gy))),
-            Op::Reshape(_) => out.push(Some(gy.reshape(x[0].shape()))),
-            Op::BroadcastTo(_) => out.push(Some(gy.sum_to(x[0].shape()))),
-            Op::SumTo(_) => out.push(Some(gy.broadcast_to(x[0].shape()))),
-            Op::Sum { axes, keepdims } => {
-                out.push(Some(reduce::sum_vjp(x[0], axes, *keepdims, gy)))
-            }
-            Op::Max { axes, keepdims } => {
-                out.push(Some(reduce::max_vjp(x[0], y, axes, *keepdims, gy)))
-            }
-            Op::Numel { .. } => out.push(None),
-            Op::Slice { axis, start, .. } => {
-                let total = structural::fixed_dim(&x[0].shape(), *axis);
-                out.push(Some(gy.pad(*axis, *start, total)))
-            }
-            Op::Pad { axis, start, .. } => {
-                let len = structural::fixed_dim(&x[0].shape(), *axis);
-                out.push(Some(gy.slice(*axis, *start, *start + len)))
-            }
-            Op::Concat { axis } => out.extend(structural::concat_vjp(x, *axis, gy, needs)),
+            Op::Structural(s) => out.extend(s.vjp(x, gy, needs)),
+            Op::Reduce(r) => out.push(r.vjp(x[0], y, gy)),
             Op::Fused(_) => panic!(
                 "symgrad: fused nodes are made after differentiation and have no gradient rule"
             ),
         }
         out
+    }
+
+    /// The call as the text form prints it, with its attributes: `sum[0, keepdims]`,
+    /// `matmul[tb]`, `reshape[n, 3]` (`shape` prints a shape with its symbols' names).
+    /// Leaves print as their name (the printer writes them its own way).
+    pub fn call_head(&self, shape: &dyn Fn(&[Dim]) -> String) -> String {
+        match self {
+            Op::Powi(n) => elementwise::powi_call_head(*n),
+            Op::MatMul { ta, tb } => matmul::call_head(*ta, *tb),
+            Op::Structural(s) => s.call_head(shape),
+            Op::Reduce(r) => r.call_head(),
+            Op::Fused(f) => format!("fused{{{}}}", f.describe()),
+            op => op.name().to_string(),
+        }
+    }
+
+    /// The primitive op a call of the text form names, from its bracketed attributes:
+    /// `None` if no family has that name. `rank` is the first argument's rank (`sum` without
+    /// axes sums them all, `transpose` without a permutation reverses them, a negative axis
+    /// counts from the last); `symbol` gives the id of a named dimension.
+    pub fn from_call(
+        name: &str,
+        attrs: Option<&[Attr]>,
+        rank: usize,
+        symbol: &mut dyn FnMut(&str) -> SymId,
+    ) -> Option<Result<Self, String>> {
+        if let Some(op) = elementwise::from_call(name, attrs) {
+            return Some(op);
+        }
+        if name == "matmul" {
+            return Some(matmul::from_call(attrs).map(|(ta, tb)| Op::MatMul { ta, tb }));
+        }
+        if let Some(s) = Structural::from_call(name, attrs, rank, symbol) {
+            return Some(s.map(Op::Structural));
+        }
+        Reduce::from_call(name, attrs, rank).map(|r| r.map(Op::Reduce))
+    }
+
+    /// Hashes the op's attributes (and a leaf's identity), for hash-consing: equal ops
+    /// ([`Op::same`]) hash equally.
+    pub fn hash_attrs<H: Hasher>(&self, h: &mut H) {
+        self.name().hash(h);
+        match self {
+            Op::Input { name } => name.hash(h),
+            Op::Param { id, .. } => id.0.hash(h),
+            Op::Const(t) => {
+                t.shape().hash(h);
+                for v in t.data() {
+                    v.to_f64_lossless().to_bits().hash(h);
+                }
+            }
+            Op::Unary(u) => u.hash(h),
+            Op::Powi(n) => n.hash(h),
+            Op::Binary(b) => b.hash(h),
+            Op::Where => {}
+            Op::MatMul { ta, tb } => (ta, tb).hash(h),
+            Op::Structural(s) => s.hash(h),
+            Op::Reduce(r) => r.hash(h),
+            Op::Fused(f) => (Arc::as_ptr(f) as usize).hash(h),
+        }
+    }
+
+    /// Whether two ops are the same op with the same attributes; constants compare bit for
+    /// bit (so `-0.0` and `0.0` stay apart, and a NaN constant equals itself), fused nodes by
+    /// identity.
+    pub fn same(&self, other: &Op<T>) -> bool {
+        match (self, other) {
+            (Op::Const(x), Op::Const(y)) => {
+                x.shape() == y.shape()
+                    && x.data().iter().zip(y.data()).all(|(p, q)| {
+                        p.to_f64_lossless().to_bits() == q.to_f64_lossless().to_bits()
+                    })
+            }
+            (Op::Fused(x), Op::Fused(y)) => Arc::ptr_eq(x, y),
+            _ => self == other,
+        }
     }
 }
 
@@ -342,4 +480,27 @@ pub fn broadcast_shapes(a: &[Dim], b: &[Dim]) -> Result<SymShape, String> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mistake caught: `same` taking two constants of one shape for the same node (so
+    /// that hash-consing would merge 2 and 3 if their keys ever collided), or merging -0.0
+    /// with 0.0, or a NaN constant with nothing. Mutation R3 of the rewrite tests: the
+    /// key hashes the values, so only a direct test of `same` sees it.
+    #[test]
+    fn same_compares_constants_bit_for_bit() {
+        let c = |v: f64| Op::<f64>::Const(Tensor::scalar(v));
+        assert!(c(2.0).same(&c(2.0)));
+        assert!(!c(2.0).same(&c(3.0)));
+        assert!(!c(0.0).same(&c(-0.0)));
+        assert!(c(f64::NAN).same(&c(f64::NAN)));
+        let v = |d: Vec<f64>| Op::<f64>::Const(Tensor::from_vec([2], d));
+        assert!(!v(vec![1.0, 2.0]).same(&v(vec![1.0, 5.0])));
+        assert!(!c(1.0).same(&v(vec![1.0, 1.0])));
+        let s = |axis| Op::<f64>::Structural(Structural::Concat { axis });
+        assert!(s(0).same(&s(0)) && !s(0).same(&s(1)));
+    }
 }

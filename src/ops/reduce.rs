@@ -1,14 +1,157 @@
-//! Reductions: `sum` and `max` over chosen axes, `numel`, and the sum back to a broadcast
-//! shape (`sum_to`, whose kernel is `sum`'s).
+//! The reduction family: `sum`, `max` and `min` over chosen axes, and `numel` (the number of
+//! elements over axes, a rank-0 value that works for symbolic dimensions). Each op's name,
+//! shape rule, kernel call, vjp, printed and parsed attributes are here ([`Reduce`]); the
+//! sum kernel also serves `sum_to` (structural family).
 
-use super::Axes;
+use super::{Attr, Axes};
 use crate::graph::{Dim, Expr, SymShape};
 use crate::tensor::kernels::reduce_into;
 use crate::tensor::{Shape, TensorRef};
 use crate::Scalar;
 
-/// Shape rule for `sum`, `max` (and, with `keepdims = false`, the axes check of `numel`).
-pub fn shape(x: &[Dim], axes: &[usize], keepdims: bool) -> Result<SymShape, String> {
+/// An op of the reduction family, with its attributes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reduce {
+    /// Sum over axes.
+    Sum {
+        /// Axes summed.
+        axes: Axes,
+        /// Keep summed axes as size 1.
+        keepdims: bool,
+    },
+    /// Maximum over axes.
+    Max {
+        /// Axes reduced.
+        axes: Axes,
+        /// Keep reduced axes as size 1.
+        keepdims: bool,
+    },
+    /// Minimum over axes.
+    Min {
+        /// Axes reduced.
+        axes: Axes,
+        /// Keep reduced axes as size 1.
+        keepdims: bool,
+    },
+    /// The number of elements over axes, a rank-0 value (works for symbolic dimensions).
+    Numel {
+        /// Axes counted.
+        axes: Axes,
+    },
+}
+
+impl Reduce {
+    /// The op's name, as printed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reduce::Sum { .. } => "sum",
+            Reduce::Max { .. } => "max",
+            Reduce::Min { .. } => "min",
+            Reduce::Numel { .. } => "numel",
+        }
+    }
+
+    /// The shape rule.
+    pub fn infer_shape(&self, ins: &[&[Dim]]) -> Result<SymShape, String> {
+        match self {
+            Reduce::Sum { axes, keepdims }
+            | Reduce::Max { axes, keepdims }
+            | Reduce::Min { axes, keepdims } => shape(ins[0], axes, *keepdims),
+            Reduce::Numel { axes } => shape(ins[0], axes, false).map(|_| SymShape::new()),
+        }
+    }
+
+    /// The kernel call.
+    pub fn eval<T: Scalar>(&self, ins: &[TensorRef<'_, T>], out: &mut [T]) {
+        let x = ins[0];
+        match self {
+            Reduce::Sum { axes, .. } => sum_eval(x, out, &keep_shape(x.shape, axes)),
+            Reduce::Max { axes, .. } => max_eval(x, out, &keep_shape(x.shape, axes)),
+            Reduce::Min { axes, .. } => min_eval(x, out, &keep_shape(x.shape, axes)),
+            Reduce::Numel { axes } => {
+                out[0] = T::from_f64(axes.iter().map(|&a| x.shape[a]).product::<usize>() as f64)
+            }
+        }
+    }
+
+    /// The vector-Jacobian rule (none for `numel`, a function of the shape alone).
+    pub fn vjp<'g, T: Scalar>(
+        &self,
+        x: Expr<'g, T>,
+        y: Expr<'g, T>,
+        gy: Expr<'g, T>,
+    ) -> Option<Expr<'g, T>> {
+        match self {
+            Reduce::Sum { axes, keepdims } => Some(sum_vjp(x, axes, *keepdims, gy)),
+            Reduce::Max { axes, keepdims } | Reduce::Min { axes, keepdims } => {
+                Some(extremum_vjp(x, y, axes, *keepdims, gy))
+            }
+            Reduce::Numel { .. } => None,
+        }
+    }
+
+    /// The call as printed: `sum[0, keepdims]`, `numel[1]`.
+    pub fn call_head(&self) -> String {
+        match self {
+            Reduce::Sum { axes, keepdims }
+            | Reduce::Max { axes, keepdims }
+            | Reduce::Min { axes, keepdims } => {
+                let mut items: Vec<String> = axes.iter().map(|a| a.to_string()).collect();
+                if *keepdims {
+                    items.push("keepdims".into());
+                }
+                format!("{}[{}]", self.name(), items.join(", "))
+            }
+            Reduce::Numel { axes } => format!("numel{}", super::fmt_list(axes)),
+        }
+    }
+
+    /// The op a call of the text form names (`None` if the name is not of this family).
+    /// `sum`, `max` and `min` take axes and `keepdims` (no brackets: every axis of an input of
+    /// rank `rank`); `numel` takes axes. A negative axis counts from the last (`sum[-1]`).
+    pub fn from_call(
+        name: &str,
+        attrs: Option<&[Attr]>,
+        rank: usize,
+    ) -> Option<Result<Self, String>> {
+        let op = match name {
+            "sum" | "max" | "min" => {
+                let mut axes = Axes::new();
+                let mut keepdims = false;
+                for a in attrs.unwrap_or(&[]) {
+                    match a {
+                        Attr::Int(_) | Attr::NegInt(_) => match super::attr_axis(name, a, rank) {
+                            Ok(axis) => axes.push(axis),
+                            Err(e) => return Some(Err(e)),
+                        },
+                        Attr::Name(k) if k == "keepdims" => keepdims = true,
+                        other => {
+                            return Some(Err(format!(
+                                "`{name}` takes axes and `keepdims` in brackets, found {other}"
+                            )))
+                        }
+                    }
+                }
+                if attrs.is_none() {
+                    axes = (0..rank).collect();
+                }
+                Ok(match name {
+                    "sum" => Reduce::Sum { axes, keepdims },
+                    "max" => Reduce::Max { axes, keepdims },
+                    _ => Reduce::Min { axes, keepdims },
+                })
+            }
+            "numel" => super::attr_axes(name, attrs.unwrap_or(&[]), rank)
+                .map(|axes| Reduce::Numel { axes }),
+            _ => return None,
+        };
+        Some(op)
+    }
+}
+
+/// Shape rule for `sum`, `max`, `min` (and, with `keepdims = false`, the axes check of
+/// `numel`).
+fn shape(x: &[Dim], axes: &[usize], keepdims: bool) -> Result<SymShape, String> {
     for (i, &a) in axes.iter().enumerate() {
         if a >= x.len() {
             return Err(format!("axis {a} out of range for rank {}", x.len()));
@@ -28,7 +171,7 @@ pub fn shape(x: &[Dim], axes: &[usize], keepdims: bool) -> Result<SymShape, Stri
 }
 
 /// The input's shape with every reduced axis set to 1.
-pub fn keep_shape(x: &[usize], axes: &[usize]) -> Shape {
+fn keep_shape(x: &[usize], axes: &[usize]) -> Shape {
     x.iter()
         .enumerate()
         .map(|(i, &d)| if axes.contains(&i) { 1 } else { d })
@@ -41,9 +184,20 @@ pub fn sum_eval<T: Scalar>(x: TensorRef<'_, T>, out: &mut [T], keep: &[usize]) {
 }
 
 /// `out = max of x` down to `keep`; NaN propagates.
-pub fn max_eval<T: Scalar>(x: TensorRef<'_, T>, out: &mut [T], keep: &[usize]) {
+fn max_eval<T: Scalar>(x: TensorRef<'_, T>, out: &mut [T], keep: &[usize]) {
     reduce_into(x.data, x.shape, out, keep, T::neg_infinity(), |a, b| {
         if b > a || b.is_nan() {
+            b
+        } else {
+            a
+        }
+    });
+}
+
+/// `out = min of x` down to `keep`; NaN propagates.
+fn min_eval<T: Scalar>(x: TensorRef<'_, T>, out: &mut [T], keep: &[usize]) {
+    reduce_into(x.data, x.shape, out, keep, T::infinity(), |a, b| {
+        if b < a || b.is_nan() {
             b
         } else {
             a
@@ -59,7 +213,7 @@ fn keep_sym(x: &[Dim], axes: &[usize]) -> SymShape {
 }
 
 /// `sum` vjp: d/dx sum(x) = 1, so `gx = broadcast(gy)` (with the reduced axes restored).
-pub fn sum_vjp<'g, T: Scalar>(
+fn sum_vjp<'g, T: Scalar>(
     x: Expr<'g, T>,
     axes: &Axes,
     keepdims: bool,
@@ -74,9 +228,9 @@ pub fn sum_vjp<'g, T: Scalar>(
     g.broadcast_to(xs)
 }
 
-/// `max` vjp: the cotangent goes to the maximal elements, shared equally between ties:
-/// `gx = [x == y] / count([x == y]) * gy`.
-pub fn max_vjp<'g, T: Scalar>(
+/// `max` and `min` vjp: the cotangent goes to the elements equal to the extremum, shared
+/// equally between ties (as JAX does): `gx = [x == y] / count([x == y]) * gy`.
+fn extremum_vjp<'g, T: Scalar>(
     x: Expr<'g, T>,
     y: Expr<'g, T>,
     axes: &Axes,

@@ -10,8 +10,8 @@ use std::ops::ControlFlow;
 
 use super::linesearch::{LineSearch, MoreThuente, Rasmussen};
 use super::{
-    all_finite, dot, Best, Callback, Counted, FnObjective, IterRecord, LineSearchFailure, Norm,
-    Objective, Probe, Report, Stop, StopReason, Tally,
+    all_finite, dot, history_capacity, Best, Callback, Counted, FnObjective, IterRecord,
+    LineSearchFailure, Norm, Objective, Probe, Report, Stop, StopReason, Tally,
 };
 use crate::Scalar;
 
@@ -161,6 +161,9 @@ impl<'c, T: Scalar> NonlinearCg<'c, T> {
                 "value at x0"
             };
             return tally.report(StopReason::NonFinite { what }, f, f64::NAN, &obj);
+        }
+        if self.keep_history {
+            tally.history.reserve(history_capacity(self.stop.max_iter));
         }
         let mut gnorm = self.stop.grad_norm.of(&g);
         for (di, &gi) in d.iter_mut().zip(&g) {
@@ -332,6 +335,8 @@ pub fn minimize_m<T: Scalar, O: Objective<T> + ?Sized>(
             &obj,
         );
     }
+    // At most one iteration per line search (and per evaluation): no push below allocates.
+    tally.history.reserve(history_capacity(limit));
     for (si, &gi) in s.iter_mut().zip(&df0) {
         *si = -gi;
     }

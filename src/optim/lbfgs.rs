@@ -8,8 +8,8 @@ use std::ops::ControlFlow;
 
 use super::linesearch::{LineSearch, MoreThuente};
 use super::{
-    all_finite, axpy, dot, Callback, Counted, IterRecord, LineSearchFailure, Objective, Probe,
-    Report, Stop, StopReason, Tally,
+    all_finite, axpy, dot, history_capacity, Callback, Counted, IterRecord, LineSearchFailure,
+    Objective, Probe, Report, Stop, StopReason, Tally,
 };
 use crate::Scalar;
 
@@ -93,6 +93,9 @@ impl<'c, T: Scalar> Lbfgs<'c, T> {
                 f64::NAN,
                 &obj,
             );
+        }
+        if self.keep_history {
+            tally.history.reserve(history_capacity(self.stop.max_iter));
         }
         let mut gnorm = self.stop.grad_norm.of(&g);
         let mut retried = false;

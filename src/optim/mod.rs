@@ -167,9 +167,9 @@ impl<'a, T: Scalar> CompiledObjective<'a, T> {
     pub fn new(f: &'a mut Function<T>, inputs: &[TensorRef<'a, T>]) -> Result<Self> {
         f.check_inputs(inputs)?;
         if !f.has_gradient() {
-            return Err(crate::Error::GradCheck(
-                "the objective needs a function compiled with a flat gradient".into(),
-            ));
+            return Err(crate::Error::NoGradient {
+                needed_by: "a compiled objective",
+            });
         }
         Ok(CompiledObjective {
             f,
@@ -325,6 +325,29 @@ pub enum StopReason {
     Callback,
 }
 
+impl StopReason {
+    /// The reason's name without its values, as reports count them: `MaxLineSearches`,
+    /// `LineSearchFailed`, ...
+    ///
+    /// ```
+    /// use symgrad::optim::StopReason;
+    /// assert_eq!(StopReason::MaxIterations(100).name(), "MaxIterations");
+    /// assert_eq!(StopReason::Callback.name(), "Callback");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            StopReason::GradientNorm { .. } => "GradientNorm",
+            StopReason::RelativeDecrease { .. } => "RelativeDecrease",
+            StopReason::MaxIterations(_) => "MaxIterations",
+            StopReason::MaxEvaluations(_) => "MaxEvaluations",
+            StopReason::MaxLineSearches(_) => "MaxLineSearches",
+            StopReason::LineSearchFailed(_) => "LineSearchFailed",
+            StopReason::NonFinite { .. } => "NonFinite",
+            StopReason::Callback => "Callback",
+        }
+    }
+}
+
 /// One iteration of a minimizer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct IterRecord {
@@ -428,6 +451,14 @@ impl Tally {
             history: self.history,
         }
     }
+}
+
+/// The iterations a history is reserved for at a run's start, when at most `limit` (0: no
+/// limit) can be made: all of them up to 4096, so that a bounded run allocates nothing per
+/// iteration; an unbounded one grows its history by doubling (about log2(iterations)
+/// allocations in all).
+pub(crate) fn history_capacity(limit: usize) -> usize {
+    limit.min(4096)
 }
 
 /// A callback after every iteration; `ControlFlow::Break(())` stops the run.

@@ -185,7 +185,7 @@ impl<T: Scalar> Momentum<T> {
         } else {
             Vec::new()
         };
-        let mut history = Vec::new();
+        let mut history = Vec::with_capacity(super::history_capacity(epochs));
         let (mut evals, mut f0, mut f_last) = (0usize, f64::NAN, f64::NAN);
         for epoch in 0..epochs {
             let mut sum = 0.0;

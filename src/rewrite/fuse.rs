@@ -16,7 +16,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::graph::{Graph, NodeId, Origin};
-use crate::ops::{Arg, Fused, FusedOp, Op};
+use crate::ops::{Arg, Fused, FusedOp, Op, Structural};
 use crate::Scalar;
 
 /// The rule name fused nodes carry as their origin.
@@ -117,7 +117,7 @@ pub fn fuse<T: Scalar>(
                             // A broadcast operand is read through strides instead: the
                             // fused kernel broadcasts, so the copy is not needed.
                             let i = match &src.node(i).op {
-                                Op::BroadcastTo(_) => src.node(i).inputs[0],
+                                Op::Structural(Structural::BroadcastTo(_)) => src.node(i).inputs[0],
                                 _ => i,
                             };
                             let k = ext.iter().position(|&x| x == i).unwrap_or_else(|| {

@@ -96,7 +96,7 @@ pub struct Stage {
 
 /// What a rewrite run did: its stages and the totals per rule.
 #[derive(Clone, Debug, Default)]
-pub struct Report {
+pub struct StageLog {
     /// The stages in the order they ran.
     pub stages: Vec<Stage>,
     /// Total firings per rule.
@@ -109,10 +109,10 @@ pub struct Report {
     pub record: bool,
 }
 
-impl Report {
+impl StageLog {
     /// A report that records each stage's graph (for `explain`).
     pub fn recording() -> Self {
-        Report {
+        StageLog {
             record: true,
             ..Self::default()
         }
@@ -269,11 +269,11 @@ fn fit<T: Scalar>(g: &Graph<T>, r: NodeId, shape: &[crate::graph::Dim]) -> Optio
 /// Runs the phases at `level` on what `roots` need, to a fixed point, recording a stage
 /// per pass into `report` (stage names are prefixed with `prefix`). Returns the rewritten
 /// graph and roots. At [`Level::None`] the graph is copied as is.
-pub fn optimize<T: Scalar>(
+pub fn run_phases<T: Scalar>(
     src: &Graph<T>,
     roots: &[NodeId],
     level: Level,
-    report: &mut Report,
+    report: &mut StageLog,
     prefix: &str,
 ) -> (Graph<T>, Vec<NodeId>) {
     if level == Level::None {

@@ -5,7 +5,7 @@
 
 use super::{Phase, Rule};
 use crate::graph::{Dim, Graph, NodeId};
-use crate::ops::{Binary, Op, Unary};
+use crate::ops::{Binary, Op, Reduce, Structural, Unary};
 use crate::tensor::{numel, Tensor, TensorRef};
 use crate::Scalar;
 
@@ -33,7 +33,7 @@ pub fn phases<T: Scalar>() -> Vec<Phase<T>> {
                 Rule { name: "powi_one", doc: "x^1 → x", exact: true, apply: powi_one },
                 Rule { name: "pow_half", doc: "x ^ 0.5 → sqrt(x), x ^ -0.5 → 1 / sqrt(x) (they differ from pow at -0 and -∞ only)", exact: false, apply: pow_half },
                 Rule { name: "pow_integer", doc: "x ^ n, n an integer constant (at most 8 either way: the error of powi grows with n) → powi[n](x): multiplications instead of a call to pow per element", exact: false, apply: pow_integer },
-                Rule { name: "exp_log", doc: "exp(log x) → x (x > 0)", exact: false, apply: exp_log },
+                Rule { name: "exp_log", doc: "exp(log x) → x · where(x >= 0, 1, nan): x where log is defined, NaN below 0 in value and gradient as in the literal graph (at x = 0 the gradient is 1, where the literal's is 0 · ∞ = NaN)", exact: false, apply: exp_log },
                 Rule { name: "log_exp", doc: "log(exp x) → x", exact: false, apply: log_exp },
                 Rule { name: "mul_reciprocal", doc: "(1 / a) · b → b / a, b · (1 / a) → b / a", exact: false, apply: mul_reciprocal },
                 Rule { name: "transpose_transpose", doc: "transpose(transpose(x, p), q) → transpose(x, p∘q), or x", exact: true, apply: transpose_transpose },
@@ -102,7 +102,7 @@ fn const_value<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<f64> {
                 .all(|v| v.to_f64_lossless().to_bits() == first.to_f64_lossless().to_bits())
                 .then(|| first.to_f64_lossless())
         }
-        Op::BroadcastTo(_) => const_value(g, n.inputs[0]),
+        Op::Structural(Structural::BroadcastTo(_)) => const_value(g, n.inputs[0]),
         _ => None,
     }
 }
@@ -228,8 +228,11 @@ fn pow_half<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     }
 }
 
+/// `exp(log x)` is `x` only where `log x` is defined: the factor keeps the literal graph's
+/// NaN below 0, in the value and, since the gradient of `x · k` is `k`, in the gradient.
 fn exp_log<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
-    unary_of(g, unary_of(g, id, Unary::Exp)?, Unary::Log)
+    let x = e(g, unary_of(g, unary_of(g, id, Unary::Exp)?, Unary::Log)?);
+    Some((x * x.ge(0.0).select(1.0, f64::NAN)).id())
 }
 
 fn log_exp<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
@@ -251,12 +254,16 @@ fn mul_reciprocal<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
 fn transpose_transpose<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     let (q, inner) = {
         let n = g.node(id);
-        let Op::Transpose(q) = &n.op else { return None };
+        let Op::Structural(Structural::Transpose(q)) = &n.op else {
+            return None;
+        };
         (q.clone(), n.inputs[0])
     };
     let (p, x) = {
         let n = g.node(inner);
-        let Op::Transpose(p) = &n.op else { return None };
+        let Op::Structural(Structural::Transpose(p)) = &n.op else {
+            return None;
+        };
         (p.clone(), n.inputs[0])
     };
     // Output axis d of the outer is its input axis q[d], which is x's axis p[q[d]].
@@ -271,7 +278,9 @@ fn transpose_transpose<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
 fn same_shape<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     let n = g.node(id);
     match &n.op {
-        Op::Reshape(_) | Op::BroadcastTo(_) | Op::SumTo(_) => {
+        Op::Structural(Structural::Reshape(_))
+        | Op::Structural(Structural::BroadcastTo(_))
+        | Op::Structural(Structural::SumTo(_)) => {
             let x = n.inputs[0];
             (g.node(x).shape == n.shape).then_some(x)
         }
@@ -283,11 +292,11 @@ fn sum_of_broadcast<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     let (shape, src) = {
         let n = g.node(id);
         let all_axes = match &n.op {
-            Op::Sum {
+            Op::Reduce(Reduce::Sum {
                 axes,
                 keepdims: false,
-            } => axes.len() == g.node(n.inputs[0]).shape.len(),
-            Op::SumTo(_) => true,
+            }) => axes.len() == g.node(n.inputs[0]).shape.len(),
+            Op::Structural(Structural::SumTo(_)) => true,
             _ => false,
         };
         if !all_axes {
@@ -297,7 +306,7 @@ fn sum_of_broadcast<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     };
     let (bshape, x) = {
         let b = g.node(src);
-        let Op::BroadcastTo(_) = &b.op else {
+        let Op::Structural(Structural::BroadcastTo(_)) = &b.op else {
             return None;
         };
         (b.shape.clone(), b.inputs[0])
@@ -336,7 +345,9 @@ fn matmul_transpose<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     };
     let swapped = |x: NodeId| -> Option<NodeId> {
         let n = g.node(x);
-        let Op::Transpose(p) = &n.op else { return None };
+        let Op::Structural(Structural::Transpose(p)) = &n.op else {
+            return None;
+        };
         let r = p.len();
         let last_two =
             r >= 2 && (0..r - 2).all(|i| p[i] == i) && p[r - 2] == r - 1 && p[r - 1] == r - 2;
@@ -481,14 +492,15 @@ fn fold_constants<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
 fn fold_numel<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
     let count = {
         let n = g.node(id);
-        let Op::Numel { axes } = &n.op else {
+        let Op::Reduce(Reduce::Numel { axes }) = &n.op else {
             return None;
         };
         let x = g.node(n.inputs[0]);
         let mut count = 1usize;
         for &a in axes {
             match x.shape[a] {
-                Dim::Fixed(k) => count *= k,
+                // Left unfolded if it overflows: the planner refuses such a shape.
+                Dim::Fixed(k) => count = usize::checked_mul(count, k)?,
                 Dim::Sym(_) => return None,
             }
         }

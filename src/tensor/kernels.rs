@@ -680,10 +680,169 @@ mod tests {
         assert_eq!(all.first(), Some(&Simd::Baseline));
         assert_eq!(all.last(), Some(&Simd::widest()));
         assert!(Simd::detected() <= Simd::widest());
-        // Asking for more than the processor has runs what it has (safe), same result.
+        // Asking for more than the processor has runs what it has (safe). `fold_lanes` is
+        // inlined into the closure, so it is compiled at each level here.
         let xs: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.1).sin()).collect();
-        let sum = |s: Simd| vectorized_for(s, || xs.iter().map(|x| x * x).sum::<f64>());
-        assert_eq!(sum(Simd::Avx512).to_bits(), sum(Simd::Baseline).to_bits());
+        let sum = |s: Simd| vectorized_for(s, || fold_lanes(&xs, 0.0, |a, b| a + b)).to_bits();
+        for s in [Simd::Avx2, Simd::Avx512] {
+            assert_eq!(sum(s), sum(Simd::Baseline), "{}", s.name());
+        }
+    }
+
+    /// The outputs of the library's maps and reductions, as (what, bit patterns): every
+    /// binary op's kernel (`map2`, same shape and broadcast), `where`'s `map3`, `transpose`
+    /// and `slice` (`map1`), the sum and NaN-propagating max that `sum` and `max` pass to
+    /// `reduce_into` over every axis set (row folds, column folds, bands), `reduce_all`, and
+    /// `fold_columns`; small and above [`PARALLEL_MIN`].
+    fn map_and_reduce_outputs<T: Scalar>() -> Vec<(String, Vec<u64>)> {
+        let mut outs = Vec::new();
+        let bits =
+            |v: &[T]| -> Vec<u64> { v.iter().map(|x| x.to_f64_lossless().to_bits()).collect() };
+        let val = |i: usize, salt: usize| {
+            T::from_f64((((i * 7919 + salt * 104_729) % 2003) as f64 / 173.0 - 5.5) * 1.37)
+        };
+        // [8, 4096] is PARALLEL_MIN elements: the parallel paths run (as [8, 4, 1024], the
+        // band of kept columns splits for up to 16 threads, the row folds too).
+        for shape in [[7usize, 36], [8, 4096]] {
+            let n = shape[0] * shape[1];
+            let a: Vec<T> = (0..n).map(|i| val(i, 1)).collect();
+            let b: Vec<T> = (0..n).map(|i| val(i, 2)).collect();
+            let row: Vec<T> = (0..shape[1]).map(|i| val(i, 3)).collect();
+            let mut out = vec![T::zero(); n];
+            for &op in crate::ops::Binary::ALL {
+                let sa = Strided::broadcast(&a, &shape, &shape);
+                op.kernel(
+                    &sa,
+                    &Strided::broadcast(&b, &shape, &shape),
+                    &mut out,
+                    &shape,
+                );
+                outs.push((format!("{} {shape:?}", op.name()), bits(&out)));
+                op.kernel(
+                    &sa,
+                    &Strided::broadcast(&row, &shape[1..], &shape),
+                    &mut out,
+                    &shape,
+                );
+                outs.push((format!("{} {shape:?} by a row", op.name()), bits(&out)));
+            }
+            map3(
+                &mut out,
+                &shape,
+                &Strided::broadcast(&b, &shape, &shape),
+                &Strided::broadcast(&a, &shape, &shape),
+                &Strided::broadcast(&row, &shape[1..], &shape),
+                |c, a, b| if c != T::zero() { a } else { b },
+            );
+            outs.push((format!("where {shape:?}"), bits(&out)));
+            transpose(&a, &shape, &[1, 0], &mut out);
+            outs.push((format!("transpose {shape:?}"), bits(&out)));
+            let mut part = vec![T::zero(); shape[0] * 5];
+            slice(&a, &shape, 1, 3, 5, &mut part);
+            outs.push((format!("slice {shape:?}"), bits(&part)));
+            let max = |a: T, b: T| if b > a || b.is_nan() { b } else { a };
+            let x3 = [shape[0], 4, shape[1] / 4];
+            for keep in [
+                [1, 4, x3[2]],
+                [x3[0], 1, x3[2]],
+                [x3[0], 4, 1],
+                [1, 1, x3[2]],
+                [x3[0], 1, 1],
+                [1, 4, 1],
+            ] {
+                let mut s = vec![T::zero(); keep.iter().product()];
+                reduce_into(&a, &x3, &mut s, &keep, T::zero(), |a, b| a + b);
+                outs.push((format!("sum {x3:?} to {keep:?}"), bits(&s)));
+                reduce_into(&a, &x3, &mut s, &keep, T::neg_infinity(), max);
+                outs.push((format!("max {x3:?} to {keep:?}"), bits(&s)));
+            }
+            outs.push((
+                format!("sum all {shape:?}"),
+                bits(&[reduce_all(&a, T::zero(), |a, b| a + b)]),
+            ));
+            outs.push((
+                format!("max all {shape:?}"),
+                bits(&[reduce_all(&a, T::neg_infinity(), max)]),
+            ));
+            let mut cols = vec![T::zero(); shape[1]];
+            fold_columns(&a, shape[1], &mut cols, T::zero(), |a, b| a + b);
+            outs.push((format!("fold_columns {shape:?}"), bits(&cols)));
+        }
+        outs
+    }
+
+    // Mistake caught: a map or reduction whose result depends on the vector instructions it
+    // was compiled for (a contraction into FMAs, a reordered sum), which the docs rule out
+    // ("Every level gives the same bits"). The kernels read their level once per process
+    // (`Simd::detected`), so each level this processor has runs in a child process of this
+    // test binary with `SYMGRAD_SIMD` set; the children print their outputs' bits and the
+    // digests must agree. (A closure compiled here at two levels would test the compiler,
+    // not these kernels.)
+    #[test]
+    fn maps_and_reductions_give_the_same_bits_at_every_simd_level() {
+        let exe = std::env::current_exe().expect("the test binary");
+        let mut runs: Vec<(Simd, Vec<String>)> = Vec::new();
+        for simd in Simd::available() {
+            let out = std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "tensor::kernels::tests::simd_child_prints_kernel_bits",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("SYMGRAD_SIMD", simd.name())
+                .env("SYMGRAD_SIMD_CHILD", "1")
+                .output()
+                .expect("the test binary runs");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(out.status.success(), "{}: {text}", simd.name());
+            let lines: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with("bits "))
+                .map(String::from)
+                .collect();
+            assert!(
+                text.contains(&format!("level {}\n", simd.name())),
+                "the child did not run at {}: {text}",
+                simd.name()
+            );
+            assert!(
+                lines.len() > 100,
+                "{}: {} outputs",
+                simd.name(),
+                lines.len()
+            );
+            runs.push((simd, lines));
+        }
+        let (base, want) = &runs[0];
+        for (simd, got) in &runs[1..] {
+            for (w, g) in want.iter().zip(got) {
+                assert_eq!(w, g, "{} and {} differ", base.name(), simd.name());
+            }
+            assert_eq!(want.len(), got.len());
+        }
+    }
+
+    #[test]
+    #[ignore = "a child of maps_and_reductions_give_the_same_bits_at_every_simd_level"]
+    fn simd_child_prints_kernel_bits() {
+        if std::env::var_os("SYMGRAD_SIMD_CHILD").is_none() {
+            return;
+        }
+        println!("level {}", Simd::detected().name());
+        for (t, outs) in [
+            ("f32", map_and_reduce_outputs::<f32>()),
+            ("f64", map_and_reduce_outputs::<f64>()),
+        ] {
+            for (what, bits) in outs {
+                // FNV-1a over the bit patterns: a digest per output.
+                let h = bits.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                    (h ^ b).wrapping_mul(0x0100_0000_01b3)
+                });
+                println!("bits {t} {what}: {h:016x}");
+            }
+        }
     }
 
     #[test]

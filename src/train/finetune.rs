@@ -27,8 +27,10 @@ pub enum Finetune {
         /// Line searches per batch (the paper: 3).
         line_searches: usize,
     },
-    /// L-BFGS on the whole training set, `iterations` per epoch (memory kept across epochs
-    /// within one call).
+    /// L-BFGS on the whole training set, `iterations` per epoch, each epoch a fresh L-BFGS
+    /// (its memory of curvature pairs starts empty): a checkpoint holds x alone, so a run
+    /// resumed at an epoch continues exactly as an uninterrupted one, which memory carried
+    /// across epochs would break (tests/train_paths.rs).
     Lbfgs {
         /// Iterations per epoch.
         iterations: usize,
@@ -146,9 +148,7 @@ impl<T: Scalar> Finetuner<T> {
             let mut searches = 0;
             let mut stops = std::collections::BTreeMap::new();
             let mut note = |r: &crate::optim::Report| {
-                let name = format!("{:?}", r.stop);
-                let name = name.split(['(', ' ', '{']).next().unwrap_or("").to_string();
-                *stops.entry(name).or_insert(0) += 1;
+                *stops.entry(r.stop.name().to_string()).or_insert(0) += 1;
                 r.line_searches
             };
             match &cfg.method {

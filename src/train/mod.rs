@@ -28,7 +28,7 @@
 //! let mut quiet = |_: &Event| ControlFlow::Continue(()); // or a progress bar
 //! let mut pre = Pretrainer::<f32>::new(&ae, PretrainConfig::paper(3));
 //! for _ in 0..ae.depth() {
-//!     pre.train_next_layer(&train, None, &mut quiet, &mut |_, _, _| Ok(()))?;
+//!     pre.train_next_layer(&train, None, &mut quiet, &mut |_, _, _, _| Ok(()))?;
 //! }
 //! // 2. Unroll the layers into one flat vector x of the deep network's parameters.
 //! let mut ft = Finetuner::<f32>::new(&ae, Loss::CrossEntropy);
@@ -58,10 +58,9 @@ pub mod run;
 
 pub use finetune::{reconstruction_error, EpochRecord, Finetune, FinetuneConfig, Finetuner};
 pub use pca::Pca;
-pub use pretrain::{
-    hidden_noise_is_normal, hidden_sample, unroll, LayerParams, PretrainConfig, PretrainMethod,
-    Pretrainer,
-};
+// The RBM's sampling lives with its graph in `models::rbm`; the names stay here too.
+pub use crate::models::rbm::{hidden_noise_is_normal, hidden_sample};
+pub use pretrain::{unroll, LayerParams, PretrainConfig, PretrainMethod, Pretrainer};
 
 /// What a long phase reports as it goes.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,8 +1,10 @@
 //! Greedy layer-wise pre-training: each layer is trained alone on the codes of the layer
 //! below, as a shallow autoencoder (mini-batch gradient descent with momentum on its
 //! reconstruction cost) or as an RBM (contrastive divergence CD-k, the paper's method).
-//! Both are built as symgrad graphs; CD's update is a graph whose "gradient" outputs are the
-//! negated CD statistics, written into the layer's flat vector and stepped by `Momentum`.
+//! The layers' graphs are built in [`models::shallow`](crate::models::shallow) and
+//! [`models::rbm`](crate::models::rbm); here they are compiled and run over the data, and
+//! their parameters stepped by `Momentum` (CD's update is a graph whose "gradient" outputs
+//! are the negated CD statistics, written into the layer's flat vector).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -14,45 +16,10 @@ use std::ops::ControlFlow;
 use super::{seed_for, Event};
 use crate::data::Dataset;
 use crate::models::autoencoder::{Autoencoder, Unit};
+use crate::models::rbm::hidden_noise_is_normal;
+use crate::models::shallow::Layer;
 use crate::optim::{LearningRate, Momentum};
 use crate::{dims, Compiler, Error, Graph, ParamLayout, Scalar, TensorRef};
-
-/// A sampled state of RBM hidden units from their pre-activations `a`, given noise `u`
-/// (uniform on [0, 1) or standard normal, as [`hidden_noise_is_normal`] says): binary
-/// `[sigmoid(a) > u]` for logistic units; `±1` with P(+1) = (1 + tanh a) / 2, whose mean is
-/// `tanh a`, for tanh units; `a + u` for linear (Gaussian) units; and for ReLU units the noisy
-/// rectified linear unit of Nair & Hinton (2010), `max(0, a + u·sqrt(sigmoid a))`.
-///
-/// ```
-/// use symgrad::models::autoencoder::Unit;
-/// use symgrad::train::hidden_sample;
-/// use symgrad::{Graph, Tensor};
-/// let g = Graph::<f64>::new();
-/// let a = g.constant(Tensor::from_vec([3], vec![-2.0, 0.0, 2.0]));
-/// let u = g.constant(Tensor::from_vec([3], vec![0.5, 0.4, 0.99]));
-/// // tanh: P(+1) = 0.018, 0.5, 0.982 against u.
-/// let h = hidden_sample(Unit::Tanh, a, u).eval(&[])?;
-/// assert_eq!(h.data(), &[-1.0, 1.0, -1.0]);
-/// # Ok::<(), symgrad::Error>(())
-/// ```
-pub fn hidden_sample<'g, T: Scalar>(
-    unit: Unit,
-    a: crate::Expr<'g, T>,
-    u: crate::Expr<'g, T>,
-) -> crate::Expr<'g, T> {
-    match unit {
-        Unit::Logistic => a.sigmoid().gt(u),
-        Unit::Tanh => ((a.tanh() + 1.0) * 0.5).gt(u) * 2.0 - 1.0,
-        Unit::Linear => a + u,
-        Unit::Relu => (a + u * a.sigmoid().sqrt()).relu(),
-    }
-}
-
-/// Whether [`hidden_sample`] takes standard normal noise for these units (linear and ReLU)
-/// rather than uniform noise on [0, 1) (logistic and tanh).
-pub fn hidden_noise_is_normal(unit: Unit) -> bool {
-    matches!(unit, Unit::Linear | Unit::Relu)
-}
 
 /// The learning rate of a layer with these hidden and visible units: [`PretrainConfig::lr`],
 /// or [`PretrainConfig::lr_linear`] for linear hidden units (the code layer); and when the
@@ -163,17 +130,11 @@ pub struct LayerParams<T> {
     pub b_visible: Vec<T>,
 }
 
-fn layer_layout(n_in: usize, n_out: usize) -> ParamLayout {
-    let mut l = ParamLayout::new();
-    l.add("W", &[n_in, n_out]);
-    l.add("b_hidden", &[n_out]);
-    l.add("b_visible", &[n_in]);
-    l
-}
-
-/// Called after each pre-training epoch with the epoch, the layer's flat vector and the
-/// momentum velocity (for checkpoints).
-pub type LayerEpochHook<'a, T> = dyn FnMut(usize, &[T], &[T]) -> Result<(), Error> + 'a;
+/// Called after each pre-training epoch with the epoch, its mean reconstruction error (the
+/// one the `PretrainEpoch` event reports next), the layer's flat vector and the momentum
+/// velocity (for checkpoints, which must hold the error: an interruption at the event that
+/// follows would lose it otherwise).
+pub type LayerEpochHook<'a, T> = dyn FnMut(usize, f64, &[T], &[T]) -> Result<(), Error> + 'a;
 
 /// Pre-trains the encoder layers of an autoencoder, one after the other.
 pub struct Pretrainer<'a, T: Scalar> {
@@ -200,12 +161,13 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
     pub fn codes(&self, data: &Dataset<T>) -> Result<Dataset<T>, Error> {
         let mut cur = data.clone();
         for (i, p) in self.layers.iter().enumerate() {
-            let (n_in, n_out) = (self.ae.sizes[i], self.ae.sizes[i + 1]);
-            let l = layer_layout(n_in, n_out);
+            let layer = Layer::of(self.ae, i);
+            let (n_in, n_out) = (layer.n_in, layer.n_out);
+            let l = layer.layout();
             let g = Graph::<T>::new();
             let b = g.symbol("batch");
             let x = g.input("X", dims![b, n_in]);
-            let h = self.ae.units[i].apply(x.matmul(g.param(&l, "W")) + g.param(&l, "b_hidden"));
+            let h = layer.encode(&g, &l, x);
             let mut f = Compiler::new(&g, &l).inputs(&[x]).output(h).build();
             let flat: Vec<T> =
                 p.w.iter()
@@ -232,7 +194,8 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
 
     /// Trains the next layer on the codes of the layers below, for `cfg.epochs` epochs (from
     /// epoch `start_epoch`, with `state` the layer's flat vector and momentum velocity when
-    /// resuming), calling `on_epoch_end(epoch, state)` after each epoch (for checkpoints).
+    /// resuming), calling `on_epoch_end(epoch, error, x, velocity)` after each epoch (for
+    /// checkpoints).
     pub fn train_next_layer(
         &mut self,
         data: &Dataset<T>,
@@ -246,15 +209,9 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
             "symgrad: every layer is trained already"
         );
         let codes = self.codes(data)?;
-        let (n_in, n_out) = (self.ae.sizes[i], self.ae.sizes[i + 1]);
-        let hidden = self.ae.units[i];
-        // Visible units: the data's for the first layer, the previous layer's units above.
-        let visible = if i == 0 {
-            self.ae.output_unit
-        } else {
-            self.ae.units[i - 1]
-        };
-        let layout = layer_layout(n_in, n_out);
+        let layer = Layer::of(self.ae, i);
+        let (n_in, n_out, hidden, visible) = (layer.n_in, layer.n_out, layer.hidden, layer.visible);
+        let layout = layer.layout();
         let cfg = &self.cfg;
         let (mut p, velocity, start) = match resume {
             Some((epoch, x, v)) => (x, v, epoch),
@@ -279,22 +236,11 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
         let bs = g.symbol("batch");
         let x = g.input("X", dims![bs, n_in]);
         let noise = g.input("U", dims![bs, n_out]);
-        let (w, bh, bv) = (
-            g.param(&layout, "W"),
-            g.param(&layout, "b_hidden"),
-            g.param(&layout, "b_visible"),
-        );
+        // Both methods take the noise input (the shallow autoencoder leaves it unused), so
+        // one loop runs either.
         let mut step = match cfg.method {
             PretrainMethod::Autoencoder => {
-                let h = hidden.apply(x.matmul(w) + bh);
-                let z = h.matmul_t(w, false, true) + bv;
-                let cost = match visible {
-                    Unit::Logistic => (z.softplus() - x * z).sum(&[1], false).mean_all(),
-                    _ => (x - visible.apply(z)).square().sum(&[1], false).mean_all(),
-                };
-                let err = (x - visible.apply(z)).square().sum(&[1], false).mean_all();
-                // The noise input is unused here; declaring it keeps one calling convention.
-                let _ = noise;
+                let (cost, err) = layer.autoencoder_cost(&g, &layout, x);
                 Compiler::new(&g, &layout)
                     .inputs(&[x, noise])
                     .output(err)
@@ -302,28 +248,11 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
                     .build()
             }
             PretrainMethod::Rbm { k } => {
-                // Positive phase: the hidden units' means, and states sampled from their
-                // pre-activations with the noise U (`hidden_sample`).
-                let a_pos = x.matmul(w) + bh;
-                let pos = hidden.apply(a_pos);
-                let mut hs = hidden_sample(hidden, a_pos, noise);
-                let mut neg_v = visible.apply(hs.matmul_t(w, false, true) + bv);
-                let mut a_neg = neg_v.matmul(w) + bh;
-                // Further Gibbs steps reuse the same noise (CD-k for k > 1 is a variant here).
-                for _ in 1..k.max(1) {
-                    hs = hidden_sample(hidden, a_neg, noise);
-                    neg_v = visible.apply(hs.matmul_t(w, false, true) + bv);
-                    a_neg = neg_v.matmul(w) + bh;
-                }
-                let neg_h = hidden.apply(a_neg);
-                let n = x.numel(&[0]);
-                let gw = -(x.matmul_t(pos, true, false) - neg_v.matmul_t(neg_h, true, false)) / n;
-                let gbh = -(pos.sum(&[0], false) - neg_h.sum(&[0], false)) / n;
-                let gbv = -(x.sum(&[0], false) - neg_v.sum(&[0], false)) / n;
-                let err = (x - neg_v).square().sum(&[1], false).mean_all();
+                let cd = layer.contrastive_divergence(&g, &layout, x, noise, k);
+                let [gw, gbh, gbv] = cd.gradient;
                 Compiler::new(&g, &layout)
                     .inputs(&[x, noise])
-                    .output(err)
+                    .output(cd.error)
                     .flat_gradient(&[Some(gw), Some(gbh), Some(gbv)])
                     .build()
             }
@@ -371,11 +300,12 @@ impl<'a, T: Scalar> Pretrainer<'a, T> {
                 }
             }
             // The checkpoint first, so that an interruption reported below loses nothing.
-            on_epoch_end(epoch, &p, &opt.velocity)?;
+            let error = sum / batches as f64;
+            on_epoch_end(epoch, error, &p, &opt.velocity)?;
             if progress(&Event::PretrainEpoch {
                 layer: i,
                 epoch,
-                error: sum / batches as f64,
+                error,
             })
             .is_break()
             {
@@ -433,58 +363,4 @@ pub fn unroll<T: Scalar>(
             .copy_from_slice(&p.b_visible);
     }
     Ok(x)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Graph, Tensor};
-
-    /// Each unit type's sampled states, over noise at the evenly spaced quantiles of its
-    /// distribution: their mean is the unit's output (ReLU's only roughly), and their values
-    /// are the unit's states.
-    #[test]
-    fn hidden_samples_have_the_units_states_and_means() {
-        let n = 2000;
-        for &a0 in &[-1.5f64, -0.2, 0.0, 0.7, 2.5] {
-            for unit in [Unit::Logistic, Unit::Tanh, Unit::Linear, Unit::Relu] {
-                // Quantiles of U(0, 1); for the units that take normal noise, of a logistic
-                // distribution with mean 0 and variance 1 (symmetric like the normal, which
-                // is all these means need).
-                let u: Vec<f64> = (0..n)
-                    .map(|i| {
-                        let q = (i as f64 + 0.5) / n as f64;
-                        if hidden_noise_is_normal(unit) {
-                            (q / (1.0 - q)).ln() * 3f64.sqrt() / std::f64::consts::PI
-                        } else {
-                            q
-                        }
-                    })
-                    .collect();
-                let g = Graph::<f64>::new();
-                let a = g.constant(Tensor::from_vec([n], vec![a0; n]));
-                let noise = g.constant(Tensor::from_vec([n], u));
-                let h = hidden_sample(unit, a, noise).eval(&[]).unwrap();
-                let mean = h.data().iter().sum::<f64>() / n as f64;
-                let states_ok = h.data().iter().all(|&v| match unit {
-                    Unit::Logistic => v == 0.0 || v == 1.0,
-                    Unit::Tanh => v == -1.0 || v == 1.0,
-                    Unit::Linear => v.is_finite(),
-                    Unit::Relu => v >= 0.0,
-                });
-                assert!(states_ok, "{unit:?} at {a0}");
-                let (want, tol) = match unit {
-                    Unit::Logistic => (1.0 / (1.0 + (-a0).exp()), 2.0 / n as f64),
-                    Unit::Tanh => (a0.tanh(), 4.0 / n as f64),
-                    Unit::Linear => (a0, 1e-9),
-                    // The noisy rectifier's mean exceeds max(0, a) by up to about 0.3 here.
-                    Unit::Relu => (a0.max(0.0), 0.35),
-                };
-                assert!(
-                    (mean - want).abs() <= tol,
-                    "{unit:?} at {a0}: mean {mean}, want {want}"
-                );
-            }
-        }
-    }
 }

@@ -145,23 +145,7 @@ impl RunConfig {
     pub fn validate(&self) -> Result<(), RunError> {
         let n = &self.network;
         let bad = |m: String| Err(RunError::Config(m));
-        if n.sizes.len() < 2 {
-            return bad(format!(
-                "the network needs at least 2 layer sizes, got {:?}",
-                n.sizes
-            ));
-        }
-        if n.sizes.contains(&0) {
-            return bad(format!("layer sizes must be positive, got {:?}", n.sizes));
-        }
-        if n.units.len() != n.sizes.len() - 1 {
-            return bad(format!(
-                "{} layer sizes need {} unit types, got {}",
-                n.sizes.len(),
-                n.sizes.len() - 1,
-                n.units.len()
-            ));
-        }
+        n.check().map_err(RunError::Config)?;
         if self.loss == Loss::CrossEntropy && n.output_unit != Unit::Logistic {
             return bad(
                 "cross-entropy needs logistic output units (use squared error for linear ones)"
@@ -192,7 +176,51 @@ impl RunConfig {
         if ft_batch == 0 {
             return bad("the fine-tuning batch must hold at least 1 example, got 0".into());
         }
+        let (need, limit) = (self.memory_estimate(), crate::tensor::memory_limit());
+        if need > limit {
+            return bad(format!(
+                "this run needs about {} (parameters, their gradient, velocity and checkpoint \
+                 copies, the data, a batch's activations), more than the limit of {} (the \
+                 machine's memory; set SYMGRAD_MEMORY_LIMIT, in bytes or with a K/M/G/T \
+                 suffix, to raise it)",
+                crate::tensor::fmt_bytes(need),
+                crate::tensor::fmt_bytes(limit)
+            ));
+        }
         Ok(())
+    }
+
+    /// A run's memory, estimated before anything is allocated (saturating: an absurd size
+    /// gives `usize::MAX`): eight copies of the parameters (x, the gradient, a velocity or
+    /// the line search's trial point, L-BFGS's newest pairs, the checkpoint's buffers), the
+    /// training and test data, and the activations of the largest batch forward and back.
+    pub fn memory_estimate(&self) -> usize {
+        let n = &self.network;
+        let bytes = match self.precision {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        };
+        let params = n.parameter_count().unwrap_or(usize::MAX);
+        let pixels = n.sizes.first().copied().unwrap_or(0);
+        let examples = self
+            .train_size
+            .unwrap_or(60_000)
+            .saturating_add(self.test_size.unwrap_or(10_000));
+        let batch = match self.finetune.method {
+            Finetune::MinimizeM { batch, .. } | Finetune::Momentum { batch, .. } => batch,
+            Finetune::Lbfgs { .. } => self.train_size.unwrap_or(60_000),
+        }
+        .max(self.pretrain.as_ref().map_or(0, |p| p.batch));
+        let units = n
+            .sizes
+            .iter()
+            .fold(0usize, |a, &s| a.saturating_add(s))
+            .saturating_mul(2);
+        params
+            .saturating_mul(8)
+            .saturating_add(examples.saturating_mul(pixels))
+            .saturating_add(batch.saturating_mul(units).saturating_mul(4))
+            .saturating_mul(bytes)
     }
 }
 
@@ -224,6 +252,10 @@ pub enum RunError {
     /// The computation failed.
     #[error("{0}")]
     Core(#[from] crate::Error),
+    /// Training diverged: the parameters hold NaN or infinities. Nothing was written over
+    /// the folder's parameters, report or pictures.
+    #[error("training diverged: the parameters hold NaN or infinite values; {0} keeps its earlier files (try a smaller learning rate or fewer line searches)")]
+    Diverged(PathBuf),
     /// Ctrl-C: the last completed epoch's checkpoint is in the folder.
     #[error("interrupted; the checkpoint of the last completed epoch is in {0} (resume with `symgrad train --resume {0}`)")]
     Interrupted(PathBuf),
@@ -479,7 +511,18 @@ pub fn load_params<T: Scalar>(path: &Path) -> Result<(Autoencoder, Vec<T>), RunE
             .ok_or_else(|| bad("no `network` in the metadata".into()))?,
     )
     .map_err(|e| bad(format!("metadata `network`: {e}")))?;
+    ae.check()
+        .map_err(|e| bad(format!("metadata `network`: {e}")))?;
     let layout = ae.layout();
+    // Checked against memory before allocating: metadata of absurd sizes aborted here.
+    let bytes = layout.len().saturating_mul(std::mem::size_of::<T>());
+    if bytes > crate::tensor::memory_limit() {
+        return Err(bad(format!(
+            "metadata `network`: {} parameters, {}, more than the memory limit (SYMGRAD_MEMORY_LIMIT raises it)",
+            layout.len(),
+            crate::tensor::fmt_bytes(bytes)
+        )));
+    }
     let mut x = vec![T::zero(); layout.len()];
     for e in layout.entries() {
         let v = tensors
@@ -507,6 +550,10 @@ fn save_checkpoint<T: Scalar>(
     current: &[T],
     velocity: &[T],
 ) -> Result<(), RunError> {
+    // A diverged state never replaces the last good checkpoint.
+    if current.iter().chain(velocity).any(|v| !v.is_finite()) {
+        return Err(RunError::Diverged(rd.dir.clone()));
+    }
     let mut tensors = Vec::new();
     for (i, p) in layers.iter().enumerate() {
         tensors.push((format!("layer{i}.W"), vec![p.w.len()], p.w.clone()));
@@ -553,6 +600,8 @@ fn load_checkpoint<T: Scalar>(path: &Path) -> Result<Checkpoint<T>, RunError> {
             .ok_or_else(|| bad("no `state` in the metadata".into()))?,
     )
     .map_err(|e| bad(format!("state: {e}")))?;
+    // Before anything reads the network's depth (a network of no sizes underflowed it).
+    cfg.validate().map_err(|e| bad(e.to_string()))?;
     let mut take = |name: String| {
         t.remove(&name)
             .ok_or_else(|| bad(format!("missing tensor `{name}`")))
@@ -571,13 +620,80 @@ fn load_checkpoint<T: Scalar>(path: &Path) -> Result<Checkpoint<T>, RunError> {
             b_visible: take(format!("layer{i}.b_visible"))?,
         });
     }
-    Ok(Checkpoint {
+    let c = Checkpoint {
         current: take("current".into())?,
         velocity: take("velocity".into())?,
         cfg,
         state,
         layers,
-    })
+    };
+    c.check().map_err(bad)?;
+    Ok(c)
+}
+
+impl<T: Scalar> Checkpoint<T> {
+    /// The whole checkpoint agrees with itself before a resume writes anything: the
+    /// configuration is valid, the state's counters fit the network, every vector has the
+    /// length its place needs (a finished layer's weights and biases; the layer in progress,
+    /// or x once fine-tuning, with a velocity of the same length or none), and every value
+    /// is finite, so that a damaged or diverged checkpoint never writes over a good result.
+    fn check(&self) -> Result<(), String> {
+        // The configuration was validated by `load_checkpoint` before the tensors were read.
+        let sizes = &self.cfg.network.sizes;
+        let depth = self.cfg.network.depth();
+        let st = &self.state;
+        if st.layers_done > depth
+            || st.pretrain_errors.len() > depth
+            || (!st.finetuning && st.pretrain_errors.len() < st.layers_done)
+        {
+            return Err(format!(
+                "the state says {} layers pre-trained ({} with errors) of a network of {depth}",
+                st.layers_done,
+                st.pretrain_errors.len()
+            ));
+        }
+        let layer_len = |i: usize| sizes[i] * sizes[i + 1] + sizes[i + 1] + sizes[i];
+        for (i, l) in self.layers.iter().enumerate() {
+            let want = [sizes[i] * sizes[i + 1], sizes[i + 1], sizes[i]];
+            let got = [l.w.len(), l.b_hidden.len(), l.b_visible.len()];
+            if want != got {
+                return Err(format!(
+                    "layer {i}: W, b_hidden, b_visible need {want:?} values, the file has {got:?}"
+                ));
+            }
+        }
+        let current = if st.finetuning {
+            Some(("x", self.cfg.network.layout().len()))
+        } else if st.layer_epochs_done > 0 && st.layers_done < depth {
+            Some(("the layer in progress", layer_len(st.layers_done)))
+        } else {
+            None
+        };
+        if let Some((what, want)) = current {
+            if self.current.len() != want {
+                return Err(format!(
+                    "`current` ({what}) needs {want} values, the file has {}",
+                    self.current.len()
+                ));
+            }
+        }
+        if !self.velocity.is_empty() && self.velocity.len() != self.current.len() {
+            return Err(format!(
+                "`velocity` has {} values, `current` {}: they must match (or no velocity)",
+                self.velocity.len(),
+                self.current.len()
+            ));
+        }
+        let vectors = self
+            .layers
+            .iter()
+            .flat_map(|l| [&l.w, &l.b_hidden, &l.b_visible])
+            .chain([&self.current, &self.velocity]);
+        if vectors.flatten().any(|v| !v.is_finite()) {
+            return Err("the checkpoint holds NaN or infinite values: not resuming from it".into());
+        }
+        Ok(())
+    }
 }
 
 /// Runs (or resumes) training in `dir`. `progress` sees every event and may stop the run
@@ -648,26 +764,22 @@ pub fn train_run<T: Scalar>(
                 state.pretrain_errors.push(Vec::new());
             }
             let done_layers = pre.layers.clone();
-            let mut on_epoch = |epoch: usize, p: &[T], v: &[T]| -> Result<(), crate::Error> {
-                let mut s = state.clone();
-                s.layers_done = layer;
-                s.layer_epochs_done = epoch + 1;
-                s.seconds = base_seconds + start.elapsed().as_secs_f64();
-                save_checkpoint(&rd, &cfg, &s, &done_layers, p, v)
-                    .map_err(|e| crate::Error::Checkpoint(e.to_string()))?;
-                state = s;
-                Ok(())
-            };
-            let mut errors = Vec::new();
-            let mut prog = |e: &Event| {
-                if let Event::PretrainEpoch { error, .. } = e {
-                    errors.push(*error);
-                }
-                progress(e)
-            };
-            pre.train_next_layer(&train, resume_layer, &mut prog, &mut on_epoch)
+            // Each epoch's error goes into the checkpoint with the epoch: a run resumed in
+            // the middle of a layer reports the epochs before the interruption too.
+            let mut on_epoch =
+                |epoch: usize, error: f64, p: &[T], v: &[T]| -> Result<(), crate::Error> {
+                    let mut s = state.clone();
+                    s.layers_done = layer;
+                    s.layer_epochs_done = epoch + 1;
+                    s.pretrain_errors[layer].push(error);
+                    s.seconds = base_seconds + start.elapsed().as_secs_f64();
+                    save_checkpoint(&rd, &cfg, &s, &done_layers, p, v)
+                        .map_err(|e| crate::Error::Checkpoint(e.to_string()))?;
+                    state = s;
+                    Ok(())
+                };
+            pre.train_next_layer(&train, resume_layer, progress, &mut on_epoch)
                 .map_err(interrupted)?;
-            state.pretrain_errors[layer].extend(errors);
             state.layers_done = layer + 1;
             state.layer_epochs_done = 0;
         }
@@ -712,6 +824,10 @@ pub fn train_run<T: Scalar>(
         Some(r) => (r.train_error, r.test_error),
         None => (ft.error(&x, &train)?, ft.error(&x, &test)?),
     };
+    // A run that diverged writes no parameters, report or pictures over earlier results.
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(RunError::Diverged(dir.to_path_buf()));
+    }
     save_params(&rd.params(), &ae, &ft.layout, &x)?;
     let report = RunReport {
         config: cfg.clone(),

@@ -9,7 +9,7 @@ use symgrad::compile::Options;
 use symgrad::graph::{parse_with, ParseOptions, Parsed};
 use symgrad::{Compiler, Expr, Tensor, TensorRef};
 
-type AnyError = Box<dyn std::error::Error>;
+use crate::AnyError;
 
 /// A named value from the command line: `x=2`, `x=[1, 2, 3]`, `x=[[1, 2], [3, 4]]`,
 /// `x=@file.npy`.
@@ -34,6 +34,9 @@ pub fn parse_value(s: &str) -> Result<(String, Tensor<f64>), AnyError> {
     Ok((name, t))
 }
 
+/// The deepest nesting of a value list: NumPy's largest number of dimensions.
+const MAX_VALUE_RANK: usize = 64;
+
 /// Reads a number or a bracketed list at nesting `depth`, recording the extent of the lists
 /// at each depth in `shape` (lists close innermost first, so `shape` is indexed by depth and
 /// filled in as they close) and the depth at which numbers stand in `leaf`.
@@ -46,6 +49,12 @@ fn nested<'a>(
 ) -> Result<&'a str, String> {
     let s = s.trim_start();
     if let Some(mut rest) = s.strip_prefix('[') {
+        // Bounded, so that `[[[[...` tens of thousands deep cannot overflow the stack.
+        if depth == MAX_VALUE_RANK {
+            return Err(format!(
+                "lists nested deeper than {MAX_VALUE_RANK} (NumPy's most dimensions)"
+            ));
+        }
         if leaf.is_some_and(|l| l <= depth) {
             return Err("a list where a number was expected".into());
         }
@@ -155,7 +164,7 @@ pub fn grad_cmd(expr: &str, wrt: &[String], shapes: &[String], json: bool) -> Re
         .inputs(&inputs)
         .value_and_grad(cost)
         .fusion(false)
-        .optimize();
+        .rewrite();
     let grads = o.grads.clone().unwrap_or_default();
     let mut out: Vec<(String, String)> = Vec::new();
     for name in wrt {
@@ -330,7 +339,7 @@ pub fn explain_cmd(
     Ok(())
 }
 
-fn write_dots(report: &symgrad::rewrite::Report, dir: &Path) -> Result<(), AnyError> {
+fn write_dots(report: &symgrad::rewrite::StageLog, dir: &Path) -> Result<(), AnyError> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let has_dot = std::process::Command::new("dot")
         .arg("-V")
@@ -382,6 +391,17 @@ fn write_dots(report: &symgrad::rewrite::Report, dir: &Path) -> Result<(), AnyEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The mistake caught: recursion without bound over nested lists, which overflowed the
+    /// stack (SIGSEGV) for `[[[...` tens of thousands deep.
+    #[test]
+    fn deeply_nested_values_are_refused_not_a_stack_overflow() {
+        let deep = format!("x={}1{}", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse_value(&deep).unwrap_err().to_string();
+        assert!(e.contains("nested deeper than 64"), "{e}");
+        let ok = format!("x={}1{}", "[".repeat(64), "]".repeat(64));
+        assert_eq!(parse_value(&ok).unwrap().1.shape().len(), 64);
+    }
 
     #[test]
     fn values_parse_inline() {
