@@ -1,6 +1,8 @@
 //! The `symgrad` command with bad arguments, files and folders: one clear line on stderr,
 //! a non-zero exit, never a panic, never a half-written file.
 
+mod common;
+use common::without_timings;
 use std::process::Command;
 
 fn symgrad(args: &[&str]) -> (bool, String, String) {
@@ -42,7 +44,26 @@ fn bad_arguments_give_one_clear_line() {
         "2 layer sizes need 1 unit types, got 2",
     );
     fails_with(&["train", "--epochs", "many"], "invalid value 'many'");
-    fails_with(&["train", "--threads", "0"], "--threads must be at least 1");
+    fails_with(&["train", "--threads", "0"], "--threads 0: give 1 to");
+    // Refused at once rather than spawning threads for minutes (it hung).
+    fails_with(
+        &["train", "--threads", "100000"],
+        "--threads 100000: give 1 to",
+    );
+    // A network or data too large for the machine is refused before anything is allocated
+    // (each of these allocated until the machine said no).
+    fails_with(
+        &["train", "--layers", "784,1000000000000,30"],
+        "SYMGRAD_MEMORY_LIMIT",
+    );
+    fails_with(
+        &["train", "--layers", "784,4294967296,4294967296,30"],
+        "more parameters than fit in memory",
+    );
+    fails_with(
+        &["train", "--train-size", "1000000000000"],
+        "SYMGRAD_MEMORY_LIMIT",
+    );
     fails_with(
         &["train", "--train-size", "0"],
         "--train-size must be at least 1",
@@ -158,6 +179,27 @@ fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
             .ends_with(".tmp")),
         "a temporary file was left"
     );
+    // Mistake caught: a picture of the wrong size or colour type, or of one colour (nothing
+    // drawn): each is decoded. Reconstructions: 10 test images and theirs, 28 x 28 at 3x
+    // with 4-pixel gaps; filters: 16 units in rows of 10, 28 x 28 at 2x with 2-pixel gaps.
+    for (f, size, color) in [
+        ("reconstructions.png", (884, 180), png::ColorType::Grayscale),
+        ("learning_curve.png", (720, 440), png::ColorType::Rgb),
+        ("codes.png", (600, 600), png::ColorType::Rgb),
+        ("filters.png", (582, 118), png::ColorType::Grayscale),
+    ] {
+        let file = std::io::BufReader::new(std::fs::File::open(dir.join(f)).unwrap());
+        let mut reader = png::Decoder::new(file).read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(
+            ((info.width, info.height), info.color_type),
+            (size, color),
+            "{f}"
+        );
+        let px = &buf[..info.buffer_size()];
+        assert!(px.iter().any(|&v| v != px[0]), "{f} is all one colour");
+    }
     let (ok, out, _) = symgrad(&["eval", d]);
     assert!(ok && out.contains("test error per image"), "{out}");
     let csv = dir.join("codes.csv");
@@ -166,8 +208,54 @@ fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 101);
 }
 
+// Mistake caught: `--loss squared-error` (with linear output units) not reaching the run's
+// configuration, or a run with it that does not train.
 #[test]
-fn ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run() {
+fn a_run_with_the_squared_error_loss_trains() {
+    let dir = std::env::temp_dir().join(format!("symgrad-cli-sq-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let d = dir.to_str().unwrap();
+    let (ok, out, err) = symgrad(&[
+        "train",
+        "--layers",
+        "784,16,2",
+        "--pretrain",
+        "none",
+        "--loss",
+        "squared-error",
+        "--output-unit",
+        "linear",
+        "--epochs",
+        "3",
+        "--batch",
+        "100",
+        "--train-size",
+        "300",
+        "--test-size",
+        "100",
+        "--out",
+        d,
+    ]);
+    assert!(ok, "{out}\n{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let cfg = &report["config"];
+    assert_eq!(cfg["loss"], "squared-error", "{cfg}");
+    assert_eq!(cfg["finetune"]["loss"], "squared-error", "{cfg}");
+    assert_eq!(cfg["network"]["output_unit"], "linear", "{cfg}");
+    let records = report["state"]["records"].as_array().unwrap();
+    let test_error = |k: usize| records[k]["test_error"].as_f64().unwrap();
+    assert_eq!(records.len(), 3);
+    assert!(
+        test_error(2) < test_error(0)
+            && test_error(2) < report["unrolled_test_error"].as_f64().unwrap(),
+        "{records:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ctrl_c_keeps_the_checkpoint_and_exits_with_130() {
     let dir = std::env::temp_dir().join(format!("symgrad-cli-sigint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.to_str().unwrap();
@@ -213,36 +301,82 @@ fn ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run() {
         "{err}"
     );
     assert!(ckpt.exists() && !dir.join("params.safetensors").exists());
-    // Resume runs the saved configuration to its end; to keep the test short, check it on a
-    // finished short run whose final outputs were removed: resume re-creates them.
-    let short =
-        std::env::temp_dir().join(format!("symgrad-cli-sigint-short-{}", std::process::id()));
-    let s = short.to_str().unwrap();
-    let (ok, _, err) = symgrad(&[
-        "train",
-        "--layers",
-        "784,8,2",
-        "--pretrain",
-        "none",
-        "--epochs",
-        "2",
-        "--batch",
-        "100",
-        "--train-size",
-        "200",
-        "--test-size",
-        "50",
-        "--out",
-        s,
-    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// Mistake caught: `train --resume` that does not continue the interrupted run from its
+// checkpoint (reads the wrong configuration, restarts it, or loses the interrupted layer's
+// errors). A run is stopped by its progress callback in the middle of pre-training, as
+// Ctrl-C stops the command (the handler only sets the flag the callback reads), which
+// leaves the checkpoint the command writes; the command line resumes it, and the
+// parameters and report must be those of a run never stopped.
+#[test]
+fn resume_through_the_command_line_finishes_an_interrupted_run() {
+    use std::ops::ControlFlow;
+    use symgrad::models::autoencoder::{Autoencoder, Loss, Unit};
+    use symgrad::train::run::{train_run, DataSource, Precision, RunConfig};
+    use symgrad::train::{Event, Finetune, FinetuneConfig, PretrainConfig};
+    let cfg = RunConfig {
+        data: DataSource::Curves,
+        train_size: Some(300),
+        test_size: Some(100),
+        network: Autoencoder {
+            sizes: vec![784, 16, 4],
+            units: vec![Unit::Logistic, Unit::Linear],
+            output_unit: Unit::Logistic,
+            tied: false,
+        },
+        loss: Loss::CrossEntropy,
+        pretrain: Some(PretrainConfig {
+            batch: 100,
+            ..PretrainConfig::paper(2)
+        }),
+        finetune: FinetuneConfig {
+            method: Finetune::MinimizeM {
+                batch: 100,
+                line_searches: 3,
+            },
+            epochs: 2,
+            loss: Loss::CrossEntropy,
+            seed: 0,
+        },
+        precision: Precision::F32,
+        seed: 4,
+    };
+    let tmp = |name: &str| {
+        let d =
+            std::env::temp_dir().join(format!("symgrad-cli-resume-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    };
+    let (whole, cut) = (tmp("whole"), tmp("cut"));
+    train_run::<f32>(&cfg, &whole, false, &mut |_| ControlFlow::Continue(())).unwrap();
+    let stopped = train_run::<f32>(&cfg, &cut, false, &mut |e| match e {
+        Event::PretrainBatch {
+            layer: 1,
+            epoch: 1,
+            batch: 1,
+            ..
+        } => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    });
+    assert!(stopped.is_err() && !cut.join("params.safetensors").exists());
+    let (ok, out, err) = symgrad(&["train", "--resume", cut.to_str().unwrap()]);
     assert!(ok, "{err}");
-    std::fs::remove_file(short.join("params.safetensors")).unwrap();
-    let (ok, out, err) = symgrad(&["train", "--resume", s]);
-    assert!(ok, "{err}");
+    assert!(out.contains("deep autoencoder"), "{out}");
     assert!(
-        out.contains("deep autoencoder") && short.join("params.safetensors").exists(),
-        "{out}"
+        std::fs::read(whole.join("params.safetensors")).unwrap()
+            == std::fs::read(cut.join("params.safetensors")).unwrap(),
+        "the resumed run's parameters differ from the uninterrupted run's"
     );
+    let report = |d: &std::path::Path| -> serde_json::Value {
+        without_timings(
+            serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).unwrap()).unwrap(),
+        )
+    };
+    assert_eq!(report(&cut), report(&whole));
+    let _ = std::fs::remove_dir_all(&whole);
+    let _ = std::fs::remove_dir_all(&cut);
 }
 
 #[test]
@@ -409,4 +543,27 @@ fn a_reader_that_goes_away_ends_a_command_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+/// What `grad` prints is accepted by `eval` as it is, a leading `-` included (clap took
+/// `-(...)` for an option unless it came after `--`): the mistake caught is a positional
+/// expression that may not start with a hyphen. Options before and after it still parse.
+#[test]
+fn a_printed_gradient_is_read_back_as_eval_s_argument() {
+    let (ok, grad, err) = symgrad(&["grad", "cos(2 * x)", "--wrt", "x"]);
+    assert!(ok, "{err}");
+    let grad = grad.trim();
+    assert!(grad.starts_with('-'), "{grad}");
+    let (ok, out, err) = symgrad(&["eval", grad, "-v", "x=0.25"]);
+    assert!(ok, "{err}");
+    let want = -2.0 * (0.5f64).sin();
+    let got: f64 = out.trim().parse().unwrap_or_else(|_| panic!("{out}"));
+    assert!((got - want).abs() < 1e-12, "{got} against {want}");
+    let (ok, out, err) = symgrad(&["eval", "-v", "x=3", "-x * 2"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "-6");
+    let (ok, _, err) = symgrad(&["grad", "-x * x", "--wrt", "x"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = symgrad(&["explain", "-exp(x)"]);
+    assert!(ok, "{err}");
 }

@@ -470,3 +470,65 @@ fn where_gradients_are_not_poisoned_by_the_branch_not_taken() {
         "{h:?}"
     );
 }
+
+/// The mistakes caught: two parameters whose gradients are the same node both given that
+/// node's step to write in place (only the last range would be written, the first left as
+/// it was), and a gradient that is also a value output written into the gradient (the
+/// output would then not be in the arena). Mutation P6 of the planner's tests.
+#[test]
+fn shared_gradient_nodes_fill_every_range_and_outputs_stay_readable() {
+    let mut l = ParamLayout::new();
+    l.add("p", &[3]);
+    l.add("q", &[3]);
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [3]);
+    let (p, q) = (g.param(&l, "p"), g.param(&l, "q"));
+    // d/dp = d/dq = x: one node after merging.
+    let cost = (p * x).sum_all() + (q * x).sum_all();
+    let mut f = Compiler::new(&g, &l)
+        .inputs(&[x])
+        .value_and_grad(cost)
+        .build();
+    let mut grad = vec![f64::NAN; 6];
+    let xs = [1.0, -2.0, 0.5];
+    f.value_and_grad(&[0.0; 6], &[TensorRef::new(&[3], &xs)], &mut grad)
+        .unwrap();
+    assert_eq!(grad, [1.0, -2.0, 0.5, 1.0, -2.0, 0.5]);
+    // A given gradient that is also an output.
+    let twice = p * 2.0;
+    let mut f = Compiler::new(&g, &l)
+        .inputs(&[])
+        .output(twice)
+        .flat_gradient(&[Some(twice), None])
+        .build();
+    let mut grad = vec![f64::NAN; 6];
+    f.run(&[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], &[], Some(&mut grad))
+        .unwrap();
+    assert_eq!(grad, [2.0, 4.0, 6.0, 0.0, 0.0, 0.0]);
+    assert_eq!(f.output(0).unwrap().data, &[2.0, 4.0, 6.0]);
+}
+
+/// The mistake caught: an output's block returned to the planner after its last reader, so
+/// that a later step (here the fused `y * 3 + 1`, in place) writes over the value the caller
+/// reads after the call. Mutation P2 of the planner's tests.
+#[test]
+fn an_output_that_later_steps_read_keeps_its_value() {
+    let g = Graph::<f64>::new();
+    let none = ParamLayout::new();
+    let x = g.input("x", [1000]);
+    let y = x.exp();
+    let z = (y * 3.0 + 1.0).sum_all();
+    let mut f = Compiler::new(&g, &none)
+        .inputs(&[x])
+        .output(y)
+        .output(z)
+        .build();
+    let xs: Vec<f64> = (0..1000).map(|i| i as f64 / 1000.0).collect();
+    f.run(&[], &[TensorRef::new(&[1000], &xs)], None).unwrap();
+    let ys = f.output(0).unwrap().data.to_vec();
+    for (a, b) in xs.iter().zip(&ys) {
+        assert!((a.exp() - b).abs() <= 1e-15 * b.abs(), "{a}: {b}");
+    }
+    let want: f64 = ys.iter().map(|v| v * 3.0 + 1.0).sum();
+    assert!((f.scalar_output(1).unwrap() - want).abs() < 1e-9 * want);
+}

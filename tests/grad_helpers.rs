@@ -3,10 +3,11 @@
 //! `None` and panic cases.
 
 mod common;
+use common::run;
 
 use common::vals;
 use symgrad::grad::{hessian, hessian_vector, jacobian, jacobian_vector};
-use symgrad::{dims, grad, Expr, Graph, Tensor, TensorRef};
+use symgrad::{dims, grad, Expr, Graph, Tensor};
 
 /// F(W, b) = sum(log_softmax(tanh(X W + b)) * T) + 0.1 |W|⁴, a cost with two variables whose
 /// Hessian has every kind of block.
@@ -18,14 +19,6 @@ fn cost<'g>(g: &'g Graph<f64>) -> (Expr<'g, f64>, [Expr<'g, f64>; 4]) {
     let y = (x.matmul(w) + b).tanh().log_softmax(1);
     let f = (y * t).sum_all() + w.square().sum_all().square() * 0.1;
     (f, [x, t, w, b])
-}
-
-fn run(e: Expr<'_, f64>, at: &[(Expr<'_, f64>, &[usize], &[f64])]) -> Tensor<f64> {
-    let refs: Vec<_> = at
-        .iter()
-        .map(|(x, s, d)| (*x, TensorRef::new(s, d)))
-        .collect();
-    e.eval(&refs).expect("every input is given")
 }
 
 /// The step of the central differences.

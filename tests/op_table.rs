@@ -1,13 +1,15 @@
 //! One row per op (inputs' shapes, input domain, tolerance), each checked against central
 //! finite differences in f64 to first and second order (JAX's lax_autodiff_test and
-//! PyTensor's verify_grad, as a table).
+//! PyTensor's verify_grad, as a table). Rows whose second derivative is structurally zero
+//! say so, and are checked for an exactly zero Hessian-vector product and, composed with a
+//! square, for a nonzero one that matches finite differences.
 
 mod common;
 
-use common::{check_first_and_second, layout_for, sample, Domain};
+use common::{check_first_and_second, layout_for, random_const, sample, BuildFn, Domain};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use symgrad::{Expr, GradCheckOptions, Graph};
+use symgrad::{grad, Compiler, Expr, GradCheckOptions, Graph, ParamLayout};
 
 type Build = for<'g> fn(&'g Graph<f64>, &[Expr<'g, f64>]) -> Expr<'g, f64>;
 
@@ -16,6 +18,9 @@ struct Row {
     shapes: &'static [&'static [usize]],
     domain: Domain,
     rtol: f64,
+    /// The row's cost is piecewise linear in its parameters (or linear): its Hessian is
+    /// zero wherever it is defined, so the second-order check compares 0 with 0.
+    hessian_zero: bool,
     build: Build,
 }
 
@@ -24,12 +29,26 @@ const POS: Domain = Domain::Any(0.5, 2.0);
 const KINK: Domain = Domain::Signed(0.2, 2.0);
 
 macro_rules! row {
+    ($name:literal, $shapes:expr, $domain:expr, hessian_zero, |$g:ident, $p:ident| $body:expr) => {
+        Row {
+            name: $name,
+            shapes: $shapes,
+            domain: $domain,
+            rtol: 1e-5,
+            hessian_zero: true,
+            build: |$g, $p| {
+                let _ = &$g;
+                $body
+            },
+        }
+    };
     ($name:literal, $shapes:expr, $domain:expr, |$g:ident, $p:ident| $body:expr) => {
         Row {
             name: $name,
             shapes: $shapes,
             domain: $domain,
             rtol: 1e-5,
+            hessian_zero: false,
             build: |$g, $p| {
                 let _ = &$g;
                 $body
@@ -42,6 +61,7 @@ macro_rules! row {
             shapes: $shapes,
             domain: $domain,
             rtol: $rtol,
+            hessian_zero: false,
             build: |$g, $p| {
                 let _ = &$g;
                 $body
@@ -56,35 +76,41 @@ const MM: &[&[usize]] = &[&[3, 4], &[3, 4]];
 fn rows() -> Vec<Row> {
     vec![
         // unary
-        row!("neg", M, ANY, |g, p| -p[0]),
+        row!("neg", M, ANY, hessian_zero, |g, p| -p[0]),
         row!("exp", M, ANY, |g, p| p[0].exp()),
         row!("log", M, POS, |g, p| p[0].log()),
         row!("log1p", M, Domain::Any(-0.5, 2.0), |g, p| p[0].log1p()),
         row!("expm1", M, ANY, |g, p| p[0].expm1()),
         row!("sqrt", M, POS, |g, p| p[0].sqrt()),
-        row!("abs", M, KINK, |g, p| p[0].abs()),
-        row!("sign", M, KINK, |g, p| p[0].sign() * p[0]),
+        row!("abs", M, KINK, hessian_zero, |g, p| p[0].abs()),
+        row!("sign", M, KINK, hessian_zero, |g, p| p[0].sign() * p[0]),
         row!("tanh", M, ANY, |g, p| p[0].tanh()),
         row!("sin", M, Domain::Any(-4.0, 4.0), |g, p| p[0].sin()),
         row!("cos", M, Domain::Any(-4.0, 4.0), |g, p| p[0].cos()),
         row!("sigmoid", M, Domain::Any(-6.0, 6.0), |g, p| p[0].sigmoid()),
         row!("softplus", M, Domain::Any(-6.0, 6.0), |g, p| p[0]
             .softplus()),
-        row!("relu", M, KINK, |g, p| p[0].relu()),
+        row!("relu", M, KINK, hessian_zero, |g, p| p[0].relu()),
         row!("powi 3", M, ANY, |g, p| p[0].powi(3)),
         row!("powi -2", M, POS, |g, p| p[0].powi(-2)),
         row!("square", M, ANY, |g, p| p[0].square()),
         // binary, same shape and broadcast
-        row!("add", MM, ANY, |g, p| p[0] + p[1]),
-        row!("sub", MM, ANY, |g, p| p[0] - p[1]),
+        row!("add", MM, ANY, hessian_zero, |g, p| p[0] + p[1]),
+        row!("sub", MM, ANY, hessian_zero, |g, p| p[0] - p[1]),
         row!("mul", MM, ANY, |g, p| p[0] * p[1]),
         row!("div", MM, POS, |g, p| p[0] / p[1]),
         row!("pow", MM, POS, |g, p| p[0].pow(p[1])),
-        row!("maximum", MM, Domain::Distinct, |g, p| p[0].maximum(p[1])),
-        row!("minimum", MM, Domain::Distinct, |g, p| p[0].minimum(p[1])),
-        row!("add broadcast [3,1]+[4]", &[&[3, 1], &[4]], ANY, |g, p| p
-            [0]
-            + p[1]),
+        row!("maximum", MM, Domain::Distinct, hessian_zero, |g, p| p[0]
+            .maximum(p[1])),
+        row!("minimum", MM, Domain::Distinct, hessian_zero, |g, p| p[0]
+            .minimum(p[1])),
+        row!(
+            "add broadcast [3,1]+[4]",
+            &[&[3, 1], &[4]],
+            ANY,
+            hessian_zero,
+            |g, p| p[0] + p[1]
+        ),
         row!(
             "mul broadcast [2,1,4]*[3,1]",
             &[&[2, 1, 4], &[3, 1]],
@@ -98,6 +124,7 @@ fn rows() -> Vec<Row> {
             "gt (no gradient through mask)",
             MM,
             Domain::Distinct,
+            hessian_zero,
             |g, p| p[0].gt(p[1]) * p[0]
         ),
         row!("where", MM, Domain::Distinct, |g, p| p[0]
@@ -121,12 +148,13 @@ fn rows() -> Vec<Row> {
             |g, p| p[0].matmul(p[1])
         ),
         // structure
-        row!("t", &[&[3, 4]], ANY, |g, p| p[0].t()),
-        row!("transpose 3-D", &[&[2, 3, 4]], ANY, |g, p| p[0]
-            .transpose(&[2, 0, 1])),
+        row!("t", &[&[3, 4]], ANY, hessian_zero, |g, p| p[0].t()),
+        row!("transpose 3-D", &[&[2, 3, 4]], ANY, hessian_zero, |g, p| p
+            [0]
+        .transpose(&[2, 0, 1])),
         row!("reshape", &[&[3, 4]], ANY, |g, p| p[0].reshape([2usize, 6])
             * p[0].reshape([2usize, 6])),
-        row!("broadcast_to", &[&[4]], ANY, |g, p| p[0]
+        row!("broadcast_to", &[&[4]], ANY, hessian_zero, |g, p| p[0]
             .broadcast_to([3usize, 4])),
         row!("sum_to", &[&[3, 4]], ANY, |g, p| p[0]
             .sum_to([1usize, 4])
@@ -141,11 +169,25 @@ fn rows() -> Vec<Row> {
         row!("mean", &[&[2, 3, 4]], ANY, |g, p| p[0]
             .mean(&[2], false)
             .exp()),
-        row!("max axis", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
-            .max(&[1], false)
-            * 2.0),
+        row!(
+            "max axis",
+            &[&[3, 4]],
+            Domain::Distinct,
+            hessian_zero,
+            |g, p| p[0].max(&[1], false) * 2.0
+        ),
         row!("max all", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
             .max_all()
+            .square()),
+        row!(
+            "min axis",
+            &[&[3, 4]],
+            Domain::Distinct,
+            hessian_zero,
+            |g, p| p[0].min(&[-1], false) * 2.0
+        ),
+        row!("min all", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
+            .min_all()
             .square()),
         row!("slice", &[&[3, 5]], ANY, |g, p| p[0]
             .slice(1, 1, 4)
@@ -160,6 +202,48 @@ fn rows() -> Vec<Row> {
     ]
 }
 
+/// A closure typed as a row's build (its signature inferred from the bound).
+fn higher_ranked<F>(f: F) -> F
+where
+    F: for<'g> Fn(&'g Graph<f64>, &[Expr<'g, f64>]) -> Expr<'g, f64>,
+{
+    f
+}
+
+/// The Hessian-vector product the second-order check takes, at x: the gradient of
+/// `s = sum_k <d cost / d p_k, V_k>` with `cost = sum(f(p) * R)`, for random constants R and
+/// V (all zero when `grad` gives no gradient at all).
+fn hessian_vector_product(layout: &ParamLayout, x: &[f64], build: &BuildFn<f64>) -> Vec<f64> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let g = Graph::<f64>::new();
+    let ps: Vec<Expr<'_, f64>> = layout.ids().map(|id| g.param_id(layout, id)).collect();
+    let out = build(&g, &ps);
+    let r = random_const(&g, &out.shape_fixed().expect("fixed shape"), &mut rng);
+    let cost = (out * r).sum_all();
+    let mut s: Option<Expr<'_, f64>> = None;
+    for (gk, e) in grad(cost, &ps).iter().zip(layout.entries()) {
+        if let Some(gk) = gk {
+            let term = (*gk * random_const(&g, &e.shape, &mut rng)).sum_all();
+            s = Some(s.map_or(term, |acc| acc + term));
+        }
+    }
+    let mut hv = vec![0.0; x.len()];
+    if let Some(s) = s {
+        let mut f = Compiler::new(&g, layout)
+            .inputs(&[])
+            .value_and_grad(s)
+            .build();
+        f.value_and_grad(x, &[], &mut hv).unwrap();
+    }
+    hv
+}
+
+// Mistakes caught: a wrong first or second derivative of any op (against finite
+// differences); for the 15 rows marked `hessian_zero`, where the finite-difference check
+// compares 0 with 0 and so cannot fail, a second derivative that is not exactly zero (a
+// spurious term in a gradient rule) and, through `op(p)^2`, whose Hessian is not zero, a
+// gradient of the gradient that is wrong or missing; and a row marked `hessian_zero` whose
+// Hessian is not (or one unmarked whose Hessian is zero), so the marks stay true.
 #[test]
 fn every_op_matches_finite_differences_to_second_order() {
     let mut failures = Vec::new();
@@ -179,6 +263,30 @@ fn every_op_matches_finite_differences_to_second_order() {
         let build = row.build;
         let result = std::panic::catch_unwind(|| {
             check_first_and_second::<f64>(row.name, &layout, &x, &build, &opts, true);
+            let hv = hessian_vector_product(&layout, &x, &build);
+            let largest = hv.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            if row.hessian_zero {
+                assert!(
+                    largest == 0.0,
+                    "{}: marked hessian_zero, but H v = {hv:?}",
+                    row.name
+                );
+                // Squared, the row has a Hessian: nonzero, and right to second order.
+                let squared = higher_ranked(move |g, p| build(g, p).square());
+                let name = format!("{} squared", row.name);
+                check_first_and_second::<f64>(&name, &layout, &x, &squared, &opts, true);
+                let hv = hessian_vector_product(&layout, &x, &squared);
+                assert!(
+                    hv.iter().any(|v| v.abs() > 1e-6),
+                    "{name}: H v is zero: {hv:?}"
+                );
+            } else {
+                assert!(
+                    largest > 1e-6,
+                    "{}: H v is zero; mark the row hessian_zero: {hv:?}",
+                    row.name
+                );
+            }
         });
         if let Err(e) = result {
             let msg = e
@@ -196,12 +304,17 @@ fn every_op_matches_finite_differences_to_second_order() {
     );
 }
 
+// Mistake caught: deleting the only row of an op. Rows are matched to ops by their first
+// word exactly: by prefix, `powi 3` counted as a row for `pow` and `expm1` for `exp`.
 #[test]
 fn the_table_covers_every_elementwise_primitive() {
-    let names: Vec<&str> = rows().iter().map(|r| r.name).collect();
+    let ops: Vec<&str> = rows()
+        .iter()
+        .map(|r| r.name.split_whitespace().next().unwrap())
+        .collect();
     for u in symgrad::ops::Unary::ALL {
         assert!(
-            names.iter().any(|n| n.starts_with(u.name()))
+            ops.contains(&u.name())
                 // a constant to `grad` by design, so not finite differences: its own file
                 || u.name() == "stop_gradient",
             "no row for unary op {}",
@@ -209,8 +322,9 @@ fn the_table_covers_every_elementwise_primitive() {
         );
     }
     for b in symgrad::ops::Binary::ALL {
-        let covered = names.iter().any(|n| n.starts_with(b.name()))
-            || matches!(b.name(), "ge" | "lt" | "le" | "eq" | "ne"); // share gt's rule: no gradient
+        let covered =
+            ops.contains(&b.name()) || matches!(b.name(), "ge" | "lt" | "le" | "eq" | "ne"); // share gt's rule: no gradient
         assert!(covered, "no row for binary op {}", b.name());
     }
+    assert_eq!(rows().iter().filter(|r| r.hessian_zero).count(), 15);
 }

@@ -133,7 +133,7 @@ fn compiled<T: symgrad::Scalar>(options: Options) -> (T, Vec<T>, bool) {
     let mut dx = vec![T::zero(); 12];
     let fx = fun.value_and_grad(&xv, &[], &mut dx).expect("runs");
     let kept = fun
-        .program()
+        .steps()
         .iter()
         .any(|i| i.label.contains("stop_gradient"));
     let stage = fun.explain().contains("strip stop_gradient");

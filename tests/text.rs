@@ -1,10 +1,11 @@
-//! The canonical text form: print(parse(print(g))) == print(g) over random graphs, and the
-//! parser's errors.
+//! The canonical text form: print(parse(print(g))) == print(g) over random graphs, which
+//! compute the same values as the graphs printed; the precedence of the infix form, checked
+//! by value against graphs built in Rust; and the parser's errors.
 
 use proptest::prelude::*;
 use symgrad::graph::{parse, parse_with, ParseOptions};
-use symgrad::ops::{Binary, Op, Unary};
-use symgrad::{dims, Graph, NodeId, ParamLayout, Tensor};
+use symgrad::ops::{Binary, Op, Reduce, Structural, Unary};
+use symgrad::{dims, Expr, Graph, NodeId, ParamLayout, Tensor, TensorRef};
 
 const NUMBERS: &[f64] = &[
     0.0,
@@ -57,60 +58,68 @@ fn random_graph(draws: &[(u8, u8, u8, u8, u8)]) -> (Graph<f64>, ParamLayout, Vec
                 },
                 vec![a, b2],
             ),
-            7 => (Op::Transpose((0..rank).rev().collect()), vec![a]),
+            7 => (
+                Op::Structural(Structural::Transpose((0..rank).rev().collect())),
+                vec![a],
+            ),
             8 => (
-                Op::Sum {
+                Op::Reduce(Reduce::Sum {
                     axes: (0..rank).filter(|i| (n >> i) & 1 == 1).collect(),
                     keepdims: n.is_multiple_of(2),
-                },
+                }),
                 vec![a],
             ),
-            9 => (
-                Op::Max {
-                    axes: (0..rank.min(1)).collect(),
-                    keepdims: n.is_multiple_of(3),
-                },
-                vec![a],
-            ),
+            9 => {
+                let (axes, keepdims) = ((0..rank.min(1)).collect(), n.is_multiple_of(3));
+                let r = if n.is_multiple_of(2) {
+                    Reduce::Max { axes, keepdims }
+                } else {
+                    Reduce::Min { axes, keepdims }
+                };
+                (Op::Reduce(r), vec![a])
+            }
             10 => (
-                Op::Numel {
+                Op::Reduce(Reduce::Numel {
                     axes: (0..rank).collect(),
-                },
+                }),
                 vec![a],
             ),
             11 => (
-                Op::Slice {
+                Op::Structural(Structural::Slice {
                     axis: rank.saturating_sub(1),
                     start: n % 2,
                     len: 1 + n % 2,
-                },
+                }),
                 vec![a],
             ),
             12 => (
-                Op::Pad {
+                Op::Structural(Structural::Pad {
                     axis: rank.saturating_sub(1),
                     start: n % 3,
                     total: 6,
-                },
+                }),
                 vec![a],
             ),
             13 => (
-                Op::Concat {
+                Op::Structural(Structural::Concat {
                     axis: rank.saturating_sub(1),
-                },
+                }),
                 vec![a, b2],
             ),
             14 => {
                 let shape = g.node(a).shape.clone();
-                (Op::Reshape(shape), vec![a])
+                (Op::Structural(Structural::Reshape(shape)), vec![a])
             }
             _ => {
                 let mut shape = g.node(a).shape.clone();
                 shape.insert(0, symgrad::Dim::Fixed(2));
                 if n.is_multiple_of(2) {
-                    (Op::BroadcastTo(shape), vec![a])
+                    (Op::Structural(Structural::BroadcastTo(shape)), vec![a])
                 } else {
-                    (Op::SumTo(g.node(b2).shape.clone()), vec![a])
+                    (
+                        Op::Structural(Structural::SumTo(g.node(b2).shape.clone())),
+                        vec![a],
+                    )
                 }
             }
         };
@@ -129,6 +138,67 @@ fn random_graph(draws: &[(u8, u8, u8, u8, u8)]) -> (Graph<f64>, ParamLayout, Vec
     (g, layout, roots)
 }
 
+/// The values of `roots` in `g` with the inputs `x` = X ([2, 3]), `y` = Y ([3]) and the
+/// parameters named in `layout` taken from `params` by name (NaN-boxed as bit patterns, so
+/// that NaNs compare equal), or the error's text.
+fn values_of(
+    g: &Graph<f64>,
+    layout: &ParamLayout,
+    roots: &[NodeId],
+    params: &[(&str, Vec<f64>)],
+    xs: &[f64],
+    ys: &[f64],
+) -> Vec<Result<Vec<u64>, String>> {
+    let mut flat = vec![0.0; layout.len()];
+    for e in layout.entries() {
+        let (_, v) = params
+            .iter()
+            .find(|(n, _)| *n == e.name)
+            .expect("a known parameter");
+        flat[e.range()].copy_from_slice(v);
+    }
+    let (xshape, yshape) = ([2, 3], [3]);
+    let mut inputs: Vec<(Expr<'_, f64>, TensorRef<'_, f64>)> = Vec::new();
+    for id in g.inputs() {
+        let name = match &g.node(id).op {
+            Op::Input { name } => name.clone(),
+            _ => continue,
+        };
+        let value = match name.as_str() {
+            "x" => TensorRef::new(&xshape, xs),
+            "y" => TensorRef::new(&yshape, ys),
+            other => panic!("unexpected input {other}"),
+        };
+        inputs.push((g.expr(id), value));
+    }
+    roots
+        .iter()
+        .map(|&r| {
+            let reads: Vec<NodeId> = g.reachable(&[r]);
+            let mine: Vec<(Expr<'_, f64>, TensorRef<'_, f64>)> = inputs
+                .iter()
+                .filter(|(e, _)| reads.contains(&e.id()))
+                .copied()
+                .collect();
+            g.expr(r)
+                .eval_at(layout, &flat, &mine)
+                .map(|t| {
+                    t.data()
+                        .iter()
+                        .map(|v| {
+                            if v.is_nan() {
+                                f64::NAN.to_bits()
+                            } else {
+                                v.to_bits()
+                            }
+                        })
+                        .collect()
+                })
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -136,15 +206,26 @@ proptest! {
     fn printing_what_was_parsed_gives_the_same_text(
         draws in prop::collection::vec((0u8..=255, 0u8..=255, 0u8..=255, 0u8..=255, 0u8..=255), 1..60)
     ) {
-        let (g, _, roots) = random_graph(&draws);
+        let (g, g_layout, roots) = random_graph(&draws);
         let text = g.to_text(&roots);
         let back = parse::<f64>(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-        prop_assert_eq!(back.graph.to_text(&back.outputs), text);
+        prop_assert_eq!(back.graph.to_text(&back.outputs), text.clone());
         // And the parsed graph has the same number of nodes as the printed part of the original
         // (scalar constants are printed inline, so they may be duplicated, never merged).
         let printed = g.reachable(&roots).into_iter().filter(|&i| !matches!(g.node(i).op, Op::Const(ref t) if t.shape().is_empty())).count();
         let parsed = back.graph.reachable(&back.outputs).into_iter().filter(|&i| !matches!(back.graph.node(i).op, Op::Const(ref t) if t.shape().is_empty())).count();
         prop_assert_eq!(printed, parsed);
+        // Mistake caught: a printer or parser that changes what a graph computes while
+        // printing the same text back (a swapped operand order, an attribute read wrong).
+        // The original graph and the parsed one give the same bits at the same inputs.
+        let params = [
+            ("w", (0..9).map(|i| (i as f64 - 4.0) / 3.0).collect::<Vec<f64>>()),
+            ("v.bias", vec![0.5, -1.25, 2.0]),
+        ];
+        let (xs, ys) = ([0.3, -1.0, 2.5, 0.0, 1.5, -0.75], [1.0, -2.0, 0.25]);
+        let want = values_of(&g, &g_layout, &roots, &params, &xs, &ys);
+        let got = values_of(&back.graph, &back.layout, &back.outputs, &params, &xs, &ys);
+        prop_assert_eq!(got, want, "{}", text);
     }
 }
 
@@ -159,25 +240,35 @@ fn f32_numbers_print_in_their_own_shortest_form() {
     assert_eq!(back.graph.to_text(&back.outputs), text);
 }
 
+type Reference = for<'g> fn(Expr<'g, f64>, Expr<'g, f64>) -> Expr<'g, f64>;
+
+// Mistake caught: a precedence or associativity rule of the infix form that parses a text
+// into another computation than the one it reads as (`-x ^ 2` as `(-x) ^ 2`, `x ^ y ^ 2` as
+// `(x ^ y) ^ 2`, `x - y - 1` as `x - (y - 1)`). Each text is parsed and evaluated, and
+// compared with the value of the graph built in Rust with the meaning intended, at random
+// small integers (where negative bases have powers); its printed form must be the text.
 #[test]
 fn negated_numbers_and_powers_keep_their_meaning() {
-    for text in [
-        "-(2)",
-        "(-2) ^ x",
-        "-(2 ^ x)",
-        "-x ^ 2",
-        "(-x) ^ 2",
-        "x ^ y ^ 2",
-        "(x ^ y) ^ 2",
-        "x - (y - 1)",
-        "x - y - 1",
-        "x / (y * 2)",
-        "-inf * x",
-        "-(inf)",
-        "x @ y @ x",
-        "x @ (y @ x)",
-        "(x > y) == (y > x)",
-    ] {
+    use rand::{Rng, SeedableRng};
+    let cases: [(&str, Reference); 15] = [
+        ("-(2)", |x, _| -x.graph().scalar(2.0)),
+        ("(-2) ^ x", |x, _| x.graph().scalar(-2.0).pow(x)),
+        ("-(2 ^ x)", |x, _| -x.graph().scalar(2.0).pow(x)),
+        ("-x ^ 2", |x, _| -x.pow(2.0)),
+        ("(-x) ^ 2", |x, _| (-x).pow(2.0)),
+        ("x ^ y ^ 2", |x, y| x.pow(y.pow(2.0))),
+        ("(x ^ y) ^ 2", |x, y| x.pow(y).pow(2.0)),
+        ("x - (y - 1)", |x, y| x - (y - 1.0)),
+        ("x - y - 1", |x, y| (x - y) - 1.0),
+        ("x / (y * 2)", |x, y| x / (y * 2.0)),
+        ("-inf * x", |x, _| x.graph().scalar(f64::NEG_INFINITY) * x),
+        ("-(inf)", |x, _| -x.graph().scalar(f64::INFINITY)),
+        ("x @ y @ x", |x, y| x.matmul(y).matmul(x)),
+        ("x @ (y @ x)", |x, y| x.matmul(y.matmul(x))),
+        ("(x > y) == (y > x)", |x, y| x.gt(y).equal(y.gt(x))),
+    ];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(26);
+    for (text, reference) in cases {
         let shapes = [("x".to_string(), vec![2, 2]), ("y".to_string(), vec![2, 2])];
         let opts = ParseOptions {
             implicit_inputs: Some(shapes.into_iter().collect()),
@@ -185,6 +276,43 @@ fn negated_numbers_and_powers_keep_their_meaning() {
         };
         let p = parse_with::<f64>(text, &opts).unwrap();
         assert_eq!(p.graph.expr_text(&p.outputs), text);
+        for _ in 0..4 {
+            let xs: Vec<f64> = (0..4).map(|_| rng.random_range(-3..=3) as f64).collect();
+            let ys: Vec<f64> = (0..4)
+                .map(|_| {
+                    rng.random_range(1..=3) as f64 * if rng.random_bool(0.5) { 1.0 } else { -1.0 }
+                })
+                .collect();
+            let shape = [2, 2];
+            let value = |g: &Graph<f64>, root: Expr<'_, f64>| -> Vec<f64> {
+                let reads = g.reachable(&[root.id()]);
+                let inputs: Vec<(Expr<'_, f64>, TensorRef<'_, f64>)> = g
+                    .inputs()
+                    .into_iter()
+                    .filter(|id| reads.contains(id))
+                    .map(|id| {
+                        let data = match &g.node(id).op {
+                            Op::Input { name } if name == "x" => &xs,
+                            _ => &ys,
+                        };
+                        (g.expr(id), TensorRef::new(&shape, &data[..]))
+                    })
+                    .collect();
+                root.eval(&inputs).unwrap().data().to_vec()
+            };
+            let got = value(&p.graph, p.graph.expr(p.outputs[0]));
+            let g = Graph::<f64>::new();
+            let (x, y) = (g.input("x", dims![2, 2]), g.input("y", dims![2, 2]));
+            let want = value(&g, reference(x, y));
+            let same = got.len() == want.len()
+                && got.iter().zip(&want).all(|(a, b)| {
+                    a == b || (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-12 * b.abs()
+                });
+            assert!(
+                same,
+                "{text} at x = {xs:?}, y = {ys:?}: {got:?}, meant {want:?}"
+            );
+        }
     }
 }
 
@@ -251,4 +379,98 @@ fn long_chains_print_with_lets_and_parse_back() {
     assert!(text.lines().count() > 10, "cut with lets");
     let back = parse::<f64>(&text).unwrap();
     assert_eq!(back.graph.to_text(&back.outputs), text);
+}
+
+/// The canonical text of `out <expr>` over `x: [2, 3, 4]`, or the parse error's message.
+fn over_x(expr: &str) -> Result<String, String> {
+    parse::<f64>(&format!("input x: [2, 3, 4]\nout {expr}"))
+        .map(|p| p.graph.expr_text(&p.outputs))
+        .map_err(|e| e.message)
+}
+
+// Mistake caught: negative axes refused by the text form (`sum[-1](x)` answered "found
+// `NegInt(1)`"), or counted other than NumPy counts them. Every call that takes an axis takes
+// one counted from the last, the graph holds it counted from the first (so the text prints,
+// and reads back as, the positive form), and an axis out of range says which rank it misses,
+// never naming a parser token.
+#[test]
+fn negative_axes_count_from_the_last_in_every_call_that_takes_an_axis() {
+    let cases = [
+        ("sum[-1](x)", "sum[2](x)"),
+        ("sum[-1, -3, keepdims](x)", "sum[2, 0, keepdims](x)"),
+        ("max[-2](x)", "max[1](x)"),
+        ("mean[-1](x)", "mean[2](x)"),
+        ("numel[-1](x)", "numel[2](x)"),
+        ("transpose[-1, 0, -2](x)", "transpose[2, 0, 1](x)"),
+        (
+            "slice[axis=-1, start=1, len=2](x)",
+            "slice[axis=2, start=1, len=2](x)",
+        ),
+        (
+            "pad[axis=-3, start=1, total=4](x)",
+            "pad[axis=0, start=1, total=4](x)",
+        ),
+        ("concat[axis=-1](x, x)", "concat[axis=2](x, x)"),
+        ("softmax[-1](x)", "softmax[2](x)"),
+        ("log_softmax[-3](x)", "log_softmax[0](x)"),
+    ];
+    for (negative, positive) in cases {
+        let want = over_x(positive).unwrap();
+        assert_eq!(over_x(negative), Ok(want), "{negative}");
+    }
+    let errors = [
+        ("sum[-4](x)", "axis -4 is out of range for rank 3"),
+        ("numel[3](x)", "axis 3 is out of range for rank 3"),
+        ("softmax[-4](x)", "axis -4 is out of range for rank 3"),
+        ("mean[-4](x)", "axis -4 is out of range for rank 3"),
+        (
+            "slice[axis=-4, start=0, len=1](x)",
+            "axis -4 is out of range for rank 3",
+        ),
+        (
+            "concat[axis=-9](x, x)",
+            "axis -9 is out of range for rank 3",
+        ),
+        (
+            "slice[axis=0, start=-1, len=1](x)",
+            "`slice` takes `start=` of 0 or more, found `start=-1`",
+        ),
+        ("sum[0, -3](x)", "axis 0 given twice"),
+        ("const[-2](1, 2)", "found `-2`"),
+        ("reshape[-1](x)", "a shape has no negative size `-1`"),
+    ];
+    for (text, want) in errors {
+        let e = over_x(text).unwrap_err();
+        assert!(e.contains(want), "{text}: {e}");
+        assert!(!e.contains("NegInt") && !e.contains("Int("), "{text}: {e}");
+    }
+}
+
+// Mistake caught: `transpose(x)` without a permutation refused, where NumPy's
+// `np.transpose(x)` reverses the axes.
+#[test]
+fn transpose_without_a_permutation_reverses_the_axes() {
+    assert_eq!(over_x("transpose(x)"), over_x("transpose[2, 1, 0](x)"));
+    let p = parse::<f64>("input v: [5]\nout transpose(v)").unwrap();
+    assert_eq!(p.graph.expr_text(&p.outputs), "transpose[0](v)");
+    // A permutation that is given must still be one.
+    assert!(over_x("transpose[](x)")
+        .unwrap_err()
+        .contains("not a permutation"));
+}
+
+// Mistake caught: `min` missing from the text form (only `-max(-x)` could be written), or
+// read with other axes than `max` takes.
+#[test]
+fn min_reads_and_prints_like_max() {
+    assert_eq!(
+        over_x("min[-1, keepdims](x)").unwrap(),
+        "min[2, keepdims](x)"
+    );
+    assert_eq!(over_x("min(x)").unwrap(), "min[0, 1, 2](x)");
+    let p = parse::<f64>("input v: [4]\nout min(v)").unwrap();
+    let v = p.graph.expr(p.graph.inputs()[0]);
+    let out = p.graph.expr(p.outputs[0]);
+    let got = out.eval(&[(v, TensorRef::new(&[4], &[3.0, -1.0, 2.0, 5.0]))]);
+    assert_eq!(got.unwrap().data(), &[-1.0]);
 }

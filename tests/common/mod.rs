@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: parameters with sampled values, random constants,
 //! first- and second-order gradient checks of a cost built from parameters, and random
-//! expression trees for proptest.
+//! expression trees for proptest; an expression's value at given inputs; a run report
+//! without its timings.
 #![allow(dead_code)]
 
 use rand::rngs::StdRng;
@@ -173,4 +174,35 @@ pub fn depth(t: &Tree) -> usize {
         Tree::Unary(_, a) => 1 + depth(a),
         Tree::Binary(_, a, b) => 1 + depth(a).max(depth(b)),
     }
+}
+
+/// The report as JSON without its timings (every `seconds`), which differ from run to run.
+pub fn without_timings(mut v: serde_json::Value) -> serde_json::Value {
+    match &mut v {
+        serde_json::Value::Object(m) => {
+            m.remove("seconds");
+            for x in m.values_mut() {
+                *x = without_timings(x.take());
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a.iter_mut() {
+                *x = without_timings(x.take());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+/// The value of `e` with the inputs `at` given as (input, shape, data).
+pub fn run(
+    e: symgrad::Expr<'_, f64>,
+    at: &[(symgrad::Expr<'_, f64>, &[usize], &[f64])],
+) -> symgrad::Tensor<f64> {
+    let refs: Vec<_> = at
+        .iter()
+        .map(|(x, s, d)| (*x, symgrad::TensorRef::new(s, d)))
+        .collect();
+    e.eval(&refs).expect("every input is given")
 }
