@@ -169,3 +169,42 @@ pub enum Error {
 
 /// `Result` with [`Error`](enum@Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A short, stable name for the kind of failure, for tests and scripts that must tell
+    /// one refusal from another without matching messages: the variant's name in
+    /// snake case (`"input_count"`, `"input_shape"`, `"input_length"`, `"symbol_conflict"`,
+    /// `"unbound_symbol"`, `"length"`, `"tensor_length"`, `"gradient_missing"`,
+    /// `"updates_need_mut"`, `"too_large"`, `"unknown_param"`, `"unbound"`,
+    /// `"unknown_output"`, `"checkpoint"`, `"interrupted"`, `"non_finite"`, `"not_scalar"`,
+    /// `"no_gradient"`), except a parse error, which gives its
+    /// [`ParseError::kind`](crate::graph::ParseError::kind) (`"parse_..."`).
+    ///
+    /// ```
+    /// let e = symgrad::Tensor::try_from_vec(vec![2, 2], vec![1.0f64]).unwrap_err();
+    /// assert_eq!(e.kind(), "tensor_length");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InputCount { .. } => "input_count",
+            Error::InputShape { .. } => "input_shape",
+            Error::InputLength { .. } => "input_length",
+            Error::SymbolConflict { .. } => "symbol_conflict",
+            Error::UnboundSymbol { .. } => "unbound_symbol",
+            Error::Length { .. } => "length",
+            Error::TensorLength { .. } => "tensor_length",
+            Error::GradientMissing { .. } => "gradient_missing",
+            Error::UpdatesNeedMut => "updates_need_mut",
+            Error::TooLarge { .. } => "too_large",
+            Error::UnknownParam { .. } => "unknown_param",
+            Error::Unbound { .. } => "unbound",
+            Error::UnknownOutput { .. } => "unknown_output",
+            Error::Checkpoint(_) => "checkpoint",
+            Error::Interrupted => "interrupted",
+            Error::NonFinite { .. } => "non_finite",
+            Error::Parse(e) => e.kind(),
+            Error::NotScalar { .. } => "not_scalar",
+            Error::NoGradient { .. } => "no_gradient",
+        }
+    }
+}

@@ -106,7 +106,7 @@ fn read_idx_from(
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .filter(|&n| n <= limit)
-        .ok_or_else(|| DataError::Io {
+        .ok_or_else(|| DataError::TooLarge {
             path: path.to_path_buf(),
             message: format!(
                 "the header promises {} of {what} ({}), more than the memory limit allows ({} \
@@ -127,7 +127,7 @@ fn read_idx_from(
             ),
         })?;
     let mut bytes = Vec::new();
-    reader
+    (&mut reader)
         .take(data as u64)
         .read_to_end(&mut bytes)
         .map_err(gz_err)?;
@@ -137,6 +137,12 @@ fn read_idx_from(
             expected: data,
             found: bytes.len(),
         });
+    }
+    // A gzip member's CRC and length are checked at its end: read on to it (into a sink,
+    // at most 64 KiB past the promise, so a bomb stays bounded) so that a damaged member,
+    // or garbage after one, is an error rather than pixels accepted unchecked.
+    if gz {
+        std::io::copy(&mut reader.take(1 << 16), &mut std::io::sink()).map_err(gz_err)?;
     }
     Ok((sizes, bytes))
 }
@@ -191,6 +197,18 @@ fn pair<T: Scalar>(dir: &Path, images: &str, labels: &str) -> Result<Dataset<T>,
     };
     let (ip, lp) = (find(images), find(labels));
     let im = read_idx_images(&ip)?;
+    // A file of no images, or of images of no pixels, would train and score on nothing
+    // (mean errors of 0/0): refused here, where the data set is made from files.
+    if im.n == 0 || im.rows * im.cols == 0 {
+        return Err(DataError::Empty {
+            path: ip,
+            what: if im.n == 0 {
+                "0 images".into()
+            } else {
+                format!("images of {} x {} pixels", im.rows, im.cols)
+            },
+        });
+    }
     let lab = read_idx_labels(&lp)?;
     if im.n != lab.len() {
         return Err(DataError::Mismatch {
@@ -400,8 +418,19 @@ mod tests {
             "absurd",
             &images_file(u32::MAX, u32::MAX, u32::MAX, &[0; 16]),
         );
-        let e = read_idx_images(&p).unwrap_err().to_string();
+        let e = read_idx_images(&p).unwrap_err();
+        assert_eq!(e.kind(), "too_large");
+        let e = e.to_string();
         assert!(e.contains("memory limit") && e.contains("absurd"), "{e}");
+        // A data set of no examples: refused, not trained on.
+        let z = d.join("zero");
+        std::fs::create_dir_all(&z).unwrap();
+        write(&z, "train-images-idx3-ubyte", &images_file(0, 28, 28, &[]));
+        write(&z, "train-labels-idx1-ubyte", &labels_file(&[]));
+        write(&z, "t10k-images-idx3-ubyte", &images_file(1, 1, 1, &[1]));
+        write(&z, "t10k-labels-idx1-ubyte", &labels_file(&[1]));
+        let e = load_mnist::<f32>(&z).unwrap_err();
+        assert_eq!(e.kind(), "empty", "{e}");
         // A corrupt gzip stream.
         let p = write(&d, "bad.gz", &[0x1f, 0x8b, 8, 0, 1, 2, 3]);
         assert!(matches!(

@@ -4,6 +4,7 @@
 mod curves;
 mod idx;
 mod npy;
+pub mod values;
 
 pub use curves::{curves_like, CURVES_SIDE};
 pub use idx::{find_mnist, load_mnist, read_idx_images, read_idx_labels, IdxImages, Mnist};
@@ -73,9 +74,69 @@ pub enum DataError {
     Npy {
         /// The file.
         path: PathBuf,
+        /// Which check refused it (see [`DataError::kind`]).
+        kind: &'static str,
         /// What is wrong with it.
         message: String,
     },
+    /// A header promises more data than the memory limit
+    /// ([`memory_limit`](crate::tensor::memory_limit), `SYMGRAD_MEMORY_LIMIT`) allows: refused
+    /// before anything is allocated or read past the header.
+    #[error("{path}: {message}")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What the header promises and the limit.
+        message: String,
+    },
+    /// A data set read from files holds no examples (or examples of no values): refused
+    /// rather than trained and scored on nothing.
+    #[error("{path}: {what}: nothing to train or test on")]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// What is empty: `"0 images"`, `"images of 0 pixels"`.
+        what: String,
+    },
+}
+
+impl DataError {
+    /// A short, stable name for the kind of failure, for tests and scripts that must tell
+    /// one refusal from another without matching messages:
+    ///
+    /// | kind | the variant, and the check that refused |
+    /// | --- | --- |
+    /// | `io` | `Io`: the file could not be opened or read, or a gzip stream is corrupt |
+    /// | `magic` | `Magic`: not the IDX magic number expected |
+    /// | `truncated` | `Truncated`, or `Npy` whose data end early |
+    /// | `mismatch` | `Mismatch`: images and labels of different counts |
+    /// | `not_found` | `NotFound` |
+    /// | `too_large` | `TooLarge`: more than the memory limit |
+    /// | `empty` | `Empty`: a data set of no examples |
+    /// | `npy_magic` | `Npy`: not starting with `\x93NUMPY` |
+    /// | `npy_version` | `Npy`: a format version other than 1-3 |
+    /// | `npy_header` | `Npy`: a header too long, cut short, not text, or without a field |
+    /// | `npy_dtype` | `Npy`: a dtype not read (big-endian, objects, zero or odd widths) |
+    /// | `npy_fortran` | `Npy`: Fortran order |
+    /// | `npy_shape` | `Npy`: a shape that does not read as sizes |
+    /// | `npy_overflow` | `Npy`: a shape whose element or byte count wraps |
+    ///
+    /// ```
+    /// let e = symgrad::data::read_npy(std::path::Path::new("/dev/zero")).unwrap_err();
+    /// assert_eq!(e.kind(), "npy_magic");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DataError::Io { .. } => "io",
+            DataError::Magic { .. } => "magic",
+            DataError::Truncated { .. } => "truncated",
+            DataError::Mismatch { .. } => "mismatch",
+            DataError::NotFound(_) => "not_found",
+            DataError::Npy { kind, .. } => kind,
+            DataError::TooLarge { .. } => "too_large",
+            DataError::Empty { .. } => "empty",
+        }
+    }
 }
 
 /// A data set as a row-major `[n, dim]` matrix of values in [0, 1], with optional labels.

@@ -28,9 +28,10 @@ pub fn read_npy(path: &Path) -> Result<Tensor<f64>, DataError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let npy = |message: String| DataError::Npy {
+    let npy = |f: Fail| DataError::Npy {
         path: path.to_path_buf(),
-        message,
+        kind: f.kind,
+        message: f.message,
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
     // The magic, the version and the header's length, then the header, then the data: each
@@ -45,16 +46,36 @@ pub fn read_npy(path: &Path) -> Result<Tensor<f64>, DataError> {
         .map_err(io)?;
     head.extend(rest);
     let h = parse_header(&head).map_err(npy)?;
+    // The values become `f64`s: a promise larger than the memory limit is refused before
+    // anything is allocated, even when the file is (sparse and) that large.
+    let limit = crate::tensor::memory_limit();
+    let values = h.bytes / h.width * std::mem::size_of::<f64>();
+    if values > limit {
+        return Err(DataError::TooLarge {
+            path: path.to_path_buf(),
+            message: format!(
+                "shape {:?} of {} is {} as f64 values, more than the memory limit of {} (set \
+                 SYMGRAD_MEMORY_LIMIT, in bytes or with a K/M/G/T suffix, to raise it)",
+                h.shape,
+                h.descr,
+                crate::tensor::fmt_bytes(values),
+                crate::tensor::fmt_bytes(limit)
+            ),
+        });
+    }
     // A regular file must hold what the header promises before any of it is read.
     let meta = file.metadata().map_err(io)?;
     let promised = h.data_start as u64 + h.bytes as u64;
     if meta.is_file() && meta.len() < promised {
-        return Err(npy(format!(
-            "truncated: shape {:?} of {} needs {} bytes of data, the file has {}",
-            h.shape,
-            h.descr,
-            h.bytes,
-            meta.len().saturating_sub(h.data_start as u64)
+        return Err(npy(fail(
+            "truncated",
+            format!(
+                "truncated: shape {:?} of {} needs {} bytes of data, the file has {}",
+                h.shape,
+                h.descr,
+                h.bytes,
+                meta.len().saturating_sub(h.data_start as u64)
+            ),
         )));
     }
     let mut data = head[h.data_start.min(head.len())..].to_vec();
@@ -68,8 +89,21 @@ pub fn read_npy(path: &Path) -> Result<Tensor<f64>, DataError> {
 
 /// Parses the bytes of a `.npy` file.
 pub fn parse_npy(b: &[u8]) -> Result<Tensor<f64>, String> {
-    let h = parse_header(b)?;
-    decode(&h, &b[h.data_start..])
+    let h = parse_header(b).map_err(|f| f.message)?;
+    decode(&h, &b[h.data_start..]).map_err(|f| f.message)
+}
+
+/// Why a `.npy` file was refused: the kind [`DataError::kind`] reports, and the message.
+struct Fail {
+    kind: &'static str,
+    message: String,
+}
+
+fn fail(kind: &'static str, message: impl Into<String>) -> Fail {
+    Fail {
+        kind,
+        message: message.into(),
+    }
 }
 
 /// What a `.npy` header says.
@@ -85,54 +119,64 @@ struct Header {
 }
 
 /// The header's length and where it starts, from the first 10 or 12 bytes.
-fn header_len(b: &[u8]) -> Result<(usize, usize), String> {
+fn header_len(b: &[u8]) -> Result<(usize, usize), Fail> {
     if b.len() < 10 || &b[..6] != b"\x93NUMPY" {
-        return Err("not a .npy file (expected the magic bytes \\x93NUMPY)".into());
+        return Err(fail(
+            "npy_magic",
+            "not a .npy file (expected the magic bytes \\x93NUMPY)",
+        ));
     }
     let (hlen, start) = match b[6] {
         1 => (u16::from_le_bytes([b[8], b[9]]) as usize, 10),
         2 | 3 if b.len() >= 12 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
-        v => return Err(format!("unsupported .npy version {v}")),
+        v => return Err(fail("npy_version", format!("unsupported .npy version {v}"))),
     };
     if hlen > MAX_HEADER {
-        return Err(format!(
-            "header of {hlen} bytes: more than the {MAX_HEADER} this reader accepts"
+        return Err(fail(
+            "npy_header",
+            format!("header of {hlen} bytes: more than the {MAX_HEADER} this reader accepts"),
         ));
     }
     Ok((hlen, start))
 }
 
-fn parse_header(b: &[u8]) -> Result<Header, String> {
+fn parse_header(b: &[u8]) -> Result<Header, Fail> {
     let (hlen, start) = header_len(b)?;
-    let header = b.get(start..start + hlen).ok_or("truncated header")?;
-    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
-    let field = |key: &str| -> Result<&str, String> {
+    let header = b
+        .get(start..start + hlen)
+        .ok_or_else(|| fail("npy_header", "truncated header"))?;
+    let header =
+        std::str::from_utf8(header).map_err(|_| fail("npy_header", "header is not text"))?;
+    let field = |key: &str| -> Result<&str, Fail> {
         let k = format!("'{key}':");
         let at = header
             .find(&k)
-            .ok_or_else(|| format!("header has no `{key}`: {header}"))?;
+            .ok_or_else(|| fail("npy_header", format!("header has no `{key}`: {header}")))?;
         Ok(header[at + k.len()..].trim_start())
     };
     let descr = field("descr")?;
     let descr = descr
         .strip_prefix('\'')
         .and_then(|d| d.split('\'').next())
-        .ok_or("unreadable descr")?;
+        .ok_or_else(|| fail("npy_dtype", "unreadable descr"))?;
     if field("fortran_order")?.starts_with("True") {
-        return Err("Fortran-ordered arrays are not supported (save with C order)".into());
+        return Err(fail(
+            "npy_fortran",
+            "Fortran-ordered arrays are not supported (save with C order)",
+        ));
     }
     let shape_text = field("shape")?;
     let inner = shape_text
         .strip_prefix('(')
         .and_then(|s| s.split(')').next())
-        .ok_or("unreadable shape")?;
+        .ok_or_else(|| fail("npy_shape", "unreadable shape"))?;
     let shape: Vec<usize> = inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse()
-                .map_err(|_| format!("bad dimension `{s}` in shape"))
+                .map_err(|_| fail("npy_shape", format!("bad dimension `{s}` in shape")))
         })
         .collect::<Result<_, _>>()?;
     let (kind, width) = match descr.as_bytes() {
@@ -141,9 +185,14 @@ fn parse_header(b: &[u8]) -> Result<Header, String> {
             std::str::from_utf8(w)
                 .ok()
                 .and_then(|w| w.parse::<usize>().ok())
-                .ok_or_else(|| format!("unreadable dtype `{descr}`"))?,
+                .ok_or_else(|| fail("npy_dtype", format!("unreadable dtype `{descr}`")))?,
         ),
-        _ => return Err(format!("dtype `{descr}` is not little-endian numeric")),
+        _ => {
+            return Err(fail(
+                "npy_dtype",
+                format!("dtype `{descr}` is not little-endian numeric"),
+            ))
+        }
     };
     // Only the dtypes `decode` converts; checked before any size is computed from `width`
     // (a zero width would make every shape fit in no bytes).
@@ -151,13 +200,19 @@ fn parse_header(b: &[u8]) -> Result<Header, String> {
         (kind, width),
         (b'f', 4 | 8) | (b'i', 1 | 4 | 8) | (b'u', 1) | (b'b', 1)
     ) {
-        return Err(format!(
-            "dtype `{descr}` is not supported (use float32 or float64)"
+        return Err(fail(
+            "npy_dtype",
+            format!("dtype `{descr}` is not supported (use float32 or float64)"),
         ));
     }
     let bytes = crate::tensor::checked_numel::<f64>(&shape)
         .and_then(|n| n.checked_mul(width))
-        .ok_or_else(|| format!("shape {shape:?} holds more elements than any array can"))?;
+        .ok_or_else(|| {
+            fail(
+                "npy_overflow",
+                format!("shape {shape:?} holds more elements than any array can"),
+            )
+        })?;
     Ok(Header {
         shape,
         descr: descr.to_string(),
@@ -168,14 +223,17 @@ fn parse_header(b: &[u8]) -> Result<Header, String> {
     })
 }
 
-fn decode(h: &Header, data: &[u8]) -> Result<Tensor<f64>, String> {
+fn decode(h: &Header, data: &[u8]) -> Result<Tensor<f64>, Fail> {
     let (kind, width, descr) = (h.kind, h.width, &h.descr);
     if data.len() < h.bytes {
-        return Err(format!(
-            "truncated: shape {:?} of {descr} needs {} bytes, the file has {}",
-            h.shape,
-            h.bytes,
-            data.len()
+        return Err(fail(
+            "truncated",
+            format!(
+                "truncated: shape {:?} of {descr} needs {} bytes, the file has {}",
+                h.shape,
+                h.bytes,
+                data.len()
+            ),
         ));
     }
     let vals: Vec<f64> = data[..h.bytes]
@@ -263,8 +321,27 @@ mod tests {
         b.extend([0xAB; 100]); // trailing bytes beyond the data are not read
         std::fs::write(&p, &b).unwrap();
         assert_eq!(read_npy(&p).unwrap().data(), &[2.5]);
-        std::fs::write(&p, npy("<f8", "(1000000000000,)", &[0; 16])).unwrap();
-        assert!(read_npy(&p).unwrap_err().to_string().contains("truncated"));
+        std::fs::write(&p, npy("<f8", "(1000000, 1000000)", &[0; 16])).unwrap();
+        assert_eq!(read_npy(&p).unwrap_err().kind(), "too_large");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The mistake caught: a file as large as its header promises passed the length check
+    /// and the reader allocated and read it: a sparse file of 1 TB (a header promising
+    /// 1.25e11 f8 values) must be refused by the memory limit before any allocation.
+    #[test]
+    fn a_sparse_terabyte_file_is_refused_before_allocation() {
+        let dir = std::env::temp_dir().join(format!("symgrad-npy-tb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("tb.npy");
+        let head = npy("<f8", "(125000000000,)", &[]);
+        std::fs::write(&p, &head).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+        if f.set_len(head.len() as u64 + 1_000_000_000_000).is_ok() {
+            let e = read_npy(&p).unwrap_err();
+            assert_eq!(e.kind(), "too_large", "{e}");
+            assert!(e.to_string().contains("memory limit"), "{e}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -261,6 +261,123 @@ pub enum RunError {
     Interrupted(PathBuf),
 }
 
+impl RunError {
+    /// A short, stable name for the kind of failure, for tests and scripts that must tell
+    /// one refusal from another without matching messages. `Data` and `Core` give their
+    /// error's own kind ([`DataError::kind`], [`Error::kind`](crate::Error::kind)); the
+    /// others:
+    ///
+    /// | kind | the failure |
+    /// | --- | --- |
+    /// | `config` | `Config`, or a checkpoint whose configuration does not validate |
+    /// | `too_large` | a configuration, file or network larger than the memory limit |
+    /// | `io` | `Io`: a file could not be read or written |
+    /// | `not_a_file` | a parameter file or checkpoint that is not a regular file |
+    /// | `safetensors` | not a safetensors file (header, offsets, JSON) |
+    /// | `dtype` | a tensor neither F32 nor F64 |
+    /// | `metadata_missing` | no `network`, `config` or `state` in the metadata |
+    /// | `network` | metadata `network` that does not describe a network |
+    /// | `state` | a checkpoint state unreadable, or disagreeing with the network |
+    /// | `missing_tensor` | a parameter or checkpoint tensor absent |
+    /// | `tensor_length` | a tensor of another length than its place needs |
+    /// | `velocity_length` | a velocity of another length than the parameters |
+    /// | `non_finite` | NaN or infinite values in a checkpoint or parameter file |
+    /// | `report_json` | a `report.json` that is not JSON (or is cut short) |
+    /// | `report` | a `report.json` that is JSON but not a run report |
+    /// | `bad_file` | another damage of a parameter file or checkpoint |
+    /// | `diverged`, `interrupted` | `Diverged`, `Interrupted` |
+    ///
+    /// The kinds of `BadFile` are read from its message, here and nowhere else, so a message
+    /// changed without this table fails the corpus test (tests/corpus.rs) that asserts them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunError::Config(m) if m.contains("more than the limit") => "too_large",
+            RunError::Config(_) => "config",
+            RunError::Data(e) => e.kind(),
+            RunError::Io { .. } => "io",
+            RunError::BadFile { message: m, .. } => {
+                let has = |p: &str| m.contains(p);
+                if has("more than the memory limit") || has("more than the limit") {
+                    "too_large"
+                } else if has("not a regular file") {
+                    "not_a_file"
+                } else if m.starts_with("not a safetensors file") {
+                    "safetensors"
+                } else if has("expected F32 or F64") {
+                    "dtype"
+                } else if m.starts_with("report: not JSON") {
+                    "report_json"
+                } else if m.starts_with("report: ") {
+                    "report"
+                } else if m.starts_with("no `") && has("in the metadata") {
+                    "metadata_missing"
+                } else if m.starts_with("metadata `network`") {
+                    "network"
+                } else if m.starts_with("configuration: ") || m.starts_with("config: ") {
+                    "config"
+                } else if m.starts_with("state: ") || m.starts_with("the state says") {
+                    "state"
+                } else if m.starts_with("missing ") {
+                    "missing_tensor"
+                } else if m.starts_with("`velocity`") {
+                    "velocity_length"
+                } else if has("NaN or infinite") {
+                    "non_finite"
+                } else if (m.starts_with("parameter `") && has("values"))
+                    || (m.starts_with("layer ") && has("the file has"))
+                    || m.starts_with("`current`")
+                {
+                    "tensor_length"
+                } else {
+                    "bad_file"
+                }
+            }
+            RunError::Core(e) => e.kind(),
+            RunError::Diverged(_) => "diverged",
+            RunError::Interrupted(_) => "interrupted",
+        }
+    }
+}
+
+/// Reads a checkpoint and checks all of it, as a resume does before it writes anything
+/// (configuration, state, every vector's length, finiteness), without training: for
+/// tools and tests that must know whether a run folder can be resumed.
+pub fn verify_checkpoint<T: Scalar>(path: &Path) -> Result<(), RunError> {
+    load_checkpoint::<T>(path).map(|_| ())
+}
+
+/// Reads a run's `report.json` (at most 16 MiB: a report is a few kilobytes) and checks its
+/// configuration ([`RunConfig::validate`]).
+pub fn load_report(path: &Path) -> Result<RunReport, RunError> {
+    use std::io::Read;
+    const MAX_REPORT: u64 = 16 << 20;
+    let bad = |m: String| RunError::BadFile {
+        path: path.to_path_buf(),
+        message: m,
+    };
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let mut text = Vec::new();
+    file.take(MAX_REPORT + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| io_err(path, e))?;
+    if text.len() as u64 > MAX_REPORT {
+        return Err(bad(format!(
+            "a report of more than {MAX_REPORT} bytes: more than the limit for a report"
+        )));
+    }
+    let report: RunReport = serde_json::from_slice(&text).map_err(|e| {
+        bad(match e.classify() {
+            serde_json::error::Category::Data => format!("report: not a run report: {e}"),
+            _ => format!("report: not JSON: {e}"),
+        })
+    })?;
+    report
+        .config
+        .validate()
+        .map_err(|e| bad(format!("{e} (in the report)")))?;
+    Ok(report)
+}
+
 fn io_err(path: &Path, e: impl std::fmt::Display) -> RunError {
     RunError::Io {
         path: path.to_path_buf(),
@@ -456,7 +573,35 @@ pub type Tensors<T> = HashMap<String, Vec<T>>;
 pub fn load_tensors<T: Scalar>(
     path: &Path,
 ) -> Result<(Tensors<T>, HashMap<String, String>), RunError> {
-    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    // Bounded by the memory limit, and by the file's length, before anything is read: a
+    // sparse file of a terabyte, or `/dev/zero`, is refused, not read until memory ends.
+    use std::io::Read;
+    let too_big = |len: String| RunError::BadFile {
+        path: path.to_path_buf(),
+        message: format!(
+            "{len}, more than the memory limit of {} (SYMGRAD_MEMORY_LIMIT raises it)",
+            crate::tensor::fmt_bytes(crate::tensor::memory_limit())
+        ),
+    };
+    let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+    let len = file.metadata().map_err(|e| io_err(path, e))?;
+    if !len.is_file() {
+        return Err(RunError::BadFile {
+            path: path.to_path_buf(),
+            message: "not a regular file".into(),
+        });
+    }
+    let limit = crate::tensor::memory_limit() as u64;
+    if len.len() > limit {
+        return Err(too_big(format!("a file of {} bytes", len.len())));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_err(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big("a file growing past the limit".into()));
+    }
     let st = SafeTensors::deserialize(&bytes).map_err(|e| RunError::BadFile {
         path: path.to_path_buf(),
         message: format!("not a safetensors file: {e}"),
@@ -538,6 +683,12 @@ pub fn load_params<T: Scalar>(path: &Path) -> Result<(Autoencoder, Vec<T>), RunE
             )));
         }
         x[e.range()].copy_from_slice(v);
+    }
+    // A diverged or damaged file would evaluate to NaN errors as if it were a result.
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(bad(
+            "the parameters hold NaN or infinite values: not a trained network".into(),
+        ));
     }
     Ok((ae, x))
 }

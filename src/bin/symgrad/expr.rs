@@ -22,78 +22,12 @@ pub fn parse_value(s: &str) -> Result<(String, Tensor<f64>), AnyError> {
     if let Some(path) = v.strip_prefix('@') {
         return Ok((name, symgrad::data::read_npy(Path::new(path))?));
     }
-    let (mut shape, mut leaf, mut data) = (Vec::new(), None, Vec::new());
-    let rest = nested(v, 0, &mut shape, &mut leaf, &mut data)
-        .map_err(|m| format!("--value {name}: {m} in `{v}`"))?;
-    if !rest.trim().is_empty() {
-        return Err(format!("--value {name}: unexpected `{rest}` after the value").into());
-    }
-    // Every depth above the numbers' has closed a list, so every extent is known.
-    let shape: Vec<usize> = shape.into_iter().map(|n| n.unwrap_or(0)).collect();
-    let t = Tensor::try_from_vec(shape, data).map_err(|e| format!("--value {name}: {e}"))?;
+    use symgrad::data::values::{parse_value_list, ValueError};
+    let t = parse_value_list(v).map_err(|e| match e {
+        ValueError::Trailing(_) | ValueError::Tensor(_) => format!("--value {name}: {e}"),
+        e => format!("--value {name}: {e} in `{v}`"),
+    })?;
     Ok((name, t))
-}
-
-/// The deepest nesting of a value list: NumPy's largest number of dimensions.
-const MAX_VALUE_RANK: usize = 64;
-
-/// Reads a number or a bracketed list at nesting `depth`, recording the extent of the lists
-/// at each depth in `shape` (lists close innermost first, so `shape` is indexed by depth and
-/// filled in as they close) and the depth at which numbers stand in `leaf`.
-fn nested<'a>(
-    s: &'a str,
-    depth: usize,
-    shape: &mut Vec<Option<usize>>,
-    leaf: &mut Option<usize>,
-    data: &mut Vec<f64>,
-) -> Result<&'a str, String> {
-    let s = s.trim_start();
-    if let Some(mut rest) = s.strip_prefix('[') {
-        // Bounded, so that `[[[[...` tens of thousands deep cannot overflow the stack.
-        if depth == MAX_VALUE_RANK {
-            return Err(format!(
-                "lists nested deeper than {MAX_VALUE_RANK} (NumPy's most dimensions)"
-            ));
-        }
-        if leaf.is_some_and(|l| l <= depth) {
-            return Err("a list where a number was expected".into());
-        }
-        let mut count = 0;
-        loop {
-            rest = rest.trim_start();
-            if let Some(r) = rest.strip_prefix(']') {
-                if shape.len() <= depth {
-                    shape.resize(depth + 1, None);
-                }
-                match shape[depth] {
-                    None => shape[depth] = Some(count),
-                    Some(n) if n == count => {}
-                    Some(n) => {
-                        return Err(format!("ragged list: {count} items where {n} came before"))
-                    }
-                }
-                return Ok(r);
-            }
-            if count > 0 {
-                rest = rest.strip_prefix(',').ok_or("expected `,` or `]`")?;
-            }
-            rest = nested(rest, depth + 1, shape, leaf, data)?;
-            count += 1;
-        }
-    }
-    match *leaf {
-        Some(l) if l != depth => return Err("a number where a list was expected".into()),
-        None if shape.len() > depth => return Err("a number where a list was expected".into()),
-        _ => *leaf = Some(depth),
-    }
-    let end = s
-        .find(|c: char| c == ',' || c == ']' || c.is_whitespace())
-        .unwrap_or(s.len());
-    let v: f64 = s[..end]
-        .parse()
-        .map_err(|_| format!("`{}` is not a number", &s[..end]))?;
-    data.push(v);
-    Ok(&s[end..])
 }
 
 /// `x=3,4` or `x=` (a scalar).
@@ -233,6 +167,15 @@ fn run(
                 let shape = e.shape_fixed().ok_or_else(|| {
                     format!("input `{name}` has a symbolic shape: give it with --value")
                 })?;
+                // Sized from the command line (`--shape`): checked before allocating.
+                symgrad::tensor::checked_numel::<f64>(&shape)
+                    .filter(|n| n.saturating_mul(8) <= symgrad::tensor::memory_limit())
+                    .ok_or_else(|| {
+                        format!(
+                            "input `{name}` of shape {shape:?} is larger than the memory limit \
+                             (set SYMGRAD_MEMORY_LIMIT to raise it)"
+                        )
+                    })?;
                 owned.push(Tensor::full(&shape, x));
             }
             (None, None) => {

@@ -39,6 +39,53 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+impl ParseError {
+    /// A short, stable name for the kind of mistake, for tests that must tell one refusal
+    /// from another (the message stays free to improve):
+    ///
+    /// | kind | the text |
+    /// | --- | --- |
+    /// | `parse_depth` | nests deeper than the parser's bound |
+    /// | `parse_undeclared` | uses a name or `$k` that is not declared or bound |
+    /// | `parse_duplicate` | declares a name or binds a `$k` twice |
+    /// | `parse_unknown_op` | calls no op of that name |
+    /// | `parse_too_large` | builds a value whose size overflows or exceeds any array |
+    /// | `parse_syntax` | is not in the grammar (a token where another was expected) |
+    /// | `parse_invalid` | is grammatical but builds nothing valid (shapes, attributes, arity) |
+    ///
+    /// ```
+    /// use symgrad::graph::parse;
+    /// assert_eq!(parse::<f64>("out y").unwrap_err().kind(), "parse_undeclared");
+    /// assert_eq!(parse::<f64>("out 1 +").unwrap_err().kind(), "parse_syntax");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        let m = self.message.as_str();
+        if m.contains("nest too deep") || m.contains("nest deeper") {
+            "parse_depth"
+        } else if m.contains("is not declared") || m.contains("used before it is bound") {
+            "parse_undeclared"
+        } else if m.contains("declared twice") || m.contains("bound twice") {
+            "parse_duplicate"
+        } else if m.starts_with("no op called") {
+            "parse_unknown_op"
+        } else if m.contains("overflow")
+            || m.contains("more elements")
+            || m.contains("too large")
+            || m.contains("larger than")
+        {
+            "parse_too_large"
+        } else if m.starts_with("expected ")
+            || m.starts_with("unexpected character")
+            || m.contains("is not closed")
+            || m.ends_with("is not a number")
+        {
+            "parse_syntax"
+        } else {
+            "parse_invalid"
+        }
+    }
+}
+
 /// A parsed graph: the graph, the layout its parameters live in, and the outputs in order.
 #[derive(Debug)]
 pub struct Parsed<T: Scalar> {
@@ -418,6 +465,21 @@ impl<T: Scalar> Parser<'_, T> {
             };
             self.add_param(&name, &fixed)?
         } else {
+            // The fixed part of the shape must be an array's: `input x: [2^32, 2^32]` was
+            // accepted, a graph built over 2^64 elements that wrap to 0.
+            let fixed: Vec<usize> = shape
+                .iter()
+                .filter_map(|d| match d {
+                    Dim::Fixed(n) => Some(*n),
+                    Dim::Sym(_) => None,
+                })
+                .collect();
+            if crate::tensor::checked_numel::<T>(&fixed).is_none() {
+                return Err(self.err_here(format!(
+                    "input `{name}` of shape {} holds more elements than any array can",
+                    self.graph.fmt_shape(&shape)
+                )));
+            }
             self.graph.input(&name, shape).id()
         };
         self.names.insert(name, id);
