@@ -232,7 +232,7 @@ fn every_corpus_case_gives_its_kind_without_panic_hang_or_unbounded_memory() {
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("tb.npy");
     let mut h = "{'descr': '<f8', 'fortran_order': False, 'shape': (125000000000,), }".to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');

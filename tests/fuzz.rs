@@ -3,7 +3,7 @@
 //! header integers set to edge values and numbers in text made huge. Each mutant must be
 //! refused with a typed error or accepted with a result that holds together (a tensor's
 //! length is its shape's product, parameters fit their layout), without a panic and within
-//! a bounded peak heap. `SYMGRAD_FUZZ_CASES` sets the mutants per target (default 200, the
+//! a bounded peak heap. `SYMGRAD_FUZZ_CASES` sets the mutants per target (default 500, the
 //! bounded run CI does); proptest's seed is fixed, so a run is reproducible.
 
 mod hostile;
@@ -172,7 +172,7 @@ fn cases() -> u32 {
     std::env::var("SYMGRAD_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200)
+        .unwrap_or(500)
 }
 
 #[test]
