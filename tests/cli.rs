@@ -130,6 +130,28 @@ fn the_command_line_a_person_expects() {
         &["train", "--data", "curves", "--mnist-dir", "."],
         "--mnist-dir does not apply to --data curves",
     );
+    // The memory limit: a flag lowers it (this run needs about 30 MB), a bad value is refused
+    // whether it comes from the flag or from the environment (it was silently ignored).
+    refused(
+        &tmp,
+        &["train", "--memory-limit", "1M", "--train-size", "500"],
+        "more than the limit of 1.0 MB",
+    );
+    refused(
+        &tmp,
+        &["train", "--memory-limit", "lots"],
+        "--memory-limit `lots`: expected",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(["eval", "1 + 1"])
+        .env("SYMGRAD_MEMORY_LIMIT", "8 gigs")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && err.contains("SYMGRAD_MEMORY_LIMIT `8 gigs`"),
+        "{err}"
+    );
     // Nothing was written by any of these.
     let mut left: Vec<String> = std::fs::read_dir(&tmp)
         .unwrap()

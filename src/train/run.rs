@@ -183,8 +183,8 @@ impl RunConfig {
             return bad(format!(
                 "this run needs about {} (parameters, their gradient, velocity and checkpoint \
                  copies, the data, a batch's activations), more than the limit of {} (the \
-                 machine's memory; set SYMGRAD_MEMORY_LIMIT, in bytes or with a K/M/G/T \
-                 suffix, to raise it)",
+                 machine's memory unless set; the command line's --memory-limit or \
+                 SYMGRAD_MEMORY_LIMIT, in bytes or with a K/M/G/T suffix, raises it)",
                 crate::tensor::fmt_bytes(need),
                 crate::tensor::fmt_bytes(limit)
             ));

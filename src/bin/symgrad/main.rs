@@ -41,6 +41,26 @@ type AnyError = Box<dyn std::error::Error>;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The most memory a run or a compiled function may plan to use, in bytes or with a
+    /// K, M, G or T suffix (default: $SYMGRAD_MEMORY_LIMIT, else the machine's memory).
+    /// What needs more is refused before anything is allocated.
+    #[arg(long, global = true, value_name = "BYTES")]
+    memory_limit: Option<String>,
+}
+
+/// Sets the memory limit from `--memory-limit`, else checks `SYMGRAD_MEMORY_LIMIT` (which
+/// the library would otherwise ignore when it does not parse).
+fn memory_limit(flag: Option<&str>) -> Result<(), AnyError> {
+    let (what, text) = match (flag, std::env::var("SYMGRAD_MEMORY_LIMIT")) {
+        (Some(f), _) => ("--memory-limit".to_string(), f.to_string()),
+        (None, Ok(v)) => ("SYMGRAD_MEMORY_LIMIT".to_string(), v),
+        (None, Err(_)) => return Ok(()),
+    };
+    let bytes = symgrad::tensor::parse_bytes(&text).ok_or_else(|| {
+        format!("{what} `{text}`: expected a number of bytes, or one with a K, M, G or T suffix (e.g. 8G)")
+    })?;
+    let _ = symgrad::tensor::set_memory_limit(bytes);
+    Ok(())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -259,6 +279,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = memory_limit(cli.memory_limit.as_deref()) {
+        eprintln!("symgrad: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         // No command: the main job, `train` with its defaults (the demo preset).
         None => match Cli::parse_from(["symgrad", "train"]).command {
