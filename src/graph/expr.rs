@@ -296,6 +296,80 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.unary(Unary::StopGradient)
     }
 
+    /// Applies an op of your own ([`CustomOp`](crate::ops::CustomOp)) to `self` and
+    /// `others`, as its inputs in that order. See [`crate::ops::CustomOp`] for an example.
+    ///
+    /// # Panics
+    /// If the op's shape rule refuses the inputs, or its arity does not match; use
+    /// [`Expr::try_custom`] to have the error instead.
+    pub fn custom(
+        self,
+        op: impl crate::ops::CustomOp<T> + 'static,
+        others: &[Expr<'g, T>],
+    ) -> Self {
+        self.try_custom(op, others)
+            .unwrap_or_else(|e| panic!("symgrad: {e}"))
+    }
+
+    /// [`Expr::custom`], with a [`BuildError`] for inputs the op refuses.
+    pub fn try_custom(
+        self,
+        op: impl crate::ops::CustomOp<T> + 'static,
+        others: &[Expr<'g, T>],
+    ) -> Result<Self, BuildError> {
+        self.try_op(
+            Op::Custom(crate::ops::Custom(std::sync::Arc::new(op))),
+            others,
+        )
+    }
+
+    /// This expression's value, with the gradient with respect to `wrt` given by `rule`
+    /// instead of by differentiating the expression (JAX's `custom_vjp`). `rule` gets `wrt`,
+    /// the value `y` and its cotangent `gy`, and returns a cotangent per entry of `wrt` as
+    /// graph nodes (so the rule can be differentiated again); nothing flows back through the
+    /// expression itself. After differentiation the marker is removed from the compiled
+    /// program, which computes the expression as written.
+    ///
+    /// ```
+    /// # use symgrad::{dims, grad, Graph, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", dims![3]);
+    /// // A straight-through estimator: the value binarizes, the gradient passes as if the
+    /// // sign were the identity (where its true derivative is 0 almost everywhere).
+    /// let r = x.sign().custom_gradient(&[x], |_, _, gy| vec![Some(gy)]);
+    /// let v = TensorRef::new(&[3], &[0.25, 1.5, -0.5]);
+    /// assert_eq!(r.eval(&[(x, v)])?.data(), &[1.0, 1.0, -1.0]);
+    /// let d = grad((r * x).sum_all(), &[x])[0].unwrap();
+    /// // d/dx (r x) = r + x · (dr/dx = 1 by the rule).
+    /// assert_eq!(d.eval(&[(x, v)])?.data(), &[1.25, 2.5, -1.5]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn custom_gradient<F>(self, wrt: &[Expr<'g, T>], rule: F) -> Self
+    where
+        F: for<'h> Fn(&[Expr<'h, T>], Expr<'h, T>, Expr<'h, T>) -> Vec<Option<Expr<'h, T>>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.custom(crate::ops::CustomGradient::new(Box::new(rule)), wrt)
+    }
+
+    /// This expression's value, with the cotangent that flows back through it clipped to
+    /// `[lo, hi]` elementwise (gradient clipping inside a graph). Removed from the compiled
+    /// program after differentiation.
+    ///
+    /// ```
+    /// # use symgrad::{dims, grad, Graph, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", dims![3]);
+    /// let d = grad((x.clip_gradient(-1.0, 1.0) * 3.0).sum_all(), &[x])[0].unwrap();
+    /// assert_eq!(d.eval(&[(x, TensorRef::new(&[3], &[0.0, 1.0, 2.0]))])?.data(), &[1.0; 3]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn clip_gradient(self, lo: f64, hi: f64) -> Self {
+        self.custom(crate::ops::ClipGradient { lo, hi }, &[])
+    }
+
     /// Hyperbolic tangent.
     ///
     /// ```
