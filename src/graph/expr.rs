@@ -49,11 +49,34 @@ impl<'g, T: Scalar> IntoExpr<'g, T> for Expr<'g, T> {
     }
 }
 
-impl<'g, T: Scalar> IntoExpr<'g, T> for f64 {
-    fn into_expr(self, g: &'g Graph<T>) -> Expr<'g, T> {
-        g.scalar(self)
-    }
+/// Numbers of either kind in expressions, on a graph of either precision: `x * 2`,
+/// `x * 0.5`, `x * 0.5f32`, `x / n` for an `n: usize`, and on the left `2 - x`, `1.0 - x`
+/// (on the left, integer literals and f64 only: a second float type there would leave
+/// `(1.0 - y).log()` without a type). The number becomes a constant of the graph's element
+/// type (an integer or an f32 is exact in f64; in an f32 graph the value is rounded to f32
+/// once, as JAX's weak types are).
+///
+/// ```
+/// # use symgrad::{dims, Graph, TensorRef};
+/// let g = Graph::<f32>::new();
+/// let x = g.input("x", dims![2]);
+/// let y = (x * 2 + 0.5 - 1.0f32) / 4usize;
+/// let z = 2 - x * 0.25f64;
+/// let v = TensorRef::new(&[2], &[1.0f32, 3.0]);
+/// assert_eq!(y.eval(&[(x, v)])?.data(), &[0.375, 1.375]);
+/// assert_eq!(z.eval(&[(x, v)])?.data(), &[1.75, 1.25]);
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+macro_rules! number_into_expr {
+    ($($n:ty),*) => {$(
+        impl<'g, T: Scalar> IntoExpr<'g, T> for $n {
+            fn into_expr(self, g: &'g Graph<T>) -> Expr<'g, T> {
+                g.scalar(self as f64)
+            }
+        }
+    )*};
 }
+number_into_expr!(f64, f32, i32, i64, u32, usize);
 
 impl<'g, T: Scalar> Expr<'g, T> {
     pub(crate) fn new(graph: &'g Graph<T>, id: NodeId) -> Self {
@@ -1190,13 +1213,18 @@ macro_rules! overload {
                 self.binary($bin, rhs)
             }
         }
-        impl<'g, T: Scalar> $Trait<Expr<'g, T>> for f64 {
+        // On the left, one type per kind of literal: with several, `(1.0 - y).log()` could
+        // not know the subtraction's output type before the literal's fallback to f64.
+        overload!(@left $Trait, $method, $bin, f64, i32);
+    };
+    (@left $Trait:ident, $method:ident, $bin:expr, $($n:ty),*) => {$(
+        impl<'g, T: Scalar> $Trait<Expr<'g, T>> for $n {
             type Output = Expr<'g, T>;
             fn $method(self, rhs: Expr<'g, T>) -> Expr<'g, T> {
-                rhs.graph.scalar(self).binary($bin, rhs)
+                rhs.graph.scalar(self as f64).binary($bin, rhs)
             }
         }
-    };
+    )*};
 }
 
 overload!(Add, add, Binary::Add);

@@ -6,7 +6,7 @@
 //! so the printed cost reads back. Then two gradient overrides: a straight-through estimator
 //! (`custom_gradient`) and `clip_gradient`.
 //!
-//! Run: `cargo run --release --example 06_custom_op`
+//! Run: `cargo run --release --example 09_custom_op`
 
 use std::sync::Arc;
 
