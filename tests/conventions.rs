@@ -243,3 +243,30 @@ fn min_reduces_like_max_with_ties_shared_equally() {
     assert_eq!(run(dn, &at).data(), run(d, &at).data());
     assert_eq!(x.try_min(&[2], false).unwrap_err().op, "min");
 }
+
+// Mistake caught: a gradient flowing through the max that softmax and log_softmax subtract
+// (it only shifts, so its gradient is zero in exact arithmetic): the backward pass then
+// carries the max's tie mask, and a Hessian-vector product a second one. With the shift
+// under stop_gradient, the gradient graph has no reduction but the forward max and the
+// sums, and the result is the textbook one at a tie.
+#[test]
+fn no_gradient_flows_through_the_max_of_softmax() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [3]);
+    let t = g.input("t", [3]);
+    for (name, y) in [("log_softmax", x.log_softmax(0)), ("softmax", x.softmax(0))] {
+        let d = grad((y * t).sum_all(), &[x])[0].unwrap();
+        let text = g.expr_text(&[d.id()]);
+        assert_eq!(text.matches("max[").count(), 1, "{name}: {text}");
+        assert!(!text.contains("equal"), "{name}: a tie mask in {text}");
+    }
+    // At a tie, d/dx sum(log_softmax(x) t) = t - softmax(x) sum(t).
+    let (xv, tv) = ([1.0, 1.0, 0.0], [1.0, 0.0, 0.0]);
+    let d = grad((x.log_softmax(0) * t).sum_all(), &[x])[0].unwrap();
+    let got = run(d, &[(x, &[3], &xv), (t, &[3], &tv)]);
+    let z = 2.0 + (-1f64).exp();
+    let want = [1.0 - 1.0 / z, -1.0 / z, -(-1f64).exp() / z];
+    for (g, w) in got.data().iter().zip(want) {
+        assert!((g - w).abs() < 1e-15, "{:?} vs {want:?}", got.data());
+    }
+}

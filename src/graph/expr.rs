@@ -1161,14 +1161,16 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// [`Expr::softmax`], or why `axis` does not fit.
     pub fn try_softmax(self, axis: impl Into<Axis>) -> Result<Self, BuildError> {
         let axis = self.resolve_axis("softmax", axis)?;
+        // The shift by the max changes no value of the result, so no gradient flows through
+        // it (JAX's `stop_gradient(x_max)`): no backward pass through the max, and no ties.
         let e = self
-            .try_binary(Binary::Sub, self.try_max(&[axis], true)?)?
+            .try_binary(Binary::Sub, self.try_max(&[axis], true)?.stop_gradient())?
             .exp();
         e.try_binary(Binary::Div, e.try_sum(&[axis], true)?)
     }
 
     /// Log-softmax over `axis` (a negative axis counts from the last):
-    /// `(x - max) - log(sum(exp(x - max)))`.
+    /// `(x - max) - log(sum(exp(x - max)))`, the max under `stop_gradient` (it only shifts).
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -1185,7 +1187,8 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// [`Expr::log_softmax`], or why `axis` does not fit.
     pub fn try_log_softmax(self, axis: impl Into<Axis>) -> Result<Self, BuildError> {
         let axis = self.resolve_axis("log_softmax", axis)?;
-        let z = self.try_binary(Binary::Sub, self.try_max(&[axis], true)?)?;
+        // As in softmax: the max only shifts, and no gradient flows through it.
+        let z = self.try_binary(Binary::Sub, self.try_max(&[axis], true)?.stop_gradient())?;
         z.try_binary(Binary::Sub, z.exp().try_sum(&[axis], true)?.log())
     }
 }
