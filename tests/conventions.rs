@@ -270,3 +270,47 @@ fn no_gradient_flows_through_the_max_of_softmax() {
         assert!((g - w).abs() < 1e-15, "{:?} vs {want:?}", got.data());
     }
 }
+
+// Mistakes caught: logsumexp overflowing at large inputs (computed without the shift), a
+// gradient that is not the softmax (the shift not stopped), a wrong second derivative, the
+// text form's `logsumexp[axes]` and `logsumexp(x)` not building it, keepdims ignored.
+#[test]
+fn logsumexp_is_stable_and_its_gradient_is_the_softmax() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [2, 3]);
+    let xv = [1000.0, 1000.0, 999.0, -3.0, 0.5, 2.0];
+    let at: [(Expr<'_, f64>, &[usize], &[f64]); 1] = [(x, &[2, 3], &xv)];
+    let l = run(x.logsumexp(&[-1], false), &at);
+    let row0 = 1000.0 + (2.0 + (-1f64).exp()).ln();
+    let row1 = ((-3f64).exp() + 0.5f64.exp() + 2f64.exp()).ln();
+    assert_eq!(l.shape(), &[2]);
+    assert!((l.data()[0] - row0).abs() < 1e-12 && (l.data()[1] - row1).abs() < 1e-14);
+    assert_eq!(run(x.logsumexp(&[1], true), &at).shape(), &[2, 1]);
+    let d = grad(x.logsumexp(&[1], false).sum_all(), &[x])[0].unwrap();
+    let sm = run(x.softmax(1), &at);
+    assert_eq!(run(d, &at).data(), sm.data());
+    // Second order: the Hessian-vector product H v = softmax ⊙ v - softmax (softmax · v).
+    let v = g.input("v", [2, 3]);
+    let vv = [0.5, -1.0, 2.0, 1.0, 0.0, -0.5];
+    let hv = hessian_vector(x.logsumexp(&[1], false).sum_all(), &[x], &[v])[0].unwrap();
+    let got = run(hv, &[(x, &[2, 3], &xv), (v, &[2, 3], &vv)]);
+    for r in 0..2 {
+        let s = &sm.data()[3 * r..3 * r + 3];
+        let sv: f64 = s.iter().zip(&vv[3 * r..]).map(|(a, b)| a * b).sum();
+        for c in 0..3 {
+            let want = s[c] * vv[3 * r + c] - s[c] * sv;
+            assert!(
+                (got.data()[3 * r + c] - want).abs() < 1e-14,
+                "{:?}",
+                got.data()
+            );
+        }
+    }
+    let p = symgrad::graph::parse::<f64>("input x: [2, 3]\nout logsumexp[1](x) + logsumexp(x)")
+        .unwrap();
+    let text = p.graph.expr_text(&p.outputs);
+    assert!(
+        text.contains("stop_gradient(max[1, keepdims](x))"),
+        "{text}"
+    );
+}

@@ -1026,6 +1026,47 @@ impl<'g, T: Scalar> Expr<'g, T> {
             .try_binary(Binary::Div, self.try_numel(&axes)?)
     }
 
+    /// `log(sum(exp(x)))` over `axes` (negative ones count from the last), stable: computed
+    /// as `m + log(sum(exp(x - m)))` with `m` the max over the axes, under `stop_gradient`
+    /// (it only shifts), so that large inputs do not overflow and the gradient is exactly
+    /// the softmax over the axes. In the text form, `logsumexp[1](x)`, or `logsumexp(x)` over
+    /// every axis.
+    ///
+    /// ```
+    /// # use symgrad::{grad, Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1000.0, 1000.0, 0.0, -1e300]));
+    /// let l = a.logsumexp(&[1], false).eval(&[])?;
+    /// assert_eq!(l.data(), &[1000.0 + 2f64.ln(), 0.0]);
+    /// assert_eq!(a.logsumexp(&[-1], true).eval(&[])?.shape(), &[2, 1]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn logsumexp(self, axes: &[impl Into<Axis> + Copy], keepdims: bool) -> Self {
+        ok(self.try_logsumexp(axes, keepdims))
+    }
+
+    /// [`Expr::logsumexp`], or why the axes do not fit.
+    pub fn try_logsumexp(
+        self,
+        axes: &[impl Into<Axis> + Copy],
+        keepdims: bool,
+    ) -> Result<Self, BuildError> {
+        let axes = self.resolve_axes("logsumexp", axes)?;
+        let m = self.try_max(&axes, true)?.stop_gradient();
+        let lse = self
+            .try_binary(Binary::Sub, m)?
+            .exp()
+            .try_sum(&axes, true)?
+            .log()
+            .try_binary(Binary::Add, m)?;
+        if keepdims {
+            Ok(lse)
+        } else {
+            // Summing the kept axes of extent 1 drops them.
+            lse.try_sum(&axes, false)
+        }
+    }
+
     /// Mean of all elements.
     ///
     /// ```
