@@ -189,6 +189,14 @@ fn rows() -> Vec<Row> {
         row!("min all", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
             .min_all()
             .square()),
+        row!("cumsum", &[&[3, 4]], ANY, |g, p| p[0]
+            .cumsum(1, false)
+            .square()),
+        row!("cumsum reverse", &[&[3, 4]], ANY, |g, p| p[0]
+            .cumsum(-2, true)
+            .exp()),
+        row!("logsumexp", &[&[3, 4]], ANY, |g, p| p[0]
+            .logsumexp(&[1], false)),
         row!("slice", &[&[3, 5]], ANY, |g, p| p[0]
             .slice(1, 1, 4)
             .square()),

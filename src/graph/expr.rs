@@ -1026,6 +1026,30 @@ impl<'g, T: Scalar> Expr<'g, T> {
             .try_binary(Binary::Div, self.try_numel(&axes)?)
     }
 
+    /// Running sums along `axis` (a negative axis counts from the last), NumPy's `cumsum`;
+    /// with `reverse`, from the last element back. Same shape as the input; the gradient is
+    /// the cumsum of the cotangent the other way. In the text form, `cumsum[1](x)`,
+    /// `cumsum[-1, reverse](x)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// assert_eq!(a.cumsum(1, false).eval(&[])?.data(), &[1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
+    /// assert_eq!(a.cumsum(0, false).eval(&[])?.data(), &[1.0, 2.0, 3.0, 5.0, 7.0, 9.0]);
+    /// assert_eq!(a.cumsum(-1, true).eval(&[])?.data(), &[6.0, 5.0, 3.0, 15.0, 11.0, 6.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn cumsum(self, axis: impl Into<Axis>, reverse: bool) -> Self {
+        ok(self.try_cumsum(axis, reverse))
+    }
+
+    /// [`Expr::cumsum`], or why `axis` does not fit.
+    pub fn try_cumsum(self, axis: impl Into<Axis>, reverse: bool) -> Result<Self, BuildError> {
+        let axis = self.resolve_axis("cumsum", axis)?;
+        self.reduce(Reduce::Cumsum { axis, reverse })
+    }
+
     /// `log(sum(exp(x)))` over `axes` (negative ones count from the last), stable: computed
     /// as `m + log(sum(exp(x - m)))` with `m` the max over the axes, under `stop_gradient`
     /// (it only shifts), so that large inputs do not overflow and the gradient is exactly

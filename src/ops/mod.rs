@@ -8,7 +8,7 @@
 //! | `elementwise.rs` | the unary and binary tables, `powi`, `where` |
 //! | `matmul.rs` | `matmul` with transpose flags, 2-D and batched |
 //! | `structural.rs` | [`Structural`]: `transpose`, `reshape`, `broadcast_to`, `sum_to`, `slice`, `pad`, `concat` |
-//! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel` |
+//! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel`, `cumsum` |
 //! | `fused.rs` | `fused`: elementwise chains in one pass (made after differentiation) |
 //! | `custom.rs` | [`CustomOp`]: ops of your own, `erf`, `clip_gradient`, `custom_gradient` |
 //!
