@@ -11,9 +11,40 @@ use common::{check_first_and_second, layout_for, BuildFn};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use symgrad::graph::{Dim, SymShape};
-use symgrad::ops::{erf, register, CustomOp, Erf};
+use symgrad::ops::{erf, register, CustomOp};
 use symgrad::tensor::TensorRef;
 use symgrad::{dims, grad, Compiler, Expr, GradCheckOptions, Graph, Scalar};
+
+/// Φ(x) = (1 + erf(x/√2)) / 2, the standard normal CDF, as examples/09_custom_op.rs adds it.
+struct NormCdf;
+
+impl<T: Scalar> CustomOp<T> for NormCdf {
+    fn name(&self) -> &'static str {
+        "norm_cdf"
+    }
+    fn arity(&self) -> usize {
+        1
+    }
+    fn infer_shape(&self, ins: &[&[Dim]]) -> Result<SymShape, String> {
+        Ok(ins[0].iter().copied().collect())
+    }
+    fn eval(&self, ins: &[TensorRef<'_, T>], out: &mut [T], _: &[usize]) {
+        for (o, &x) in out.iter_mut().zip(ins[0].data) {
+            let x = x.to_f64_lossless() * std::f64::consts::FRAC_1_SQRT_2;
+            *o = T::from_f64(0.5 * (1.0 + erf(x)));
+        }
+    }
+    fn vjp<'g>(
+        &self,
+        x: &[Expr<'g, T>],
+        _: Expr<'g, T>,
+        gy: Expr<'g, T>,
+        _: &[bool],
+    ) -> Vec<Option<Expr<'g, T>>> {
+        let inv_sqrt_2pi = 0.398_942_280_401_432_7;
+        vec![Some(gy * (x[0].square() * -0.5).exp() * inv_sqrt_2pi)]
+    }
+}
 
 /// `hypot(a, b) = sqrt(a² + b²)`, broadcasting its two inputs: a custom op whose
 /// cotangents come at the broadcast shape and must be summed back to each input's.
@@ -75,18 +106,18 @@ fn points(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
     (0..n).map(|_| rng.random_range(lo..hi)).collect()
 }
 
-// Mistakes caught: a wrong derivative of erf (the factor 2/√π, the sign of the exponent),
+// Mistakes caught: a wrong derivative of a custom op's rule (the factor, the exponent),
 // a rule that is not built of graph nodes (its second derivative would be missing), and a
 // cotangent of a broadcasting custom op not summed back to its input's shape.
 #[test]
 fn custom_ops_match_finite_differences_to_second_order() {
     let layout = layout_for(&[vec![5, 6]]);
     let x = points(30, -2.5, 2.5, 1);
-    let erf_b: &BuildFn<f64> = &|_, p| p[0].custom(Erf, &[]);
-    check_first_and_second::<f64>("erf", &layout, &x, erf_b, &opts(), true);
+    let cdf: &BuildFn<f64> = &|_, p| p[0].custom(NormCdf, &[]);
+    check_first_and_second::<f64>("norm_cdf", &layout, &x, cdf, &opts(), true);
     // An exact GELU, x Φ(x), Φ(x) = (1 + erf(x / √2)) / 2.
     let gelu: &BuildFn<f64> =
-        &|_, p| p[0] * ((p[0] * std::f64::consts::FRAC_1_SQRT_2).custom(Erf, &[]) + 1.0) * 0.5;
+        &|_, p| p[0] * ((p[0] * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5;
     check_first_and_second::<f64>("gelu", &layout, &x, gelu, &opts(), true);
     // hypot of a [5, 6] and a [6] (broadcast along rows), away from (0, 0).
     let layout2 = layout_for(&[vec![5, 6], vec![6]]);
@@ -104,7 +135,7 @@ fn a_custom_op_runs_in_f32_and_f64_through_compiled_functions() {
     let v: Vec<f64> = points(n, -3.0, 3.0, 4);
     let g = Graph::<f32>::new();
     let x = g.input("x", dims![n]);
-    let y = x.custom(Erf, &[]) * 2.0;
+    let y = x.custom(NormCdf, &[]) * 2.0;
     let mut f = Compiler::new(&g, &symgrad::ParamLayout::new())
         .inputs(&[x])
         .output(y)
@@ -113,7 +144,7 @@ fn a_custom_op_runs_in_f32_and_f64_through_compiled_functions() {
     f.run(&[], &[TensorRef::new(&[n], &v32)], None).unwrap();
     let out = f.output(0).unwrap();
     for (i, (&o, &a)) in out.data.iter().zip(&v32).enumerate() {
-        let want = 2.0 * erf(a as f64);
+        let want = 1.0 + erf(a as f64 * std::f64::consts::FRAC_1_SQRT_2);
         assert!((o as f64 - want).abs() < 1e-6, "at {i}: {o} vs {want}");
     }
 }
@@ -122,11 +153,11 @@ fn a_custom_op_runs_in_f32_and_f64_through_compiled_functions() {
 // (or parsed when it was not), a built-in name taken over, and `explain` not showing it.
 #[test]
 fn a_registered_op_prints_parses_back_and_shows_in_explain() {
-    let text = "input x: [3]\nout sum[0](erf(x * 2))";
+    let text = "input x: [3]\nout sum[0](norm_cdf(x * 2))";
     let before = symgrad::graph::parse::<f32>(text);
-    register::<f64>(Arc::new(Erf)).unwrap();
+    register::<f64>(Arc::new(NormCdf)).unwrap();
     let p = symgrad::graph::parse::<f64>(text).unwrap();
-    assert_eq!(p.graph.expr_text(&p.outputs), "sum[0](erf(x * 2))");
+    assert_eq!(p.graph.expr_text(&p.outputs), "sum[0](norm_cdf(x * 2))");
     // Registered for f64 only: the f32 parser does not know it (parsed before or after).
     assert!(before.is_err() && symgrad::graph::parse::<f32>(text).is_err());
     assert!(register::<f64>(Arc::new(Hypot)).is_ok());
@@ -159,7 +190,7 @@ fn a_registered_op_prints_parses_back_and_shows_in_explain() {
     let mut layout = symgrad::ParamLayout::new();
     layout.add("w", &[3]);
     let w = g.param(&layout, "w");
-    let cost = w.custom(Erf, &[]).sum_all();
+    let cost = w.custom(NormCdf, &[]).sum_all();
     let f = Compiler::new(&g, &layout)
         .value_and_grad(cost)
         .options(symgrad::compile::Options {
@@ -168,7 +199,7 @@ fn a_registered_op_prints_parses_back_and_shows_in_explain() {
         })
         .build();
     let text = f.explain();
-    assert!(text.contains("= erf(%0) : [3]"), "{text}");
+    assert!(text.contains("= norm_cdf(%0) : [3]"), "{text}");
 }
 
 // Mistakes caught: two uses of one op not merged by the compiler's merge phase (equality by
@@ -180,9 +211,13 @@ fn equal_custom_ops_merge_and_distinct_rules_do_not() {
     layout.add("w", &[2]);
     let g = Graph::<f64>::new();
     let w = g.param(&layout, "w");
-    let twice = (w.custom(Erf, &[]) + w.custom(Erf, &[])).sum_all();
+    let twice = (w.custom(NormCdf, &[]) + w.custom(NormCdf, &[])).sum_all();
     let f = Compiler::new(&g, &layout).output(twice).build();
-    let erfs = f.steps().iter().filter(|s| s.label.contains("erf")).count();
+    let erfs = f
+        .steps()
+        .iter()
+        .filter(|s| s.label.contains("norm_cdf"))
+        .count();
     assert_eq!(
         erfs,
         1,

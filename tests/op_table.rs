@@ -85,6 +85,8 @@ fn rows() -> Vec<Row> {
         row!("abs", M, KINK, hessian_zero, |g, p| p[0].abs()),
         row!("sign", M, KINK, hessian_zero, |g, p| p[0].sign() * p[0]),
         row!("tanh", M, ANY, |g, p| p[0].tanh()),
+        row!("erf", M, ANY, |g, p| p[0].erf()),
+        row!("erfc", M, ANY, |g, p| p[0].erfc()),
         row!("sin", M, Domain::Any(-4.0, 4.0), |g, p| p[0].sin()),
         row!("cos", M, Domain::Any(-4.0, 4.0), |g, p| p[0].cos()),
         row!("sigmoid", M, Domain::Any(-6.0, 6.0), |g, p| p[0].sigmoid()),

@@ -393,6 +393,39 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.custom(crate::ops::ClipGradient { lo, hi }, &[])
     }
 
+    /// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, elementwise (computed in f64 by
+    /// Cody's approximations, to about an ulp); its gradient `2/√π e^(-x²)` is a graph, so
+    /// it has every order. An exact GELU is `x * (1 + erf(x / √2)) / 2`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![0.5, -2.0]));
+    /// let y = x.erf().eval(&[])?;
+    /// assert!((y.data()[0] - 0.520_499_877_813_046_5).abs() < 1e-16);
+    /// assert!((y.data()[1] + 0.995_322_265_018_952_7).abs() < 1e-16);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn erf(self) -> Self {
+        self.unary(Unary::Erf)
+    }
+
+    /// `erfc(x) = 1 - erf(x)`, elementwise, computed directly where erf is near 1 (so that
+    /// a probit's tail, `log(erfc(x))` for large x, keeps its digits).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![10.0, -1.0]));
+    /// let y = x.erfc().eval(&[])?;
+    /// assert!((y.data()[0] / 2.088_487_583_762_545e-45 - 1.0).abs() < 1e-14);
+    /// assert!((y.data()[1] - 1.842_700_792_949_715).abs() < 1e-15);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn erfc(self) -> Self {
+        self.unary(Unary::Erfc)
+    }
+
     /// Hyperbolic tangent.
     ///
     /// ```

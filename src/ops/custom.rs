@@ -166,11 +166,32 @@ fn registry() -> &'static RwLock<Registry> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use symgrad::ops::{register, Erf};
-/// register::<f64>(Arc::new(Erf)).unwrap();
-/// let p = symgrad::graph::parse::<f64>("input x: [2]\nout erf(x)").unwrap();
-/// assert_eq!(p.graph.expr_text(&p.outputs), "erf(x)");
-/// assert!(register::<f64>(Arc::new(symgrad::ops::ClipGradient { lo: -1.0, hi: 1.0 })).is_err());
+/// use symgrad::graph::{Dim, Expr, SymShape};
+/// use symgrad::ops::{register, ClipGradient, CustomOp};
+/// use symgrad::tensor::TensorRef;
+///
+/// /// `x³`, with its own kernel and rule.
+/// struct Cube;
+/// impl CustomOp<f64> for Cube {
+///     fn name(&self) -> &'static str { "cube" }
+///     fn arity(&self) -> usize { 1 }
+///     fn infer_shape(&self, ins: &[&[Dim]]) -> Result<SymShape, String> {
+///         Ok(ins[0].iter().copied().collect())
+///     }
+///     fn eval(&self, ins: &[TensorRef<'_, f64>], out: &mut [f64], _: &[usize]) {
+///         for (o, &x) in out.iter_mut().zip(ins[0].data) { *o = x * x * x }
+///     }
+///     fn vjp<'g>(&self, x: &[Expr<'g, f64>], _: Expr<'g, f64>, gy: Expr<'g, f64>, _: &[bool])
+///         -> Vec<Option<Expr<'g, f64>>> {
+///         vec![Some(gy * x[0].square() * 3.0)]
+///     }
+/// }
+///
+/// register::<f64>(Arc::new(Cube)).unwrap();
+/// let p = symgrad::graph::parse::<f64>("input x: [2]\nout cube(x)").unwrap();
+/// assert_eq!(p.graph.expr_text(&p.outputs), "cube(x)");
+/// // A marker of gradients (or an op with attributes) cannot be read back from text.
+/// assert!(register::<f64>(Arc::new(ClipGradient { lo: -1.0, hi: 1.0 })).is_err());
 /// ```
 pub fn register<T: Scalar>(op: Arc<dyn CustomOp<T>>) -> Result<(), String> {
     let name = op.name();
@@ -202,162 +223,6 @@ pub(crate) fn lookup<T: Scalar>(name: &str) -> Option<Arc<dyn CustomOp<T>>> {
 /// The shape of an elementwise op of one input: the input's.
 fn same_shape(ins: &[&[Dim]]) -> Result<SymShape, String> {
     Ok(ins[0].iter().copied().collect())
-}
-
-/// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, an op of one's own as the tutorial
-/// adds it: a kernel (W. J. Cody's rational approximations, to about 1 ulp in f64) and the
-/// rule `d erf(x) = 2/√π e^(-x²) dx`, which is built from graph nodes and so has a second
-/// derivative. Used for an exact GELU (`x Φ(x)`, `Φ(x) = (1 + erf(x/√2))/2`) or a probit
-/// likelihood.
-///
-/// ```
-/// use symgrad::graph::Graph;
-/// use symgrad::ops::Erf;
-/// let g = Graph::<f64>::new();
-/// let x = g.input("x", symgrad::dims![3]);
-/// let y = x.custom(Erf, &[]);
-/// let v = symgrad::TensorRef::new(&[3], &[0.0, 0.5, -2.0]);
-/// let out = y.eval(&[(x, v)]).unwrap();
-/// assert!((out.data()[1] - 0.520_499_877_813_046_5).abs() < 1e-15);
-/// assert!((out.data()[2] + 0.995_322_265_018_952_7).abs() < 1e-15);
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Erf;
-
-impl<T: Scalar> CustomOp<T> for Erf {
-    fn name(&self) -> &'static str {
-        "erf"
-    }
-    fn arity(&self) -> usize {
-        1
-    }
-    fn infer_shape(&self, ins: &[&[Dim]]) -> Result<SymShape, String> {
-        same_shape(ins)
-    }
-    fn eval(&self, ins: &[TensorRef<'_, T>], out: &mut [T], _: &[usize]) {
-        for (o, &x) in out.iter_mut().zip(ins[0].data) {
-            *o = T::from_f64(erf(x.to_f64_lossless()));
-        }
-    }
-    fn vjp<'g>(
-        &self,
-        x: &[Expr<'g, T>],
-        _: Expr<'g, T>,
-        gy: Expr<'g, T>,
-        _: &[bool],
-    ) -> Vec<Option<Expr<'g, T>>> {
-        let two_over_sqrt_pi = std::f64::consts::FRAC_2_SQRT_PI;
-        vec![Some(gy * (-x[0].square()).exp() * two_over_sqrt_pi)]
-    }
-}
-
-/// `erf(x)` in f64 by W. J. Cody's rational Chebyshev approximations ("Rational Chebyshev
-/// approximation for the error function", Math. Comp. 1969), as in his CALERF: three ranges,
-/// `|x| < 0.5`, `0.5 ≤ |x| < 4`, `|x| ≥ 4`; relative error below 1e-15 (checked against
-/// reference values in the tests).
-pub fn erf(x: f64) -> f64 {
-    if x.is_nan() {
-        return x;
-    }
-    let ax = x.abs();
-    // erfc(6) < 2.2e-17, below half an ulp of 1: erf is ±1 in f64 from here (and the
-    // exponential's split below would meet inf - inf at infinity).
-    if ax >= 6.0 {
-        return 1f64.copysign(x);
-    }
-    if ax < 0.5 {
-        const A: [f64; 5] = [
-            3.161_123_743_870_565_6,
-            113.864_154_151_050_16,
-            377.485_237_685_302_1,
-            3_209.377_589_138_469_5,
-            0.185_777_706_184_603_15,
-        ];
-        const B: [f64; 4] = [
-            23.601_290_952_344_122,
-            244.024_637_934_444_17,
-            1_282.616_526_077_372_3,
-            2_844.236_833_439_171,
-        ];
-        let z = x * x;
-        let mut num = A[4] * z;
-        let mut den = z;
-        for i in 0..3 {
-            num = (num + A[i]) * z;
-            den = (den + B[i]) * z;
-        }
-        return x * (num + A[3]) / (den + B[3]);
-    }
-    let erfc = if ax < 4.0 {
-        const C: [f64; 9] = [
-            0.564_188_496_988_670_1,
-            8.883_149_794_388_376,
-            66.119_190_637_141_63,
-            298.635_138_197_400_1,
-            881.952_221_241_769,
-            1_712.047_612_634_070_7,
-            2_051.078_377_826_071_6,
-            1_230.339_354_797_997_2,
-            2.153_115_354_744_038_3e-8,
-        ];
-        const D: [f64; 8] = [
-            15.744_926_110_709_835,
-            117.693_950_891_312_5,
-            537.181_101_862_009_9,
-            1_621.389_574_566_690_3,
-            3_290.799_235_733_459_7,
-            4_362.619_090_143_247,
-            3_439.367_674_143_721_6,
-            1_230.339_354_803_749_5,
-        ];
-        let mut num = C[8] * ax;
-        let mut den = ax;
-        for i in 0..7 {
-            num = (num + C[i]) * ax;
-            den = (den + D[i]) * ax;
-        }
-        (num + C[7]) / (den + D[7]) * exp_neg_square(ax)
-    } else {
-        const P: [f64; 6] = [
-            0.305_326_634_961_232_36,
-            0.360_344_899_949_804_45,
-            0.125_781_726_111_229_26,
-            0.016_083_785_148_742_275,
-            6.587_491_615_298_378e-4,
-            0.016_315_387_137_302_097,
-        ];
-        const Q: [f64; 5] = [
-            2.568_520_192_289_822,
-            1.872_952_849_923_460_4,
-            0.527_905_102_951_428_4,
-            0.060_518_341_312_441_32,
-            0.002_335_204_976_268_691_8,
-        ];
-        let z = 1.0 / (ax * ax);
-        let mut num = P[5] * z;
-        let mut den = z;
-        for i in 0..4 {
-            num = (num + P[i]) * z;
-            den = (den + Q[i]) * z;
-        }
-        let r = z * (num + P[4]) / (den + Q[4]);
-        let frac_1_sqrt_pi = 0.5 * std::f64::consts::FRAC_2_SQRT_PI;
-        (frac_1_sqrt_pi - r) / ax * exp_neg_square(ax)
-    };
-    let e = 1.0 - erfc;
-    if x < 0.0 {
-        -e
-    } else {
-        e
-    }
-}
-
-/// `exp(-x²)` with x² split into a part exact in f64 and a small rest, as Cody does, so
-/// that the rounding of x² is not multiplied by x² in the result.
-fn exp_neg_square(x: f64) -> f64 {
-    let hi = (x * 16.0).trunc() / 16.0;
-    let lo = (x - hi) * (x + hi);
-    (-hi * hi).exp() * (-lo).exp()
 }
 
 /// `clip_gradient(x, lo, hi)`: the value of `x`, with the cotangent that passes through it
@@ -461,41 +326,5 @@ impl<T: Scalar> CustomOp<T> for CustomGradient<T> {
     }
     fn is_identity(&self) -> bool {
         true
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::erf;
-
-    /// Reference values of erf (CPython's `math.erf`, itself within an ulp or two); mistakes
-    /// caught: a coefficient mistyped in any of the three ranges, or the sign of odd x.
-    #[test]
-    fn erf_matches_reference_values_in_each_range() {
-        let cases = [
-            (0.0, 0.0),
-            (1e-10, 1.128_379_167_095_512_6e-10),
-            (0.1, 0.112_462_916_018_284_9),
-            (0.49, 0.511_668_261_188_523),
-            (0.5, 0.520_499_877_813_046_5),
-            (1.0, 0.842_700_792_949_714_9),
-            (2.0, 0.995_322_265_018_952_7),
-            (3.5, 0.999_999_256_901_627_7),
-            (3.99, 0.999_999_983_260_788_6),
-            (4.0, 0.999_999_984_582_742_1),
-            (5.9, 0.999_999_999_999_999_9),
-            (6.0, 1.0),
-            (30.0, 1.0),
-        ];
-        for (x, want) in cases {
-            for (x, want) in [(x, want), (-x, -want)] {
-                let got = erf(x);
-                let err = (got - want).abs() / want.abs().max(1e-300);
-                assert!(err < 2e-15 || got == want, "erf({x}) = {got}, want {want}");
-            }
-        }
-        assert!(erf(f64::NAN).is_nan());
-        assert_eq!(erf(f64::INFINITY), 1.0);
-        assert_eq!(erf(f64::NEG_INFINITY), -1.0);
     }
 }

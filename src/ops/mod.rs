@@ -6,11 +6,12 @@
 //! | file | family |
 //! | --- | --- |
 //! | `elementwise.rs` | the unary and binary tables, `powi`, `where` |
+//! | `special.rs` | `erf` and `erfc` in f64, for the unary table |
 //! | `matmul.rs` | `matmul` with transpose flags, 2-D and batched |
 //! | `structural.rs` | [`Structural`]: `transpose`, `reshape`, `broadcast_to`, `sum_to`, `slice`, `pad`, `concat` |
 //! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel`, `cumsum` |
 //! | `fused.rs` | `fused`: elementwise chains in one pass (made after differentiation) |
-//! | `custom.rs` | [`CustomOp`]: ops of your own, `erf`, `clip_gradient`, `custom_gradient` |
+//! | `custom.rs` | [`CustomOp`]: ops of your own, `clip_gradient`, `custom_gradient` |
 //!
 //! Composites (`mean`, `softmax`, `log_softmax`, `square`, `-`, `/` against numbers) are
 //! builder methods on `Expr` that expand into these primitives, so they need no rule; the
@@ -21,18 +22,18 @@ mod elementwise;
 mod fused;
 mod matmul;
 mod reduce;
+mod special;
 mod structural;
 
 use std::hash::{Hash, Hasher};
 
 use smallvec::SmallVec;
 
-pub use custom::{
-    erf, register, ClipGradient, Custom, CustomGradient, CustomOp, Erf, GradientRule,
-};
+pub use custom::{register, ClipGradient, Custom, CustomGradient, CustomOp, GradientRule};
 pub use elementwise::{Binary, Operand, Unary};
 pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
 pub use reduce::Reduce;
+pub use special::{erf, erfc};
 pub use structural::Structural;
 
 use std::sync::Arc;
