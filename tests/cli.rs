@@ -24,6 +24,144 @@ fn fails_with(args: &[&str], needle: &str) {
     assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
 }
 
+/// Runs `symgrad` in `dir` with `stdin` on its standard input: (exit status, stdout, stderr).
+fn symgrad_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    // A command that does not read its input closes the pipe: that is not an error here.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// Bad input: exit status 2 and one line on stderr that contains `needle`.
+fn refused(dir: &std::path::Path, args: &[&str], needle: &str) {
+    let (code, _, err) = symgrad_in(dir, args, "");
+    assert_eq!(code, Some(2), "{args:?}: stderr was {err:?}");
+    assert!(err.contains(needle), "{args:?}: stderr was {err:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err:?}");
+}
+
+// Mistakes caught, one per line below: an expression that cannot come from a file or
+// standard input; a missing run folder read as the expression `runs / latest`; a file taken
+// for a run folder; options that a method ignores accepted silently; `--resume` quietly
+// ignoring the options given with it; bad input exiting with 1 like a failed write.
+#[test]
+fn the_command_line_a_person_expects() {
+    let tmp = std::env::temp_dir().join(format!("symgrad-cli-expect-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    // A program of several lines, in the text form that `explain` and `grad --json` print.
+    std::fs::write(tmp.join("e.txt"), "let $1 = x * 3\n$1 + 1\n").unwrap();
+    let (code, out, err) = symgrad_in(&tmp, &["eval", "-f", "e.txt", "-v", "x=2"], "");
+    assert_eq!((code, out.trim()), (Some(0), "7"), "{err}");
+    let (code, out, err) = symgrad_in(&tmp, &["eval", "-", "-v", "x=2"], "x ^ 2");
+    assert_eq!((code, out.trim()), (Some(0), "4"), "{err}");
+    let (code, out, err) = symgrad_in(&tmp, &["grad", "-f", "-", "--wrt", "x"], "sin(x)");
+    assert_eq!((code, out.trim()), (Some(0), "cos(x)"), "{err}");
+    let (code, out, err) = symgrad_in(&tmp, &["explain", "-f", "e.txt"], "");
+    assert!(
+        code == Some(0) && out.contains("expression: x * 3 + 1"),
+        "{out}{err}"
+    );
+    refused(
+        &tmp,
+        &["eval", "-f", "missing.txt"],
+        "-f missing.txt: cannot read",
+    );
+    // clap's own message for arguments that exclude each other: several lines, status 2.
+    let (code, _, err) = symgrad_in(&tmp, &["eval", "x", "-f", "e.txt"], "");
+    assert!(
+        code == Some(2) && err.contains("cannot be used with"),
+        "{err}"
+    );
+    // A path-like target that names nothing is a missing folder; a division still works.
+    refused(
+        &tmp,
+        &["eval", "runs/latest"],
+        "no run folder at `runs/latest`",
+    );
+    let (code, out, _) = symgrad_in(&tmp, &["eval", "2/4"], "");
+    assert_eq!((code, out.trim()), (Some(0), "0.5"));
+    refused(
+        &tmp,
+        &["eval", "e.txt"],
+        "`e.txt` is a file, not a run folder",
+    );
+    refused(
+        &tmp,
+        &["encode", "nowhere", "--out", "c.csv"],
+        "no run folder at `nowhere`",
+    );
+    refused(
+        &tmp,
+        &["train", "--resume", "nowhere"],
+        "no run folder at `nowhere`",
+    );
+    refused(
+        &tmp,
+        &[
+            "train", "--resume", "nowhere", "--epochs", "3", "--batch", "7",
+        ],
+        "--epochs, --batch cannot be changed",
+    );
+    refused(
+        &tmp,
+        &["train", "--finetune", "lbfgs", "--batch", "10"],
+        "--batch does not apply to --finetune lbfgs",
+    );
+    refused(
+        &tmp,
+        &["train", "--pretrain", "none", "--pretrain-epochs", "3"],
+        "--pretrain-epochs does not apply to --pretrain none",
+    );
+    refused(
+        &tmp,
+        &["train", "--data", "curves", "--mnist-dir", "."],
+        "--mnist-dir does not apply to --data curves",
+    );
+    // The memory limit: a flag lowers it (this run needs about 30 MB), a bad value is refused
+    // whether it comes from the flag or from the environment (it was silently ignored).
+    refused(
+        &tmp,
+        &["train", "--memory-limit", "1M", "--train-size", "500"],
+        "more than the limit of 1.0 MB",
+    );
+    refused(
+        &tmp,
+        &["train", "--memory-limit", "lots"],
+        "--memory-limit `lots`: expected",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_symgrad"))
+        .args(["eval", "1 + 1"])
+        .env("SYMGRAD_MEMORY_LIMIT", "8 gigs")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && err.contains("SYMGRAD_MEMORY_LIMIT `8 gigs`"),
+        "{err}"
+    );
+    // Nothing was written by any of these.
+    let mut left: Vec<String> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["e.txt"]);
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
+
 #[test]
 fn bad_arguments_give_one_clear_line() {
     fails_with(
@@ -160,12 +298,27 @@ fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
         out.contains("deep autoencoder") && out.contains("PCA, 2 components"),
         "{out}"
     );
+    // Mistake caught: the banner printing Rust `Debug` structures (`Some(..)`, `Curves`,
+    // `MinimizeM { batch: .. }`) rather than the configuration as a person reads it.
+    let banner: String = out.lines().take(7).collect::<Vec<_>>().join("\n");
+    for part in [
+        "data:        curves-like images made from seed 1 (300 training, 100 test)",
+        "network:     784-16-2 (logistic, linear units, logistic output, untied weights; ",
+        "pre-train:   shallow autoencoders, 1 epoch a layer",
+        "fine-tune:   minimize.m, 3 line searches on each batch of 100, 2 epochs, cross-entropy",
+    ] {
+        assert!(banner.contains(part), "{part:?} not in\n{banner}");
+    }
+    assert!(
+        !banner.contains('{') && !banner.contains("Some("),
+        "{banner}"
+    );
     for f in [
         "params.safetensors",
         "report.json",
         "checkpoint.safetensors",
         "reconstructions.png",
-        "learning_curve.png",
+        "learning_curve.svg",
         "codes.png",
         "filters.png",
     ] {
@@ -184,7 +337,6 @@ fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
     // with 4-pixel gaps; filters: 16 units in rows of 10, 28 x 28 at 2x with 2-pixel gaps.
     for (f, size, color) in [
         ("reconstructions.png", (884, 180), png::ColorType::Grayscale),
-        ("learning_curve.png", (720, 440), png::ColorType::Rgb),
         ("codes.png", (600, 600), png::ColorType::Rgb),
         ("filters.png", (582, 118), png::ColorType::Grayscale),
     ] {
@@ -200,11 +352,24 @@ fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
         let px = &buf[..info.buffer_size()];
         assert!(px.iter().any(|&v| v != px[0]), "{f} is all one colour");
     }
+    // Mistake caught: a learning curve without its text (axis titles, legend) or without a
+    // line per series (train, test: one polyline each over the epochs).
+    let svg = std::fs::read_to_string(dir.join("learning_curve.svg")).unwrap();
+    for text in ["epoch", "error per image", "train", "test", "PCA (test)"] {
+        let element = format!(">\n{text}\n</text>");
+        assert!(svg.contains(&element), "learning_curve.svg lacks {text}");
+    }
+    assert!(svg.matches("<polyline").count() >= 2, "{svg}");
     let (ok, out, _) = symgrad(&["eval", d]);
     assert!(ok && out.contains("test error per image"), "{out}");
     let csv = dir.join("codes.csv");
     let (ok, _, err) = symgrad(&["encode", d, "--out", csv.to_str().unwrap()]);
     assert!(ok, "{err}");
+    // Mistake caught: a write error naming the temporary file rather than the path given.
+    let lost = dir.join("no-such-folder").join("codes.csv");
+    let (ok, _, err) = symgrad(&["encode", d, "--out", lost.to_str().unwrap()]);
+    assert!(!ok && err.contains(lost.to_str().unwrap()), "{err}");
+    assert!(!err.contains(".tmp"), "{err}");
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 101);
 }
 

@@ -243,3 +243,111 @@ fn min_reduces_like_max_with_ties_shared_equally() {
     assert_eq!(run(dn, &at).data(), run(d, &at).data());
     assert_eq!(x.try_min(&[2], false).unwrap_err().op, "min");
 }
+
+// Mistake caught: a gradient flowing through the max that softmax and log_softmax subtract
+// (it only shifts, so its gradient is zero in exact arithmetic): the backward pass then
+// carries the max's tie mask, and a Hessian-vector product a second one. With the shift
+// under stop_gradient, the gradient graph has no reduction but the forward max and the
+// sums, and the result is the textbook one at a tie.
+#[test]
+fn no_gradient_flows_through_the_max_of_softmax() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [3]);
+    let t = g.input("t", [3]);
+    for (name, y) in [("log_softmax", x.log_softmax(0)), ("softmax", x.softmax(0))] {
+        let d = grad((y * t).sum_all(), &[x])[0].unwrap();
+        let text = g.expr_text(&[d.id()]);
+        assert_eq!(text.matches("max[").count(), 1, "{name}: {text}");
+        assert!(!text.contains("equal"), "{name}: a tie mask in {text}");
+    }
+    // At a tie, d/dx sum(log_softmax(x) t) = t - softmax(x) sum(t).
+    let (xv, tv) = ([1.0, 1.0, 0.0], [1.0, 0.0, 0.0]);
+    let d = grad((x.log_softmax(0) * t).sum_all(), &[x])[0].unwrap();
+    let got = run(d, &[(x, &[3], &xv), (t, &[3], &tv)]);
+    let z = 2.0 + (-1f64).exp();
+    let want = [1.0 - 1.0 / z, -1.0 / z, -(-1f64).exp() / z];
+    for (g, w) in got.data().iter().zip(want) {
+        assert!((g - w).abs() < 1e-15, "{:?} vs {want:?}", got.data());
+    }
+}
+
+// Mistakes caught: logsumexp overflowing at large inputs (computed without the shift), a
+// gradient that is not the softmax (the shift not stopped), a wrong second derivative, the
+// text form's `logsumexp[axes]` and `logsumexp(x)` not building it, keepdims ignored.
+#[test]
+fn logsumexp_is_stable_and_its_gradient_is_the_softmax() {
+    let g = Graph::<f64>::new();
+    let x = g.input("x", [2, 3]);
+    let xv = [1000.0, 1000.0, 999.0, -3.0, 0.5, 2.0];
+    let at: [(Expr<'_, f64>, &[usize], &[f64]); 1] = [(x, &[2, 3], &xv)];
+    let l = run(x.logsumexp(&[-1], false), &at);
+    let row0 = 1000.0 + (2.0 + (-1f64).exp()).ln();
+    let row1 = ((-3f64).exp() + 0.5f64.exp() + 2f64.exp()).ln();
+    assert_eq!(l.shape(), &[2]);
+    assert!((l.data()[0] - row0).abs() < 1e-12 && (l.data()[1] - row1).abs() < 1e-14);
+    assert_eq!(run(x.logsumexp(&[1], true), &at).shape(), &[2, 1]);
+    let d = grad(x.logsumexp(&[1], false).sum_all(), &[x])[0].unwrap();
+    let sm = run(x.softmax(1), &at);
+    assert_eq!(run(d, &at).data(), sm.data());
+    // Second order: the Hessian-vector product H v = softmax ⊙ v - softmax (softmax · v).
+    let v = g.input("v", [2, 3]);
+    let vv = [0.5, -1.0, 2.0, 1.0, 0.0, -0.5];
+    let hv = hessian_vector(x.logsumexp(&[1], false).sum_all(), &[x], &[v])[0].unwrap();
+    let got = run(hv, &[(x, &[2, 3], &xv), (v, &[2, 3], &vv)]);
+    for r in 0..2 {
+        let s = &sm.data()[3 * r..3 * r + 3];
+        let sv: f64 = s.iter().zip(&vv[3 * r..]).map(|(a, b)| a * b).sum();
+        for c in 0..3 {
+            let want = s[c] * vv[3 * r + c] - s[c] * sv;
+            assert!(
+                (got.data()[3 * r + c] - want).abs() < 1e-14,
+                "{:?}",
+                got.data()
+            );
+        }
+    }
+    let p = symgrad::graph::parse::<f64>("input x: [2, 3]\nout logsumexp[1](x) + logsumexp(x)")
+        .unwrap();
+    let text = p.graph.expr_text(&p.outputs);
+    assert!(
+        text.contains("stop_gradient(max[1, keepdims](x))"),
+        "{text}"
+    );
+}
+
+// Mistakes caught: cumsum along the wrong axis or in the wrong direction on a 3-D array
+// (checked against running sums computed here, every axis, both directions), its text form
+// not reading back, a negative axis not counted from the last.
+#[test]
+fn cumsum_matches_running_sums_on_every_axis_both_ways() {
+    let g = Graph::<f64>::new();
+    let shape = [3usize, 4, 5];
+    let x = g.input("x", shape);
+    let xv: Vec<f64> = (0..60).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+    let at: [(Expr<'_, f64>, &[usize], &[f64]); 1] = [(x, &shape, &xv)];
+    for axis in 0..3 {
+        for reverse in [false, true] {
+            let got = run(x.cumsum(axis as isize - 3, reverse), &at);
+            let strides = [20, 5, 1];
+            for i in 0..60 {
+                let k = (i / strides[axis]) % shape[axis];
+                let base = i - k * strides[axis];
+                let range: Vec<usize> = if reverse {
+                    (k..shape[axis]).collect()
+                } else {
+                    (0..=k).collect()
+                };
+                let want: f64 = range.iter().map(|&j| xv[base + j * strides[axis]]).sum();
+                assert_eq!(
+                    got.data()[i],
+                    want,
+                    "axis {axis}, reverse {reverse}, at {i}"
+                );
+            }
+        }
+    }
+    let p = symgrad::graph::parse::<f64>("input x: [3, 4]\nout cumsum[-1, reverse](x)").unwrap();
+    assert_eq!(p.graph.expr_text(&p.outputs), "cumsum[1, reverse](x)");
+    let bad = symgrad::graph::parse::<f64>("input x: [3, 4]\nout cumsum(x)").unwrap_err();
+    assert!(bad.message.contains("`cumsum` takes an axis"), "{bad}");
+}

@@ -85,6 +85,8 @@ fn rows() -> Vec<Row> {
         row!("abs", M, KINK, hessian_zero, |g, p| p[0].abs()),
         row!("sign", M, KINK, hessian_zero, |g, p| p[0].sign() * p[0]),
         row!("tanh", M, ANY, |g, p| p[0].tanh()),
+        row!("erf", M, ANY, |g, p| p[0].erf()),
+        row!("erfc", M, ANY, |g, p| p[0].erfc()),
         row!("sin", M, Domain::Any(-4.0, 4.0), |g, p| p[0].sin()),
         row!("cos", M, Domain::Any(-4.0, 4.0), |g, p| p[0].cos()),
         row!("sigmoid", M, Domain::Any(-6.0, 6.0), |g, p| p[0].sigmoid()),
@@ -189,6 +191,14 @@ fn rows() -> Vec<Row> {
         row!("min all", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
             .min_all()
             .square()),
+        row!("cumsum", &[&[3, 4]], ANY, |g, p| p[0]
+            .cumsum(1, false)
+            .square()),
+        row!("cumsum reverse", &[&[3, 4]], ANY, |g, p| p[0]
+            .cumsum(-2, true)
+            .exp()),
+        row!("logsumexp", &[&[3, 4]], ANY, |g, p| p[0]
+            .logsumexp(&[1], false)),
         row!("slice", &[&[3, 5]], ANY, |g, p| p[0]
             .slice(1, 1, 4)
             .square()),

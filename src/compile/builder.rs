@@ -430,9 +430,11 @@ impl<'g, T: Scalar> Compiler<'g, T> {
         // Every gradient is built: stop_gradient has done its work and goes, unless the
         // graph is compiled as written.
         let stops = |g: &Graph<T>, r: &[NodeId]| {
-            g.reachable(r)
-                .into_iter()
-                .any(|id| matches!(g.node(id).op, Op::Unary(Unary::StopGradient)))
+            g.reachable(r).into_iter().any(|id| match &g.node(id).op {
+                Op::Unary(Unary::StopGradient) => true,
+                Op::Custom(c) => c.0.is_identity(),
+                _ => false,
+            })
         };
         let (g2, r2) = if opts.rewrites != Level::None && stops(&g2, &r2) {
             let strip = rewrite::strip_stop_gradient();

@@ -251,6 +251,18 @@ pub fn load_mnist<T: Scalar>(dir: &Path) -> Result<Mnist<T>, DataError> {
     })
 }
 
+/// Loads MNIST's test set alone (the two `t10k` files): what scoring a trained run needs,
+/// without reading the 47 MB of training images.
+///
+/// ```
+/// use std::path::Path;
+/// let err = symgrad::data::load_mnist_test::<f32>(Path::new("no-such-folder")).unwrap_err();
+/// assert!(err.to_string().contains("t10k-images-idx3-ubyte"), "{err}");
+/// ```
+pub fn load_mnist_test<T: Scalar>(dir: &Path) -> Result<Dataset<T>, DataError> {
+    pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+}
+
 /// Where MNIST is: `$SYMGRAD_MNIST`, else `../shared/data/mnist` from the working folder or
 /// from the crate's folder. `None` when neither holds the training images.
 pub fn find_mnist() -> Option<PathBuf> {

@@ -6,8 +6,10 @@ mod idx;
 mod npy;
 pub mod values;
 
-pub use curves::{curves_like, CURVES_SIDE};
-pub use idx::{find_mnist, load_mnist, read_idx_images, read_idx_labels, IdxImages, Mnist};
+pub use curves::{curves_like, curves_like_range, CURVES_SIDE};
+pub use idx::{
+    find_mnist, load_mnist, load_mnist_test, read_idx_images, read_idx_labels, IdxImages, Mnist,
+};
 pub use npy::{parse_npy, read_npy};
 
 use std::path::PathBuf;

@@ -49,11 +49,34 @@ impl<'g, T: Scalar> IntoExpr<'g, T> for Expr<'g, T> {
     }
 }
 
-impl<'g, T: Scalar> IntoExpr<'g, T> for f64 {
-    fn into_expr(self, g: &'g Graph<T>) -> Expr<'g, T> {
-        g.scalar(self)
-    }
+/// Numbers of either kind in expressions, on a graph of either precision: `x * 2`,
+/// `x * 0.5`, `x * 0.5f32`, `x / n` for an `n: usize`, and on the left `2 - x`, `1.0 - x`
+/// (on the left, integer literals and f64 only: a second float type there would leave
+/// `(1.0 - y).log()` without a type). The number becomes a constant of the graph's element
+/// type (an integer or an f32 is exact in f64; in an f32 graph the value is rounded to f32
+/// once, as JAX's weak types are).
+///
+/// ```
+/// # use symgrad::{dims, Graph, TensorRef};
+/// let g = Graph::<f32>::new();
+/// let x = g.input("x", dims![2]);
+/// let y = (x * 2 + 0.5 - 1.0f32) / 4usize;
+/// let z = 2 - x * 0.25f64;
+/// let v = TensorRef::new(&[2], &[1.0f32, 3.0]);
+/// assert_eq!(y.eval(&[(x, v)])?.data(), &[0.375, 1.375]);
+/// assert_eq!(z.eval(&[(x, v)])?.data(), &[1.75, 1.25]);
+/// # Ok::<(), symgrad::Error>(())
+/// ```
+macro_rules! number_into_expr {
+    ($($n:ty),*) => {$(
+        impl<'g, T: Scalar> IntoExpr<'g, T> for $n {
+            fn into_expr(self, g: &'g Graph<T>) -> Expr<'g, T> {
+                g.scalar(self as f64)
+            }
+        }
+    )*};
 }
+number_into_expr!(f64, f32, i32, i64, u32, usize);
 
 impl<'g, T: Scalar> Expr<'g, T> {
     pub(crate) fn new(graph: &'g Graph<T>, id: NodeId) -> Self {
@@ -294,6 +317,113 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// ```
     pub fn stop_gradient(self) -> Self {
         self.unary(Unary::StopGradient)
+    }
+
+    /// Applies an op of your own ([`CustomOp`](crate::ops::CustomOp)) to `self` and
+    /// `others`, as its inputs in that order. See [`crate::ops::CustomOp`] for an example.
+    ///
+    /// # Panics
+    /// If the op's shape rule refuses the inputs, or its arity does not match; use
+    /// [`Expr::try_custom`] to have the error instead.
+    pub fn custom(
+        self,
+        op: impl crate::ops::CustomOp<T> + 'static,
+        others: &[Expr<'g, T>],
+    ) -> Self {
+        self.try_custom(op, others)
+            .unwrap_or_else(|e| panic!("symgrad: {e}"))
+    }
+
+    /// [`Expr::custom`], with a [`BuildError`] for inputs the op refuses.
+    pub fn try_custom(
+        self,
+        op: impl crate::ops::CustomOp<T> + 'static,
+        others: &[Expr<'g, T>],
+    ) -> Result<Self, BuildError> {
+        self.try_op(
+            Op::Custom(crate::ops::Custom(std::sync::Arc::new(op))),
+            others,
+        )
+    }
+
+    /// This expression's value, with the gradient with respect to `wrt` given by `rule`
+    /// instead of by differentiating the expression (JAX's `custom_vjp`). `rule` gets `wrt`,
+    /// the value `y` and its cotangent `gy`, and returns a cotangent per entry of `wrt` as
+    /// graph nodes (so the rule can be differentiated again); nothing flows back through the
+    /// expression itself. After differentiation the marker is removed from the compiled
+    /// program, which computes the expression as written.
+    ///
+    /// ```
+    /// # use symgrad::{dims, grad, Graph, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", dims![3]);
+    /// // A straight-through estimator: the value binarizes, the gradient passes as if the
+    /// // sign were the identity (where its true derivative is 0 almost everywhere).
+    /// let r = x.sign().custom_gradient(&[x], |_, _, gy| vec![Some(gy)]);
+    /// let v = TensorRef::new(&[3], &[0.25, 1.5, -0.5]);
+    /// assert_eq!(r.eval(&[(x, v)])?.data(), &[1.0, 1.0, -1.0]);
+    /// let d = grad((r * x).sum_all(), &[x])[0].unwrap();
+    /// // d/dx (r x) = r + x · (dr/dx = 1 by the rule).
+    /// assert_eq!(d.eval(&[(x, v)])?.data(), &[1.25, 2.5, -1.5]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn custom_gradient<F>(self, wrt: &[Expr<'g, T>], rule: F) -> Self
+    where
+        F: for<'h> Fn(&[Expr<'h, T>], Expr<'h, T>, Expr<'h, T>) -> Vec<Option<Expr<'h, T>>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.custom(crate::ops::CustomGradient::new(Box::new(rule)), wrt)
+    }
+
+    /// This expression's value, with the cotangent that flows back through it clipped to
+    /// `[lo, hi]` elementwise (gradient clipping inside a graph). Removed from the compiled
+    /// program after differentiation.
+    ///
+    /// ```
+    /// # use symgrad::{dims, grad, Graph, TensorRef};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.input("x", dims![3]);
+    /// let d = grad((x.clip_gradient(-1.0, 1.0) * 3.0).sum_all(), &[x])[0].unwrap();
+    /// assert_eq!(d.eval(&[(x, TensorRef::new(&[3], &[0.0, 1.0, 2.0]))])?.data(), &[1.0; 3]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn clip_gradient(self, lo: f64, hi: f64) -> Self {
+        self.custom(crate::ops::ClipGradient { lo, hi }, &[])
+    }
+
+    /// The error function `erf(x) = 2/√π ∫₀ˣ e^(-t²) dt`, elementwise (computed in f64 by
+    /// Cody's approximations, to about an ulp); its gradient `2/√π e^(-x²)` is a graph, so
+    /// it has every order. An exact GELU is `x * (1 + erf(x / √2)) / 2`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![0.5, -2.0]));
+    /// let y = x.erf().eval(&[])?;
+    /// assert!((y.data()[0] - 0.520_499_877_813_046_5).abs() < 1e-16);
+    /// assert!((y.data()[1] + 0.995_322_265_018_952_7).abs() < 1e-16);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn erf(self) -> Self {
+        self.unary(Unary::Erf)
+    }
+
+    /// `erfc(x) = 1 - erf(x)`, elementwise, computed directly where erf is near 1 (so that
+    /// a probit's tail, `log(erfc(x))` for large x, keeps its digits).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![10.0, -1.0]));
+    /// let y = x.erfc().eval(&[])?;
+    /// assert!((y.data()[0] / 2.088_487_583_762_545e-45 - 1.0).abs() < 1e-14);
+    /// assert!((y.data()[1] - 1.842_700_792_949_715).abs() < 1e-15);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn erfc(self) -> Self {
+        self.unary(Unary::Erfc)
     }
 
     /// Hyperbolic tangent.
@@ -929,6 +1059,71 @@ impl<'g, T: Scalar> Expr<'g, T> {
             .try_binary(Binary::Div, self.try_numel(&axes)?)
     }
 
+    /// Running sums along `axis` (a negative axis counts from the last), NumPy's `cumsum`;
+    /// with `reverse`, from the last element back. Same shape as the input; the gradient is
+    /// the cumsum of the cotangent the other way. In the text form, `cumsum[1](x)`,
+    /// `cumsum[-1, reverse](x)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    /// assert_eq!(a.cumsum(1, false).eval(&[])?.data(), &[1.0, 3.0, 6.0, 4.0, 9.0, 15.0]);
+    /// assert_eq!(a.cumsum(0, false).eval(&[])?.data(), &[1.0, 2.0, 3.0, 5.0, 7.0, 9.0]);
+    /// assert_eq!(a.cumsum(-1, true).eval(&[])?.data(), &[6.0, 5.0, 3.0, 15.0, 11.0, 6.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn cumsum(self, axis: impl Into<Axis>, reverse: bool) -> Self {
+        ok(self.try_cumsum(axis, reverse))
+    }
+
+    /// [`Expr::cumsum`], or why `axis` does not fit.
+    pub fn try_cumsum(self, axis: impl Into<Axis>, reverse: bool) -> Result<Self, BuildError> {
+        let axis = self.resolve_axis("cumsum", axis)?;
+        self.reduce(Reduce::Cumsum { axis, reverse })
+    }
+
+    /// `log(sum(exp(x)))` over `axes` (negative ones count from the last), stable: computed
+    /// as `m + log(sum(exp(x - m)))` with `m` the max over the axes, under `stop_gradient`
+    /// (it only shifts), so that large inputs do not overflow and the gradient is exactly
+    /// the softmax over the axes. In the text form, `logsumexp[1](x)`, or `logsumexp(x)` over
+    /// every axis.
+    ///
+    /// ```
+    /// # use symgrad::{grad, Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1000.0, 1000.0, 0.0, -1e300]));
+    /// let l = a.logsumexp(&[1], false).eval(&[])?;
+    /// assert_eq!(l.data(), &[1000.0 + 2f64.ln(), 0.0]);
+    /// assert_eq!(a.logsumexp(&[-1], true).eval(&[])?.shape(), &[2, 1]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn logsumexp(self, axes: &[impl Into<Axis> + Copy], keepdims: bool) -> Self {
+        ok(self.try_logsumexp(axes, keepdims))
+    }
+
+    /// [`Expr::logsumexp`], or why the axes do not fit.
+    pub fn try_logsumexp(
+        self,
+        axes: &[impl Into<Axis> + Copy],
+        keepdims: bool,
+    ) -> Result<Self, BuildError> {
+        let axes = self.resolve_axes("logsumexp", axes)?;
+        let m = self.try_max(&axes, true)?.stop_gradient();
+        let lse = self
+            .try_binary(Binary::Sub, m)?
+            .exp()
+            .try_sum(&axes, true)?
+            .log()
+            .try_binary(Binary::Add, m)?;
+        if keepdims {
+            Ok(lse)
+        } else {
+            // Summing the kept axes of extent 1 drops them.
+            lse.try_sum(&axes, false)
+        }
+    }
+
     /// Mean of all elements.
     ///
     /// ```
@@ -1064,14 +1259,16 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// [`Expr::softmax`], or why `axis` does not fit.
     pub fn try_softmax(self, axis: impl Into<Axis>) -> Result<Self, BuildError> {
         let axis = self.resolve_axis("softmax", axis)?;
+        // The shift by the max changes no value of the result, so no gradient flows through
+        // it (JAX's `stop_gradient(x_max)`): no backward pass through the max, and no ties.
         let e = self
-            .try_binary(Binary::Sub, self.try_max(&[axis], true)?)?
+            .try_binary(Binary::Sub, self.try_max(&[axis], true)?.stop_gradient())?
             .exp();
         e.try_binary(Binary::Div, e.try_sum(&[axis], true)?)
     }
 
     /// Log-softmax over `axis` (a negative axis counts from the last):
-    /// `(x - max) - log(sum(exp(x - max)))`.
+    /// `(x - max) - log(sum(exp(x - max)))`, the max under `stop_gradient` (it only shifts).
     ///
     /// ```
     /// # use symgrad::{Graph, Tensor};
@@ -1088,7 +1285,8 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// [`Expr::log_softmax`], or why `axis` does not fit.
     pub fn try_log_softmax(self, axis: impl Into<Axis>) -> Result<Self, BuildError> {
         let axis = self.resolve_axis("log_softmax", axis)?;
-        let z = self.try_binary(Binary::Sub, self.try_max(&[axis], true)?)?;
+        // As in softmax: the max only shifts, and no gradient flows through it.
+        let z = self.try_binary(Binary::Sub, self.try_max(&[axis], true)?.stop_gradient())?;
         z.try_binary(Binary::Sub, z.exp().try_sum(&[axis], true)?.log())
     }
 }
@@ -1116,13 +1314,18 @@ macro_rules! overload {
                 self.binary($bin, rhs)
             }
         }
-        impl<'g, T: Scalar> $Trait<Expr<'g, T>> for f64 {
+        // On the left, one type per kind of literal: with several, `(1.0 - y).log()` could
+        // not know the subtraction's output type before the literal's fallback to f64.
+        overload!(@left $Trait, $method, $bin, f64, i32);
+    };
+    (@left $Trait:ident, $method:ident, $bin:expr, $($n:ty),*) => {$(
+        impl<'g, T: Scalar> $Trait<Expr<'g, T>> for $n {
             type Output = Expr<'g, T>;
             fn $method(self, rhs: Expr<'g, T>) -> Expr<'g, T> {
-                rhs.graph.scalar(self).binary($bin, rhs)
+                rhs.graph.scalar(self as f64).binary($bin, rhs)
             }
         }
-    };
+    )*};
 }
 
 overload!(Add, add, Binary::Add);

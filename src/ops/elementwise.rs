@@ -95,6 +95,10 @@ unary_table! {
     Softplus = "softplus", f: |x| softplus_of(x, (-x.abs()).exp_simd()), vjp: |x, y, gy| Some(gy * x.sigmoid());
     /// `max(x, 0)` (NaN stays NaN); d/dx = `[x > 0]`, so 0 at x = 0, as JAX's `relu` (not as `maximum(x, 0)`, which splits a tie).
     Relu = "relu", f: |x| if x < T::zero() { T::zero() } else { x }, vjp: |x, y, gy| Some(gy * x.gt(0.0));
+    /// The error function, `2/√π ∫₀ˣ e^(-t²) dt` (Cody's approximations, computed in f64); d/dx = 2/√π e^(-x²).
+    Erf = "erf", f: |x| T::from_f64(super::special::erf(x.to_f64_lossless())), vjp: |x, y, gy| Some(gy * (-x.square()).exp() * std::f64::consts::FRAC_2_SQRT_PI);
+    /// `1 - erf(x)`, computed directly in its tail (`erfc(10) ≈ 2.1e-45`, not 0); d/dx = -2/√π e^(-x²).
+    Erfc = "erfc", f: |x| T::from_f64(super::special::erfc(x.to_f64_lossless())), vjp: |x, y, gy| Some(gy * (-x.square()).exp() * -std::f64::consts::FRAC_2_SQRT_PI);
     /// `x` itself, but a constant to `grad`: no cotangent flows through it, at any order (JAX's `stop_gradient`, Theano's `zero_grad`). The rewriting compile removes it once the gradient is built.
     StopGradient = "stop_gradient", f: |x| x, vjp: |x, y, gy| None;
 }

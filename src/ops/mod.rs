@@ -6,28 +6,34 @@
 //! | file | family |
 //! | --- | --- |
 //! | `elementwise.rs` | the unary and binary tables, `powi`, `where` |
+//! | `special.rs` | `erf` and `erfc` in f64, for the unary table |
 //! | `matmul.rs` | `matmul` with transpose flags, 2-D and batched |
 //! | `structural.rs` | [`Structural`]: `transpose`, `reshape`, `broadcast_to`, `sum_to`, `slice`, `pad`, `concat` |
-//! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel` |
+//! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel`, `cumsum` |
 //! | `fused.rs` | `fused`: elementwise chains in one pass (made after differentiation) |
+//! | `custom.rs` | [`CustomOp`]: ops of your own, `clip_gradient`, `custom_gradient` |
 //!
 //! Composites (`mean`, `softmax`, `log_softmax`, `square`, `-`, `/` against numbers) are
 //! builder methods on `Expr` that expand into these primitives, so they need no rule; the
 //! parser builds them with the same methods.
 
+mod custom;
 mod elementwise;
 mod fused;
 mod matmul;
 mod reduce;
+mod special;
 mod structural;
 
 use std::hash::{Hash, Hasher};
 
 use smallvec::SmallVec;
 
+pub use custom::{register, ClipGradient, Custom, CustomGradient, CustomOp, GradientRule};
 pub use elementwise::{Binary, Operand, Unary};
 pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
 pub use reduce::Reduce;
+pub use special::{erf, erfc};
 pub use structural::Structural;
 
 use std::sync::Arc;
@@ -179,6 +185,8 @@ pub enum Op<T> {
     /// Elementwise ops fused into one pass over memory (made by the fusion pass after
     /// differentiation; it has no gradient rule).
     Fused(Arc<Fused<T>>),
+    /// An op of your own ([`CustomOp`]).
+    Custom(Custom<T>),
 }
 
 /// An attribute of a call in the text form, as the parser reads it from the brackets:
@@ -288,6 +296,7 @@ impl<T: Scalar> Op<T> {
             Op::Structural(s) => s.name(),
             Op::Reduce(r) => r.name(),
             Op::Fused(_) => "fused",
+            Op::Custom(c) => c.0.name(),
         }
     }
 
@@ -314,6 +323,17 @@ impl<T: Scalar> Op<T> {
             Op::Structural(s) => s.infer_shape(ins),
             Op::Reduce(r) => r.infer_shape(ins),
             Op::Fused(f) => f.infer_shape(ins),
+            Op::Custom(c) => {
+                let n = c.0.arity();
+                if n != usize::MAX && ins.len() != n {
+                    return Err(format!(
+                        "`{}` takes {n} inputs, got {}",
+                        c.0.name(),
+                        ins.len()
+                    ));
+                }
+                c.0.infer_shape(ins)
+            }
         }
     }
 
@@ -326,6 +346,7 @@ impl<T: Scalar> Op<T> {
             Op::Where => Some(3),
             Op::Structural(s) => s.arity(),
             Op::Fused(_) => None,
+            Op::Custom(c) => Some(c.0.arity()).filter(|&n| n != usize::MAX),
         }
     }
 
@@ -346,6 +367,7 @@ impl<T: Scalar> Op<T> {
             Op::Structural(s) => s.eval(ins, out, out_shape),
             Op::Reduce(r) => r.eval(ins, out),
             Op::Fused(f) => f.eval(ins, out, out_shape, None),
+            Op::Custom(c) => c.0.eval(ins, out, out_shape),
         }
     }
 
@@ -377,6 +399,11 @@ impl<T: Scalar> Op<T> {
             Op::Fused(_) => panic!(
                 "symgrad: fused nodes are made after differentiation and have no gradient rule"
             ),
+            Op::Custom(c) => {
+                let mut v = c.0.vjp(x, y, gy, needs);
+                v.resize(x.len(), None);
+                out.extend(v);
+            }
         }
         out
     }
@@ -391,6 +418,7 @@ impl<T: Scalar> Op<T> {
             Op::Structural(s) => s.call_head(shape),
             Op::Reduce(r) => r.call_head(),
             Op::Fused(f) => format!("fused{{{}}}", f.describe()),
+            Op::Custom(c) => c.call_head(),
             op => op.name().to_string(),
         }
     }
@@ -399,7 +427,25 @@ impl<T: Scalar> Op<T> {
     /// `None` if no family has that name. `rank` is the first argument's rank (`sum` without
     /// axes sums them all, `transpose` without a permutation reverses them, a negative axis
     /// counts from the last); `symbol` gives the id of a named dimension.
+    /// Ops of your own are found among those [`register`]ed for `T`, and take no attributes.
     pub fn from_call(
+        name: &str,
+        attrs: Option<&[Attr]>,
+        rank: usize,
+        symbol: &mut dyn FnMut(&str) -> SymId,
+    ) -> Option<Result<Self, String>> {
+        if let Some(op) = Self::builtin_call(name, attrs, rank, symbol) {
+            return Some(op);
+        }
+        let c = custom::lookup::<T>(name)?;
+        Some(match attrs {
+            Some(a) if !a.is_empty() => Err(format!("`{name}` (registered) takes no attributes")),
+            _ => Ok(Op::Custom(Custom(c))),
+        })
+    }
+
+    /// [`Op::from_call`] among the built-in ops alone.
+    pub(crate) fn builtin_call(
         name: &str,
         attrs: Option<&[Attr]>,
         rank: usize,
@@ -438,6 +484,7 @@ impl<T: Scalar> Op<T> {
             Op::Structural(s) => s.hash(h),
             Op::Reduce(r) => r.hash(h),
             Op::Fused(f) => (Arc::as_ptr(f) as usize).hash(h),
+            Op::Custom(c) => c.hash(h),
         }
     }
 

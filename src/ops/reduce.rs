@@ -1,5 +1,6 @@
-//! The reduction family: `sum`, `max` and `min` over chosen axes, and `numel` (the number of
-//! elements over axes, a rank-0 value that works for symbolic dimensions). Each op's name,
+//! The reduction family: `sum`, `max` and `min` over chosen axes, `numel` (the number of
+//! elements over axes, a rank-0 value that works for symbolic dimensions), and `cumsum`
+//! (the running sums along one axis, the scan of `sum`). Each op's name,
 //! shape rule, kernel call, vjp, printed and parsed attributes are here ([`Reduce`]); the
 //! sum kernel also serves `sum_to` (structural family).
 
@@ -38,6 +39,15 @@ pub enum Reduce {
         /// Axes counted.
         axes: Axes,
     },
+    /// Running sums along `axis` (NumPy's `cumsum`), from the last element back when
+    /// `reverse`; the output has the input's shape. Its gradient is the cumsum of the
+    /// cotangent the other way.
+    Cumsum {
+        /// The axis summed along.
+        axis: usize,
+        /// Sum from the end: `out[k] = x[k] + ... + x[n-1]`.
+        reverse: bool,
+    },
 }
 
 impl Reduce {
@@ -48,6 +58,7 @@ impl Reduce {
             Reduce::Max { .. } => "max",
             Reduce::Min { .. } => "min",
             Reduce::Numel { .. } => "numel",
+            Reduce::Cumsum { .. } => "cumsum",
         }
     }
 
@@ -58,6 +69,9 @@ impl Reduce {
             | Reduce::Max { axes, keepdims }
             | Reduce::Min { axes, keepdims } => shape(ins[0], axes, *keepdims),
             Reduce::Numel { axes } => shape(ins[0], axes, false).map(|_| SymShape::new()),
+            Reduce::Cumsum { axis, .. } => {
+                shape(ins[0], &[*axis], true).map(|_| ins[0].iter().copied().collect())
+            }
         }
     }
 
@@ -71,6 +85,7 @@ impl Reduce {
             Reduce::Numel { axes } => {
                 out[0] = T::from_f64(axes.iter().map(|&a| x.shape[a]).product::<usize>() as f64)
             }
+            Reduce::Cumsum { axis, reverse } => cumsum_eval(x, out, *axis, *reverse),
         }
     }
 
@@ -87,6 +102,16 @@ impl Reduce {
                 Some(extremum_vjp(x, y, axes, *keepdims, gy))
             }
             Reduce::Numel { .. } => None,
+            Reduce::Cumsum { axis, reverse } => Some(
+                gy.try_op(
+                    super::Op::Reduce(Reduce::Cumsum {
+                        axis: *axis,
+                        reverse: !*reverse,
+                    }),
+                    &[],
+                )
+                .expect("the cotangent has the output's shape, which is the input's"),
+            ),
         }
     }
 
@@ -103,6 +128,9 @@ impl Reduce {
                 format!("{}[{}]", self.name(), items.join(", "))
             }
             Reduce::Numel { axes } => format!("numel{}", super::fmt_list(axes)),
+            Reduce::Cumsum { axis, reverse } => {
+                format!("cumsum[{axis}{}]", if *reverse { ", reverse" } else { "" })
+            }
         }
     }
 
@@ -143,6 +171,25 @@ impl Reduce {
             }
             "numel" => super::attr_axes(name, attrs.unwrap_or(&[]), rank)
                 .map(|axes| Reduce::Numel { axes }),
+            "cumsum" => match attrs.unwrap_or(&[]) {
+                [a @ (Attr::Int(_) | Attr::NegInt(_))] => {
+                    super::attr_axis(name, a, rank).map(|axis| Reduce::Cumsum {
+                        axis,
+                        reverse: false,
+                    })
+                }
+                [a @ (Attr::Int(_) | Attr::NegInt(_)), Attr::Name(r)] if r == "reverse" => {
+                    super::attr_axis(name, a, rank).map(|axis| Reduce::Cumsum {
+                        axis,
+                        reverse: true,
+                    })
+                }
+                _ => Err(
+                    "`cumsum` takes an axis, and `reverse` if it runs from the end, in \
+                          brackets: `cumsum[0](x)`, `cumsum[-1, reverse](x)`"
+                        .into(),
+                ),
+            },
             _ => return None,
         };
         Some(op)
@@ -181,6 +228,43 @@ fn keep_shape(x: &[usize], axes: &[usize]) -> Shape {
 /// `out = sum of x` down to `keep` (same rank as x or right-aligned, size 1 where summed).
 pub fn sum_eval<T: Scalar>(x: TensorRef<'_, T>, out: &mut [T], keep: &[usize]) {
     reduce_into(x.data, x.shape, out, keep, T::zero(), |a, b| a + b);
+}
+
+/// Running sums of `x` along `axis` into `out` (same shape): row by row of the axis, each
+/// row the previous one plus x's, so that the inner loop runs over contiguous memory.
+fn cumsum_eval<T: Scalar>(x: TensorRef<'_, T>, out: &mut [T], axis: usize, reverse: bool) {
+    let n = x.shape[axis];
+    let inner: usize = x.shape[axis + 1..].iter().product();
+    let block = n * inner;
+    if block == 0 {
+        return;
+    }
+    for (o, xb) in out.chunks_mut(block).zip(x.data.chunks(block)) {
+        let rows: Box<dyn Iterator<Item = usize>> = if reverse {
+            Box::new((0..n).rev())
+        } else {
+            Box::new(0..n)
+        };
+        let mut prev: Option<usize> = None;
+        for k in rows {
+            let row = k * inner..(k + 1) * inner;
+            match prev {
+                None => o[row.clone()].copy_from_slice(&xb[row]),
+                Some(p) => {
+                    let (lo, hi) = o.split_at_mut(k.max(p) * inner);
+                    let (dst, src) = if k > p {
+                        (&mut hi[..inner], &lo[p * inner..(p + 1) * inner])
+                    } else {
+                        (&mut lo[k * inner..(k + 1) * inner], &hi[..inner])
+                    };
+                    for ((d, &s), &v) in dst.iter_mut().zip(src).zip(&xb[row]) {
+                        *d = s + v;
+                    }
+                }
+            }
+            prev = Some(k);
+        }
+    }
 }
 
 /// `out = max of x` down to `keep`; NaN propagates.

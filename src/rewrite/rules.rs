@@ -72,12 +72,23 @@ pub fn phases<T: Scalar>() -> Vec<Phase<T>> {
 /// `stop_gradient(x) → x`: not in any phase, since the phases also run before
 /// differentiation, where the op still has work to do; the compiler applies it once every
 /// gradient is built.
+/// Ops of your own that only mark gradients ([`CustomOp::is_identity`]: `clip_gradient`,
+/// `custom_gradient`) go the same way: their value is their first input's.
+///
+/// [`CustomOp::is_identity`]: crate::ops::CustomOp::is_identity
 pub fn strip_stop_gradient<T: Scalar>() -> Rule<T> {
     Rule {
         name: "strip_stop_gradient",
-        doc: "stop_gradient(x) → x, after differentiation",
+        doc: "stop_gradient(x) → x, and gradient markers (clip_gradient, custom_gradient) → \
+              their value, after differentiation",
         exact: true,
-        apply: |g, id| unary_of(g, id, Unary::StopGradient),
+        apply: |g, id| {
+            let n = g.node(id);
+            match &n.op {
+                Op::Custom(c) if c.0.is_identity() => Some(n.inputs[0]),
+                _ => unary_of(g, id, Unary::StopGradient),
+            }
+        },
     }
 }
 

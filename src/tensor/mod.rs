@@ -46,14 +46,13 @@ pub fn checked_numel<T>(shape: &[usize]) -> Option<usize> {
 /// The most memory one compiled function's arena may take, in bytes: `SYMGRAD_MEMORY_LIMIT`
 /// (a number of bytes, or with a `K`, `M`, `G` or `T` suffix, powers of 1024) if it is set
 /// and valid, else the machine's physical memory (`MemTotal` of `/proc/meminfo`), else no
-/// limit. Read once per process.
+/// limit; or what [`set_memory_limit`] set first. Read once per process.
 ///
 /// A plan that needs more is refused with [`Error::TooLarge`](crate::Error::TooLarge)
 /// before anything is allocated, rather than left to the allocator (which, with Linux's
 /// overcommit, may say yes and have the process killed when the pages are touched).
 pub fn memory_limit() -> usize {
-    static LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *LIMIT.get_or_init(|| {
+    *MEMORY_LIMIT.get_or_init(|| {
         std::env::var("SYMGRAD_MEMORY_LIMIT")
             .ok()
             .and_then(|v| parse_bytes(&v))
@@ -65,6 +64,21 @@ pub fn memory_limit() -> usize {
             })
             .unwrap_or(usize::MAX)
     })
+}
+
+static MEMORY_LIMIT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Sets the limit [`memory_limit`] gives, in place of `SYMGRAD_MEMORY_LIMIT` and the
+/// machine's memory (the command line's `--memory-limit`). It can be set once, before the
+/// limit is first read; afterwards it returns the limit in force as the error.
+///
+/// ```
+/// symgrad::tensor::set_memory_limit(1 << 40).unwrap();
+/// assert_eq!(symgrad::tensor::memory_limit(), 1 << 40);
+/// assert_eq!(symgrad::tensor::set_memory_limit(1 << 20), Err(1 << 40));
+/// ```
+pub fn set_memory_limit(bytes: usize) -> Result<(), usize> {
+    MEMORY_LIMIT.set(bytes).map_err(|_| memory_limit())
 }
 
 /// Parses a byte count: digits, optionally followed by `K`, `M`, `G` or `T` (powers of

@@ -31,19 +31,6 @@ impl Canvas {
             self.px[o..o + 3].copy_from_slice(&c);
         }
     }
-    fn line(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, c: [u8; 3], dash: bool) {
-        let n = ((x1 - x0).abs().max((y1 - y0).abs()) as usize).max(1);
-        for i in 0..=n {
-            if dash && (i / 6) % 2 == 1 {
-                continue;
-            }
-            let t = i as f64 / n as f64;
-            let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
-            for (dx, dy) in [(0, 0), (1, 0), (0, 1)] {
-                self.set(x.round() as i64 + dx, y.round() as i64 + dy, c);
-            }
-        }
-    }
     fn text(&mut self, x: i64, y: i64, s: &str, c: [u8; 3]) {
         for (k, ch) in s.chars().enumerate() {
             let g = glyph(ch);
@@ -302,67 +289,114 @@ fn epoch_ticks(n: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Train and test error per fine-tuning epoch, with PCA's test error as a dashed line.
+/// Train and test error per fine-tuning epoch, with PCA's test error as a dashed line, as
+/// an SVG drawing (plotters): axes with round ticks, labels and a legend in real text, so it
+/// reads at any size in a browser or an editor.
+///
+/// ```
+/// use symgrad::train::EpochRecord;
+/// let records: Vec<EpochRecord> = (1..=3)
+///     .map(|e| EpochRecord {
+///         epoch: e,
+///         train_error: 9.0 / e as f64,
+///         test_error: 10.0 / e as f64,
+///         seconds: 1.0,
+///         evaluations: 10,
+///         line_searches: 3,
+///         stops: Default::default(),
+///     })
+///     .collect();
+/// let path = std::env::temp_dir().join(format!("symgrad-doc-curve-{}.svg", std::process::id()));
+/// symgrad::train::picture::learning_curve(&path, &records, 5.0).unwrap();
+/// let svg = std::fs::read_to_string(&path).unwrap();
+/// assert!(svg.starts_with("<svg") && svg.contains("\nepoch\n</text>"));
+/// assert!(svg.contains("\nPCA (test)\n</text>"));
+/// std::fs::remove_file(&path).unwrap();
+/// ```
 pub fn learning_curve(path: &Path, records: &[EpochRecord], pca: f64) -> Result<(), RunError> {
-    let (w, h) = (720usize, 440usize);
-    let (l, r, t, b) = (70.0, 20.0, 30.0, 50.0);
-    let mut cv = Canvas::new(w, h);
-    let ymax = records
-        .iter()
-        .map(|e| e.train_error.max(e.test_error))
-        .fold(pca, f64::max)
-        * 1.08;
-    let n = records.len().max(2);
-    let px = |i: f64| l + (w as f64 - l - r) * (i - 1.0) / (n as f64 - 1.0);
-    let py = |v: f64| h as f64 - b - (h as f64 - t - b) * v / ymax;
-    let black = [0, 0, 0];
-    cv.line(l, t, l, h as f64 - b, black, false);
-    cv.line(l, h as f64 - b, w as f64 - r, h as f64 - b, black, false);
-    for k in 0..=5 {
-        let v = ymax * k as f64 / 5.0;
-        let y = py(v);
-        cv.line(l - 5.0, y, l, y, black, false);
-        cv.text(4, y as i64 - 3, &format!("{v:.1}"), black);
+    use plotters::prelude::*;
+    let svg = learning_curve_svg(records, pca).map_err(|e| RunError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot draw the learning curve: {e}"),
+    })?;
+    return write_atomic(path, svg.as_bytes());
+
+    fn learning_curve_svg(
+        records: &[EpochRecord],
+        pca: f64,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
+        let ymax = records
+            .iter()
+            .map(|e| finite(e.train_error).max(finite(e.test_error)))
+            .fold(finite(pca), f64::max)
+            .max(1e-9)
+            * 1.08;
+        let n = records.len().max(2);
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, (720, 440)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption("Fine-tuning", ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(44)
+                .y_label_area_size(60)
+                .build_cartesian_2d(1f64..n as f64, 0f64..ymax)?;
+            let ticks = epoch_ticks(n);
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc("error per image")
+                .x_labels(ticks.len().max(2))
+                .x_label_formatter(&|v| format!("{:.0}", v))
+                .y_label_formatter(&|v| format!("{v:.1}"))
+                .light_line_style(WHITE.mix(0.0))
+                .draw()?;
+            let (blue, red, green) = (
+                RGBColor(30, 90, 200),
+                RGBColor(200, 40, 40),
+                RGBColor(20, 150, 60),
+            );
+            chart
+                .draw_series(LineSeries::new(
+                    records.iter().map(|e| (e.epoch as f64, e.train_error)),
+                    blue.stroke_width(2),
+                ))?
+                .label("train")
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], blue.stroke_width(2))
+                });
+            chart
+                .draw_series(LineSeries::new(
+                    records.iter().map(|e| (e.epoch as f64, e.test_error)),
+                    red.stroke_width(2),
+                ))?
+                .label("test")
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], red.stroke_width(2)));
+            // PCA's error as a dashed line: short segments along the width.
+            let dashes = 60;
+            let seg = (n as f64 - 1.0) / dashes as f64;
+            chart
+                .draw_series((0..dashes).step_by(2).map(|k| {
+                    let x0 = 1.0 + k as f64 * seg;
+                    PathElement::new([(x0, pca), (x0 + seg, pca)], green.stroke_width(2))
+                }))?
+                .label("PCA (test)")
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], green.stroke_width(2))
+                });
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerLeft)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 14))
+                .draw()?;
+            root.present()?;
+        }
+        Ok(out)
     }
-    for e in epoch_ticks(n) {
-        let e = e as f64;
-        let x = px(e);
-        cv.line(x, h as f64 - b, x, h as f64 - b + 5.0, black, false);
-        cv.text(
-            x as i64 - 6,
-            h as i64 - b as i64 + 10,
-            &format!("{e}"),
-            black,
-        );
-    }
-    cv.text(w as i64 / 2 - 15, h as i64 - 18, "epoch", black);
-    cv.text(8, 10, "error per image", black);
-    let (blue, red, green) = ([30, 90, 200], [200, 40, 40], [20, 150, 60]);
-    cv.line(l, py(pca), w as f64 - r, py(pca), green, true);
-    for pair in records.windows(2) {
-        let (a, bb) = (&pair[0], &pair[1]);
-        cv.line(
-            px(a.epoch as f64),
-            py(a.train_error),
-            px(bb.epoch as f64),
-            py(bb.train_error),
-            blue,
-            false,
-        );
-        cv.line(
-            px(a.epoch as f64),
-            py(a.test_error),
-            px(bb.epoch as f64),
-            py(bb.test_error),
-            red,
-            false,
-        );
-    }
-    let (lx, ly) = (w as i64 - 120, h as i64 - b as i64 - 50);
-    cv.text(lx, ly, "train", blue);
-    cv.text(lx, ly + 12, "test", red);
-    cv.text(lx, ly + 24, "PCA (test)", green);
-    cv.save(path)
 }
 
 /// 2-D codes of the test set, coloured by label.

@@ -17,7 +17,9 @@ use super::{
     unroll, EpochRecord, Event, Finetune, FinetuneConfig, Finetuner, LayerParams, Pca,
     PretrainConfig, Pretrainer,
 };
-use crate::data::{curves_like, find_mnist, load_mnist, DataError, Dataset};
+use crate::data::{
+    curves_like, curves_like_range, find_mnist, load_mnist, load_mnist_test, DataError, Dataset,
+};
 use crate::models::autoencoder::{Autoencoder, Loss, Unit};
 use crate::{ParamLayout, Scalar};
 
@@ -181,8 +183,8 @@ impl RunConfig {
             return bad(format!(
                 "this run needs about {} (parameters, their gradient, velocity and checkpoint \
                  copies, the data, a batch's activations), more than the limit of {} (the \
-                 machine's memory; set SYMGRAD_MEMORY_LIMIT, in bytes or with a K/M/G/T \
-                 suffix, to raise it)",
+                 machine's memory unless set; the command line's --memory-limit or \
+                 SYMGRAD_MEMORY_LIMIT, in bytes or with a K/M/G/T suffix, raises it)",
                 crate::tensor::fmt_bytes(need),
                 crate::tensor::fmt_bytes(limit)
             ));
@@ -385,21 +387,41 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> RunError {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+/// Writes `bytes` to `path` atomically: a temporary file beside it (`.NAME.PID.tmp`, in the
+/// same folder, so that the rename cannot cross file systems), then a rename over `path`.
+/// Either `path` holds all of `bytes` or it is as it was; on failure the temporary file is
+/// removed and the error names `path`, the file the caller asked for.
+///
+/// ```
+/// use symgrad::train::run::write_atomic;
+/// let dir = std::env::temp_dir().join(format!("symgrad-doc-atomic-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// write_atomic(&dir.join("a.txt"), b"hello").unwrap();
+/// assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"hello");
+/// let err = write_atomic(&dir.join("missing/b.txt"), b"x").unwrap_err();
+/// assert!(err.to_string().starts_with(&format!("{}", dir.join("missing/b.txt").display())));
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| io_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+    let name = path
+        .file_name()
+        .ok_or_else(|| io_err(path, "not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path, format!("cannot write: {e}"))
+    })
 }
 
 /// The training and test sets a configuration names.
 pub fn load_data<T: Scalar>(cfg: &RunConfig) -> Result<(Dataset<T>, Dataset<T>), RunError> {
     match &cfg.data {
         DataSource::Curves => {
-            let (ntr, nte) = (
-                cfg.train_size.unwrap_or(20_000),
-                cfg.test_size.unwrap_or(10_000),
-            );
+            let (ntr, nte) = curves_sizes(cfg);
             let all = curves_like::<T>(ntr + nte, cfg.seed);
             let test = Dataset {
                 n: nte,
@@ -410,18 +432,51 @@ pub fn load_data<T: Scalar>(cfg: &RunConfig) -> Result<(Dataset<T>, Dataset<T>),
             Ok((all.head(ntr), test))
         }
         DataSource::Mnist { dir } => {
-            let dir = match dir {
-                Some(d) => d.clone(),
-                None => find_mnist().ok_or_else(|| {
-                    DataError::NotFound("MNIST not found: pass --mnist-dir, set SYMGRAD_MNIST, or place the IDX files in ../shared/data/mnist".into())
-                })?,
-            };
-            let m = load_mnist::<T>(&dir)?;
+            let m = load_mnist::<T>(&mnist_dir(dir)?)?;
             let tr = cfg.train_size.map_or(m.train.clone(), |n| m.train.head(n));
             let te = cfg.test_size.map_or(m.test.clone(), |n| m.test.head(n));
             Ok((tr, te))
         }
     }
+}
+
+/// The test set alone, as [`load_data`] gives it, without making or reading the training
+/// set: what scoring a finished run needs (`symgrad eval`, `encode`, `reconstruct`).
+///
+/// ```
+/// use symgrad::train::run::{load_data, load_test_data, RunConfig};
+/// let mut c = RunConfig::preset("demo").unwrap();
+/// (c.train_size, c.test_size) = (Some(30), Some(4));
+/// let (_, test) = load_data::<f32>(&c).unwrap();
+/// assert_eq!(load_test_data::<f32>(&c).unwrap(), test);
+/// ```
+pub fn load_test_data<T: Scalar>(cfg: &RunConfig) -> Result<Dataset<T>, RunError> {
+    match &cfg.data {
+        DataSource::Curves => {
+            let (ntr, nte) = curves_sizes(cfg);
+            Ok(curves_like_range::<T>(ntr, nte, cfg.seed))
+        }
+        DataSource::Mnist { dir } => {
+            let te = load_mnist_test::<T>(&mnist_dir(dir)?)?;
+            Ok(cfg.test_size.map_or(te.clone(), |n| te.head(n)))
+        }
+    }
+}
+
+fn curves_sizes(cfg: &RunConfig) -> (usize, usize) {
+    (
+        cfg.train_size.unwrap_or(20_000),
+        cfg.test_size.unwrap_or(10_000),
+    )
+}
+
+fn mnist_dir(dir: &Option<PathBuf>) -> Result<PathBuf, RunError> {
+    Ok(match dir {
+        Some(d) => d.clone(),
+        None => find_mnist().ok_or_else(|| {
+            DataError::NotFound("MNIST not found: pass --mnist-dir, set SYMGRAD_MNIST, or place the IDX files in ../shared/data/mnist".into())
+        })?,
+    })
 }
 
 /// Where a run stands; saved in each checkpoint.

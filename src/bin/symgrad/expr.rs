@@ -283,7 +283,8 @@ pub fn explain_cmd(
 }
 
 fn write_dots(report: &symgrad::rewrite::StageLog, dir: &Path) -> Result<(), AnyError> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: cannot create the folder: {e}", dir.display()))?;
     let has_dot = std::process::Command::new("dot")
         .arg("-V")
         .output()
@@ -300,9 +301,7 @@ fn write_dots(report: &symgrad::rewrite::StageLog, dir: &Path) -> Result<(), Any
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
             .collect();
         let path: PathBuf = dir.join(format!("{:02}-{slug}.dot", k + 1));
-        let tmp = path.with_extension("dot.tmp");
-        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+        symgrad::train::run::write_atomic(&path, text.as_bytes())?;
         if has_dot {
             let png = path.with_extension("png");
             let tmp_png = path.with_extension("png.tmp");
@@ -313,7 +312,10 @@ fn write_dots(report: &symgrad::rewrite::StageLog, dir: &Path) -> Result<(), Any
                 .status()
                 .is_ok_and(|s| s.success());
             if ok {
-                std::fs::rename(&tmp_png, &png).map_err(|e| format!("{}: {e}", png.display()))?;
+                std::fs::rename(&tmp_png, &png)
+                    .map_err(|e| format!("{}: cannot write: {e}", png.display()))?;
+            } else {
+                let _ = std::fs::remove_file(&tmp_png);
             }
         }
         written.push(path);

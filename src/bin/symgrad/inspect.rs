@@ -6,12 +6,34 @@ use std::path::Path;
 
 use symgrad::data::Dataset;
 use symgrad::models::autoencoder::{Autoencoder, Loss};
-use symgrad::train::run::{load_data, load_params, RunConfig};
+use symgrad::train::run::{load_params, load_test_data, RunConfig};
 use symgrad::Scalar;
 
 use crate::AnyError;
 
+/// Refuses a path that is not a run folder, saying which it is (missing, a file, or a folder
+/// without parameters), before any file in it is read.
+pub fn check_run_folder(run: &Path) -> Result<(), AnyError> {
+    if !run.exists() {
+        return Err(format!("no run folder at `{}`", run.display()).into());
+    }
+    if !run.is_dir() {
+        return Err(format!("`{}` is a file, not a run folder", run.display()).into());
+    }
+    if !run.join("params.safetensors").is_file() {
+        return Err(format!(
+            "`{}` is not a finished run: it has no params.safetensors (resume an \
+             interrupted one with `symgrad train --resume {}`)",
+            run.display(),
+            run.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn run_data<T: Scalar>(run: &Path) -> Result<(Autoencoder, Vec<T>, Dataset<T>), AnyError> {
+    check_run_folder(run)?;
     let (ae, x) = load_params::<T>(&run.join("params.safetensors"))?;
     let report = std::fs::read_to_string(run.join("report.json"))
         .map_err(|e| format!("{}: {e}", run.join("report.json").display()))?;
@@ -19,7 +41,7 @@ fn run_data<T: Scalar>(run: &Path) -> Result<(Autoencoder, Vec<T>, Dataset<T>), 
         .map_err(|e| format!("{}: {e}", run.join("report.json").display()))?;
     let cfg: RunConfig = serde_json::from_value(v["config"].clone())
         .map_err(|e| format!("{}: config: {e}", run.join("report.json").display()))?;
-    let (_, test) = load_data::<T>(&cfg)?;
+    let test = load_test_data::<T>(&cfg)?;
     Ok((ae, x, test))
 }
 

@@ -41,6 +41,26 @@ type AnyError = Box<dyn std::error::Error>;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The most memory a run or a compiled function may plan to use, in bytes or with a
+    /// K, M, G or T suffix (default: $SYMGRAD_MEMORY_LIMIT, else the machine's memory).
+    /// What needs more is refused before anything is allocated.
+    #[arg(long, global = true, value_name = "BYTES")]
+    memory_limit: Option<String>,
+}
+
+/// Sets the memory limit from `--memory-limit`, else checks `SYMGRAD_MEMORY_LIMIT` (which
+/// the library would otherwise ignore when it does not parse).
+fn memory_limit(flag: Option<&str>) -> Result<(), AnyError> {
+    let (what, text) = match (flag, std::env::var("SYMGRAD_MEMORY_LIMIT")) {
+        (Some(f), _) => ("--memory-limit".to_string(), f.to_string()),
+        (None, Ok(v)) => ("SYMGRAD_MEMORY_LIMIT".to_string(), v),
+        (None, Err(_)) => return Ok(()),
+    };
+    let bytes = symgrad::tensor::parse_bytes(&text).ok_or_else(|| {
+        format!("{what} `{text}`: expected a number of bytes, or one with a K, M, G or T suffix (e.g. 8G)")
+    })?;
+    let _ = symgrad::tensor::set_memory_limit(bytes);
+    Ok(())
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -151,10 +171,19 @@ enum Command {
     /// Evaluate an expression (`symgrad eval "x * y + 1" --value x=2 --value y=[1,2,3]`), or,
     /// given a run folder, the test error of the trained run on its data.
     Eval {
-        /// An expression, or a run folder (with params.safetensors). An expression may start
-        /// with `-`, as `grad` prints it: `symgrad eval "-(2 * sin(x))" -v x=1`.
-        #[arg(allow_hyphen_values = true)]
-        target: String,
+        /// An expression, a run folder (with params.safetensors), or `-` to read the
+        /// expression from standard input. An expression may start with `-`, as `grad` prints
+        /// it: `symgrad eval "-(2 * sin(x))" -v x=1`.
+        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+        target: Option<String>,
+        /// Read the expression from this file (`-`: standard input).
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            conflicts_with = "target"
+        )]
+        file: Option<PathBuf>,
         /// A value for a name in the expression: x=2, x=[1,2,3], x=[[1,2],[3,4]], x=@x.npy.
         #[arg(long = "value", short = 'v')]
         values: Vec<String>,
@@ -169,9 +198,17 @@ enum Command {
     /// (`symgrad grad "log(1 + exp(x))" --wrt x` prints `sigmoid(x)`).
     Grad {
         /// The expression (names not declared are inputs, scalars unless --shape says); it may
-        /// start with `-`.
-        #[arg(allow_hyphen_values = true)]
-        expr: String,
+        /// start with `-`; `-` alone reads it from standard input.
+        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+        expr: Option<String>,
+        /// Read the expression from this file (`-`: standard input).
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            conflicts_with = "expr"
+        )]
+        file: Option<PathBuf>,
         /// The names to differentiate with respect to.
         #[arg(long, required = true)]
         wrt: Vec<String>,
@@ -185,9 +222,17 @@ enum Command {
     /// Show every stage of compiling an expression: as built, its gradient, each rewrite
     /// phase with the rules that fired, fusion, and the program with its buffer plan.
     Explain {
-        /// The expression; it may start with `-`.
-        #[arg(allow_hyphen_values = true)]
-        expr: String,
+        /// The expression; it may start with `-`; `-` alone reads it from standard input.
+        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+        expr: Option<String>,
+        /// Read the expression from this file (`-`: standard input).
+        #[arg(
+            short = 'f',
+            long = "file",
+            value_name = "FILE",
+            conflicts_with = "expr"
+        )]
+        file: Option<PathBuf>,
         /// Differentiate with respect to these names too.
         #[arg(long)]
         wrt: Vec<String>,
@@ -234,6 +279,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = memory_limit(cli.memory_limit.as_deref()) {
+        eprintln!("symgrad: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         // No command: the main job, `train` with its defaults (the demo preset).
         None => match Cli::parse_from(["symgrad", "train"]).command {
@@ -243,29 +292,27 @@ fn main() -> ExitCode {
         Some(Command::Train(a)) => train::train(&a),
         Some(Command::Eval {
             target,
+            file,
             values,
             json,
             nan_guard,
-        }) => {
-            if Path::new(&target).is_dir() {
-                inspect::eval(Path::new(&target))
-            } else {
-                expr::eval_cmd(&target, &values, json, nan_guard)
-            }
-        }
+        }) => eval(target, file, &values, json, nan_guard),
         Some(Command::Grad {
             expr,
+            file,
             wrt,
             shape,
             json,
-        }) => expr::grad_cmd(&expr, &wrt, &shape, json),
+        }) => expression(expr, file).and_then(|e| expr::grad_cmd(&e, &wrt, &shape, json)),
         Some(Command::Explain {
             expr,
+            file,
             wrt,
             values,
             shape,
             dot,
-        }) => expr::explain_cmd(&expr, &wrt, &values, &shape, dot.as_deref()),
+        }) => expression(expr, file)
+            .and_then(|e| expr::explain_cmd(&e, &wrt, &values, &shape, dot.as_deref())),
         Some(Command::Encode { run, out }) => inspect::encode(&run, &out),
         Some(Command::Reconstruct { run, out }) => inspect::reconstruct(&run, &out),
         Some(Command::Demo { batch, steps, seed }) => demo::demo(batch, steps, seed),
@@ -274,7 +321,107 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("symgrad: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_status(e.as_ref()))
         }
     }
+}
+
+/// The exit status of an error: 1 when the work itself failed (a file could not be written,
+/// training diverged), 2 for input that is wrong (arguments, expressions, values, data or run
+/// files), as clap does for arguments it cannot parse.
+fn exit_status(e: &(dyn std::error::Error + 'static)) -> u8 {
+    use symgrad::train::run::RunError;
+    match e.downcast_ref::<RunError>() {
+        Some(RunError::Io { .. } | RunError::Diverged(_)) => 1,
+        _ if e.downcast_ref::<std::io::Error>().is_some() => 1,
+        _ => 2,
+    }
+}
+
+/// The most an expression read from a file or standard input may hold.
+const MAX_EXPRESSION_BYTES: u64 = 16 << 20;
+
+/// The expression text of `grad`, `eval` and `explain`: the argument, or `-` or `-f FILE` to
+/// read it (bounded, UTF-8) from standard input or a file.
+fn expression(arg: Option<String>, file: Option<PathBuf>) -> Result<String, AnyError> {
+    use std::io::Read;
+    let (mut reader, name): (Box<dyn Read>, String) = match (arg, file) {
+        (Some(a), None) if a != "-" => return Ok(a),
+        (Some(_), None) => (Box::new(std::io::stdin()), "standard input".into()),
+        (None, Some(f)) if f.as_os_str() == "-" => {
+            (Box::new(std::io::stdin()), "standard input".into())
+        }
+        (None, Some(f)) => {
+            let file = std::fs::File::open(&f)
+                .map_err(|e| format!("-f {}: cannot read the expression: {e}", f.display()))?;
+            (Box::new(file), format!("-f {}", f.display()))
+        }
+        _ => return Err("give the expression as an argument or with -f FILE, not both".into()),
+    };
+    let mut bytes = Vec::new();
+    (&mut reader)
+        .take(MAX_EXPRESSION_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{name}: cannot read the expression: {e}"))?;
+    if bytes.len() as u64 > MAX_EXPRESSION_BYTES {
+        return Err(format!(
+            "{name}: the expression is longer than {} MiB, the most this command reads",
+            MAX_EXPRESSION_BYTES >> 20
+        )
+        .into());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{name}: the expression is not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        )
+        .into()
+    })
+}
+
+/// `eval`: a run folder's test error, or an expression's value. A target that names no
+/// folder is read as an expression; if that fails too and the target looks like a path
+/// (`runs/latest`, which would otherwise be read as `runs / latest`), the error says the
+/// folder is missing.
+fn eval(
+    target: Option<String>,
+    file: Option<PathBuf>,
+    values: &[String],
+    json: bool,
+    nan_guard: bool,
+) -> Result<(), AnyError> {
+    if let Some(t) = target.as_deref().filter(|t| *t != "-" && file.is_none()) {
+        let path = Path::new(t);
+        if path.is_dir() {
+            if !values.is_empty() {
+                return Err(format!(
+                    "--value does not apply to a run folder (`{t}` is one); to evaluate an \
+                     expression, give the expression"
+                )
+                .into());
+            }
+            return inspect::eval(path);
+        }
+        let pathlike = t.contains(std::path::MAIN_SEPARATOR) || t.contains('/');
+        let pathlike = pathlike
+            && t.chars()
+                .all(|c| c.is_alphanumeric() || "/._-~".contains(c));
+        if pathlike || path.is_file() {
+            if let Err(e) = expr::eval_cmd(t, values, json, nan_guard) {
+                return Err(if path.is_file() {
+                    format!(
+                        "`{t}` is a file, not a run folder (to read an expression from a \
+                         file, use -f {t})"
+                    )
+                    .into()
+                } else if values.is_empty() {
+                    format!("no run folder at `{t}` (read as an expression: {e})").into()
+                } else {
+                    e
+                });
+            }
+            return Ok(());
+        }
+    }
+    expr::eval_cmd(&expression(target, file)?, values, json, nan_guard)
 }

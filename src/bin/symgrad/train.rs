@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use symgrad::models::autoencoder::{Loss, Unit};
 use symgrad::train::run::{
-    load_data, load_params, train_run, DataSource, Precision, RunConfig, RunError,
+    load_params, load_test_data, train_run, DataSource, Precision, RunConfig, RunError,
 };
 use symgrad::train::{Finetune, PretrainConfig, PretrainMethod};
 use symgrad::Scalar;
@@ -30,6 +30,9 @@ fn config_from(a: &TrainArgs) -> Result<RunConfig, AnyError> {
         };
     }
     if let Some(dir) = &a.mnist_dir {
+        if matches!(a.data, Some(DataArg::Curves)) {
+            return Err("--mnist-dir does not apply to --data curves (made, not read)".into());
+        }
         c.data = DataSource::Mnist {
             dir: Some(dir.clone()),
         };
@@ -79,7 +82,17 @@ fn config_from(a: &TrainArgs) -> Result<RunConfig, AnyError> {
         c.finetune.loss = c.loss;
     }
     match a.pretrain {
-        Some(PretrainArg::None) => c.pretrain = None,
+        Some(PretrainArg::None) => {
+            for (given, name) in [
+                (a.pretrain_epochs.is_some(), "--pretrain-epochs"),
+                (a.pretrain_batch.is_some(), "--pretrain-batch"),
+            ] {
+                if given {
+                    return Err(format!("{name} does not apply to --pretrain none").into());
+                }
+            }
+            c.pretrain = None
+        }
         Some(PretrainArg::Rbm) => {
             c.pretrain = Some(PretrainConfig {
                 epochs: c.pretrain.as_ref().map_or(10, |p| p.epochs),
@@ -111,7 +124,16 @@ fn config_from(a: &TrainArgs) -> Result<RunConfig, AnyError> {
                 batch: batch.unwrap_or(1000),
                 line_searches: 3,
             },
-            FinetuneArg::Lbfgs => Finetune::Lbfgs { iterations: 20 },
+            FinetuneArg::Lbfgs => {
+                if batch.is_some() {
+                    return Err(
+                        "--batch does not apply to --finetune lbfgs, which uses the \
+                                whole training set at every step (full batch)"
+                            .into(),
+                    );
+                }
+                Finetune::Lbfgs { iterations: 20 }
+            }
             FinetuneArg::Momentum => Finetune::Momentum {
                 batch: batch.unwrap_or(100),
                 lr: 0.001,
@@ -122,7 +144,11 @@ fn config_from(a: &TrainArgs) -> Result<RunConfig, AnyError> {
         match &mut c.finetune.method {
             Finetune::MinimizeM { batch, .. } | Finetune::Momentum { batch, .. } => *batch = b,
             Finetune::Lbfgs { .. } => {
-                return Err("--batch does not apply to full-batch L-BFGS".into())
+                return Err(
+                    "--batch does not apply to this preset's L-BFGS, which uses the \
+                            whole training set at every step (full batch)"
+                        .into(),
+                )
             }
         }
     }
@@ -158,6 +184,25 @@ pub fn train(a: &TrainArgs) -> Result<(), AnyError> {
     }
     let (cfg, dir, resume) = match &a.resume {
         Some(dir) => {
+            let given = configuration_options(a);
+            if !given.is_empty() {
+                return Err(format!(
+                    "--resume continues a run as it was configured; {} cannot be changed \
+                     (start a new run with --out to train another way)",
+                    given.join(", ")
+                )
+                .into());
+            }
+            if !dir.is_dir() {
+                return Err(format!("--resume: no run folder at `{}`", dir.display()).into());
+            }
+            if !dir.join("checkpoint.safetensors").is_file() {
+                return Err(format!(
+                    "--resume: `{}` holds no checkpoint.safetensors to resume from",
+                    dir.display()
+                )
+                .into());
+            }
             let c: RunConfig = read_config(dir)?;
             (c, dir.clone(), true)
         }
@@ -174,21 +219,7 @@ pub fn train(a: &TrainArgs) -> Result<(), AnyError> {
         })
         .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     }
-    let n = &cfg.network;
-    say!(
-        "symgrad train: {:?} network {:?} ({} parameters), {} pre-training, fine-tuning {:?} for {} epochs, {:?}, into {}",
-        cfg.data,
-        n.sizes,
-        n.layout().len(),
-        cfg.pretrain.as_ref().map_or("no".to_string(), |p| format!("{} epochs of {}", p.epochs, match p.method {
-            PretrainMethod::Rbm { .. } => "RBM",
-            PretrainMethod::Autoencoder => "shallow-autoencoder",
-        })),
-        cfg.finetune.method,
-        cfg.finetune.epochs,
-        cfg.precision,
-        dir.display()
-    );
+    say!("{}", banner(&cfg, &dir, resume));
     let mut bars = Bars::new(
         stop,
         cfg.pretrain.as_ref().map_or(0, |p| p.epochs),
@@ -215,6 +246,140 @@ pub fn train(a: &TrainArgs) -> Result<(), AnyError> {
     Ok(())
 }
 
+/// The configuration options of `train` given on the command line (for `--resume`, which
+/// takes none of them: the run's own come from its checkpoint).
+fn configuration_options(a: &TrainArgs) -> Vec<&'static str> {
+    let given = [
+        (a.preset != "demo", "--preset"),
+        (a.data.is_some(), "--data"),
+        (a.mnist_dir.is_some(), "--mnist-dir"),
+        (a.train_size.is_some(), "--train-size"),
+        (a.test_size.is_some(), "--test-size"),
+        (a.layers.is_some(), "--layers"),
+        (a.units.is_some(), "--units"),
+        (a.tied, "--tied"),
+        (a.output_unit.is_some(), "--output-unit"),
+        (a.loss.is_some(), "--loss"),
+        (a.pretrain.is_some(), "--pretrain"),
+        (a.pretrain_epochs.is_some(), "--pretrain-epochs"),
+        (a.pretrain_batch.is_some(), "--pretrain-batch"),
+        (a.finetune.is_some(), "--finetune"),
+        (a.epochs.is_some(), "--epochs"),
+        (a.batch.is_some(), "--batch"),
+        (a.seed.is_some(), "--seed"),
+        (a.precision.is_some(), "--precision"),
+        (a.out != Path::new("runs/latest"), "--out"),
+    ];
+    given.iter().filter(|g| g.0).map(|g| g.1).collect()
+}
+
+/// Thousands separated by commas: 2,823,174.
+fn grouped(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn unit_name(u: Unit) -> &'static str {
+    match u {
+        Unit::Logistic => "logistic",
+        Unit::Linear => "linear",
+        Unit::Relu => "relu",
+        Unit::Tanh => "tanh",
+    }
+}
+
+/// What `train` is about to do, as a person reads it: the data, the network, each phase,
+/// the precision and where the files go.
+fn banner(cfg: &RunConfig, dir: &Path, resume: bool) -> String {
+    let n = &cfg.network;
+    let size = |s: Option<usize>, all: usize| grouped(s.unwrap_or(all));
+    let data = match &cfg.data {
+        DataSource::Curves => format!(
+            "curves-like images made from seed {} ({} training, {} test)",
+            cfg.seed,
+            size(cfg.train_size, 20_000),
+            size(cfg.test_size, 10_000)
+        ),
+        DataSource::Mnist { dir } => format!(
+            "MNIST{} ({} training, {} test images)",
+            dir.as_ref()
+                .map_or(String::new(), |d| format!(" from {}", d.display())),
+            size(cfg.train_size, 60_000),
+            size(cfg.test_size, 10_000)
+        ),
+    };
+    let sizes: Vec<String> = n.sizes.iter().map(|s| s.to_string()).collect();
+    let units: Vec<&str> = n.units.iter().map(|&u| unit_name(u)).collect();
+    let loss = match cfg.loss {
+        Loss::CrossEntropy => "cross-entropy",
+        Loss::SquaredError => "squared error",
+    };
+    let pretrain = match &cfg.pretrain {
+        None => "none (random weights)".to_string(),
+        Some(p) => format!(
+            "{}, {} epoch{} a layer, batches of {}",
+            match p.method {
+                PretrainMethod::Rbm { k } => format!("RBMs by CD-{k}"),
+                PretrainMethod::Autoencoder => "shallow autoencoders".to_string(),
+            },
+            p.epochs,
+            if p.epochs == 1 { "" } else { "s" },
+            grouped(p.batch)
+        ),
+    };
+    let finetune = match cfg.finetune.method {
+        Finetune::MinimizeM {
+            batch,
+            line_searches,
+        } => format!(
+            "minimize.m, {line_searches} line searches on each batch of {}",
+            grouped(batch)
+        ),
+        Finetune::Lbfgs { iterations } => {
+            format!("L-BFGS on the whole training set, {iterations} iterations an epoch")
+        }
+        Finetune::Momentum {
+            batch,
+            lr,
+            momentum,
+        } => format!(
+            "gradient descent, learning rate {lr}, momentum {momentum}, batches of {}",
+            grouped(batch)
+        ),
+    };
+    let params = n.parameter_count().map_or("too many".to_string(), grouped);
+    format!(
+        "symgrad train{}\n  data:        {data}\n  network:     {} ({} units, {} output, {}; \
+         {params} parameters)\n  pre-train:   {pretrain}\n  fine-tune:   {finetune}, {} \
+         epoch{}, {loss}\n  precision:   {}, {} threads, seed {}\n  output:      {}",
+        if resume { " (resuming)" } else { "" },
+        sizes.join("-"),
+        units.join(", "),
+        unit_name(n.output_unit),
+        if n.tied {
+            "tied weights"
+        } else {
+            "untied weights"
+        },
+        cfg.finetune.epochs,
+        if cfg.finetune.epochs == 1 { "" } else { "s" },
+        match cfg.precision {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        },
+        rayon::current_num_threads(),
+        cfg.seed,
+        dir.display()
+    )
+}
+
 fn read_config(dir: &Path) -> Result<RunConfig, AnyError> {
     let path = dir.join("checkpoint.safetensors");
     let (_, meta) = symgrad::train::run::load_tensors::<f64>(&path)?;
@@ -232,7 +397,7 @@ fn finish<T: Scalar>(
 ) -> Result<(), AnyError> {
     let report = train_run::<T>(cfg, dir, resume, &mut |e| bars.on(e))?;
     bars.finish();
-    let (_, test) = load_data::<T>(cfg)?;
+    let test = load_test_data::<T>(cfg)?;
     say!();
     say!(
         "test error per image (sum of squared pixel errors, mean over {} test images):",
@@ -254,7 +419,7 @@ fn finish<T: Scalar>(
     let (ae, x) = load_params::<T>(&dir.join("params.safetensors"))?;
     symgrad::train::picture::reconstructions(&dir.join("reconstructions.png"), &ae, &x, &test)?;
     symgrad::train::picture::learning_curve(
-        &dir.join("learning_curve.png"),
+        &dir.join("learning_curve.svg"),
         &report.state.records,
         report.pca_test_error,
     )?;

@@ -20,10 +20,11 @@
 //! Numbers print in Rust's shortest form that reads back to the same bits, so
 //! `print(parse(print(g))) == print(g)` (checked by proptest in `tests/text.rs`).
 //!
-//! The parser also takes sugar that the printer never writes: `sum(x)`, `max(x)`, `min(x)`
-//! and `mean(x)` over all axes, `transpose(x)` with the axes reversed (as NumPy's),
-//! `mean[axes](x)`, `square(x)`, `softmax[axis](x)` and `log_softmax[axis](x)` (expanded
-//! into primitives), and a bare expression as the last line, which is taken as the output.
+//! The parser also takes sugar that the printer never writes: `sum(x)`, `max(x)`, `min(x)`,
+//! `mean(x)` and `logsumexp(x)` over all axes, `transpose(x)` with the axes reversed (as
+//! NumPy's), `mean[axes](x)`, `logsumexp[axes](x)`, `square(x)`, `softmax[axis](x)` and
+//! `log_softmax[axis](x)` (expanded into primitives), and a bare expression as the last
+//! line, which is taken as the output.
 //! Identifiers that are not declared can be bound by the caller
 //! ([`ParseOptions::implicit_inputs`]), which is how the command line's `symgrad eval "x * y"`
 //! works.

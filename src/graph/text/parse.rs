@@ -752,17 +752,24 @@ impl<T: Scalar> Parser<'_, T> {
         let rank = args.first().map_or(0, |&a| self.graph.node(a).shape.len());
         // Composites: built with `Expr`'s own builders, as code would build them.
         let composite = match name {
-            "square" | "mean" | "softmax" | "log_softmax" => {
+            "square" | "mean" | "logsumexp" | "softmax" | "log_softmax" => {
                 arity(1, self)?;
                 let x = self.graph.expr(args[0]);
                 let built = match name {
                     "square" if attrs.is_none() => Ok(x.try_op(Op::Powi(2), &[])),
                     "square" => Err(format!("`{name}` takes no bracketed attributes")),
-                    "mean" => match Reduce::from_call("sum", attrs.as_deref(), rank) {
-                        Some(Ok(Reduce::Sum { axes, keepdims })) => Ok(x.try_mean(&axes, keepdims)),
-                        Some(Err(e)) => Err(e.replace("`sum`", "`mean`")),
-                        _ => unreachable!("`sum` is a reduction"),
-                    },
+                    "mean" | "logsumexp" => {
+                        match Reduce::from_call("sum", attrs.as_deref(), rank) {
+                            Some(Ok(Reduce::Sum { axes, keepdims })) if name == "mean" => {
+                                Ok(x.try_mean(&axes, keepdims))
+                            }
+                            Some(Ok(Reduce::Sum { axes, keepdims })) => {
+                                Ok(x.try_logsumexp(&axes, keepdims))
+                            }
+                            Some(Err(e)) => Err(e.replace("`sum`", &format!("`{name}`"))),
+                            _ => unreachable!("`sum` is a reduction"),
+                        }
+                    }
                     _ => match attrs.as_deref() {
                         Some([a @ (Attr::Int(n) | Attr::NegInt(n))]) => {
                             let axis = Axis::new(matches!(a, Attr::NegInt(_)), *n);
