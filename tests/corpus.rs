@@ -21,10 +21,10 @@ static A: peak::Counting = peak::Counting;
 
 /// A command-line case that runs longer than this is a hang.
 const CLI_TIMEOUT: Duration = Duration::from_secs(20);
-/// The exit status bad input must give. `None` for now: any status other than 0 and 101
-/// (a panic), without a signal. Set to `Some(2)` once the command line exits 2 for bad
-/// input, as issue "Hostile inputs" asks.
-const EXPECTED_BAD_INPUT_STATUS: Option<i32> = None;
+/// The exit status bad input must give (the README's: 2, as clap gives for arguments it
+/// cannot parse). `None` would accept any status other than 0 and 101 (a panic), without a
+/// signal.
+const EXPECTED_BAD_INPUT_STATUS: Option<i32> = Some(2);
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
