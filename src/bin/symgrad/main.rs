@@ -163,6 +163,23 @@ struct TrainArgs {
     out: PathBuf,
 }
 
+/// Where `grad` and `explain` take their expression from.
+#[derive(clap::Args)]
+struct Source {
+    /// The expression (names not declared are inputs, scalars unless --shape or --value
+    /// says); it may start with `-`; `-` alone reads it from standard input.
+    #[arg(allow_hyphen_values = true, required_unless_present = "file")]
+    expr: Option<String>,
+    /// Read the expression from this file (`-`: standard input).
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "expr"
+    )]
+    file: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Train a deep autoencoder: pre-train, unroll, fine-tune; writes parameters, a report,
@@ -197,18 +214,8 @@ enum Command {
     /// Differentiate a scalar expression and print the simplified gradient
     /// (`symgrad grad "log(1 + exp(x))" --wrt x` prints `sigmoid(x)`).
     Grad {
-        /// The expression (names not declared are inputs, scalars unless --shape says); it may
-        /// start with `-`; `-` alone reads it from standard input.
-        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
-        expr: Option<String>,
-        /// Read the expression from this file (`-`: standard input).
-        #[arg(
-            short = 'f',
-            long = "file",
-            value_name = "FILE",
-            conflicts_with = "expr"
-        )]
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        source: Source,
         /// The names to differentiate with respect to.
         #[arg(long, required = true)]
         wrt: Vec<String>,
@@ -222,17 +229,8 @@ enum Command {
     /// Show every stage of compiling an expression: as built, its gradient, each rewrite
     /// phase with the rules that fired, fusion, and the program with its buffer plan.
     Explain {
-        /// The expression; it may start with `-`; `-` alone reads it from standard input.
-        #[arg(allow_hyphen_values = true, required_unless_present = "file")]
-        expr: Option<String>,
-        /// Read the expression from this file (`-`: standard input).
-        #[arg(
-            short = 'f',
-            long = "file",
-            value_name = "FILE",
-            conflicts_with = "expr"
-        )]
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        source: Source,
         /// Differentiate with respect to these names too.
         #[arg(long)]
         wrt: Vec<String>,
@@ -298,20 +296,19 @@ fn main() -> ExitCode {
             nan_guard,
         }) => eval(target, file, &values, json, nan_guard),
         Some(Command::Grad {
-            expr,
-            file,
+            source,
             wrt,
             shape,
             json,
-        }) => expression(expr, file).and_then(|e| expr::grad_cmd(&e, &wrt, &shape, json)),
+        }) => expression(source.expr, source.file)
+            .and_then(|e| expr::grad_cmd(&e, &wrt, &shape, json)),
         Some(Command::Explain {
-            expr,
-            file,
+            source,
             wrt,
             values,
             shape,
             dot,
-        }) => expression(expr, file)
+        }) => expression(source.expr, source.file)
             .and_then(|e| expr::explain_cmd(&e, &wrt, &values, &shape, dot.as_deref())),
         Some(Command::Encode { run, out }) => inspect::encode(&run, &out),
         Some(Command::Reconstruct { run, out }) => inspect::reconstruct(&run, &out),
