@@ -152,6 +152,31 @@ fn the_command_line_a_person_expects() {
         out.status.code() == Some(2) && err.contains("SYMGRAD_MEMORY_LIMIT `8 gigs`"),
         "{err}"
     );
+    // A mistyped option is not an expression; a value given twice or without a name is
+    // refused; tiny numbers print with an exponent.
+    refused(
+        &tmp,
+        &["grad", "--jsn", "--wrt", "x"],
+        "unknown option `--jsn`",
+    );
+    refused(
+        &tmp,
+        &["eval", "x", "-v", "x=1", "-v", "x=2"],
+        "--value x: given twice",
+    );
+    refused(
+        &tmp,
+        &["eval", "1", "-v", "=1"],
+        "the name before `=` is empty",
+    );
+    let (code, out, _) = symgrad_in(&tmp, &["eval", "erfc(27.2)"], "");
+    assert_eq!((code, out.trim()), (Some(0), "1e-323"));
+    // A run that fails before writing anything leaves no folder behind.
+    refused(
+        &tmp,
+        &["train", "--mnist-dir", "nowhere", "--out", "m2"],
+        "nowhere",
+    );
     // Nothing was written by any of these.
     let mut left: Vec<String> = std::fs::read_dir(&tmp)
         .unwrap()
@@ -370,6 +395,40 @@ fn a_tiny_run_writes_its_outputs_and_eval_reads_them() {
     let (ok, _, err) = symgrad(&["encode", d, "--out", lost.to_str().unwrap()]);
     assert!(!ok && err.contains(lost.to_str().unwrap()), "{err}");
     assert!(!err.contains(".tmp"), "{err}");
+    // Mistakes caught: an output written over the run's own parameters (the run was lost),
+    // over a read-only file, through a symbolic link by replacing the link, or over a
+    // folder; options of expressions taken quietly for a run folder.
+    let params = dir.join("params.safetensors");
+    let before = std::fs::read(&params).unwrap();
+    let (ok, _, err) = symgrad(&["encode", d, "--out", params.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("the run's own params.safetensors"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&params).unwrap(), before);
+    let ro = dir.join("ro.csv");
+    std::fs::write(&ro, b"keep").unwrap();
+    let mut perm = std::fs::metadata(&ro).unwrap().permissions();
+    perm.set_readonly(true);
+    std::fs::set_permissions(&ro, perm).unwrap();
+    let (ok, _, err) = symgrad(&["encode", d, "--out", ro.to_str().unwrap()]);
+    assert!(!ok && err.contains("read-only"), "{err}");
+    assert_eq!(std::fs::read(&ro).unwrap(), b"keep");
+    let link = dir.join("link.csv");
+    std::os::unix::fs::symlink(&csv, &link).unwrap();
+    let (ok, _, err) = symgrad(&["encode", d, "--out", link.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let (ok, _, err) = symgrad(&["encode", d, "--out", dir.to_str().unwrap()]);
+    assert!(!ok && err.contains("not a regular file"), "{err}");
+    let (ok, _, err) = symgrad(&["eval", d, "--json"]);
+    assert!(
+        !ok && err.contains("--json applies to expressions"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 101);
 }
 
@@ -416,6 +475,13 @@ fn a_run_with_the_squared_error_loss_trains() {
             && test_error(2) < report["unrolled_test_error"].as_f64().unwrap(),
         "{records:?}"
     );
+    // Mistake caught: `eval` of this run scoring with cross-entropy, which panicked on
+    // linear output units; its own loss is squared error.
+    let (ok, out, err) = symgrad(&["eval", d]);
+    assert!(ok && out.contains("test error per image"), "{out}{err}");
+    // Mistake caught: a new run written over a finished one in a folder given by --out.
+    let (ok, _, err) = symgrad(&["train", "--epochs", "1", "--out", d]);
+    assert!(!ok && err.contains("it holds a run already"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -461,8 +461,8 @@ fn allocate_arena<T: Scalar>(need: usize) -> Result<Vec<T>> {
             what: "the buffer plan".into(),
             why: format!(
                 "the intermediate values need {} for these input shapes, more than the limit \
-                 of {} (the machine's memory; set SYMGRAD_MEMORY_LIMIT, in bytes or with a \
-                 K/M/G/T suffix, to raise it)",
+                 of {} (the machine's memory unless set: the command line's --memory-limit or \
+                 SYMGRAD_MEMORY_LIMIT, in bytes or with a K/M/G/T suffix, raise it)",
                 crate::tensor::fmt_bytes(bytes),
                 crate::tensor::fmt_bytes(limit)
             ),

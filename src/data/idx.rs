@@ -263,13 +263,17 @@ pub fn load_mnist_test<T: Scalar>(dir: &Path) -> Result<Dataset<T>, DataError> {
     pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 }
 
-/// Where MNIST is: `$SYMGRAD_MNIST`, else `../shared/data/mnist` from the working folder or
-/// from the crate's folder. `None` when neither holds the training images.
+/// Where MNIST is: `$SYMGRAD_MNIST` when it is set (whether or not the folder holds the
+/// files: loading then names the one missing), else `../shared/data/mnist` from the working
+/// folder or from the crate's folder. `None` when it is not set and neither holds the
+/// training images.
 pub fn find_mnist() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
+    // Set, it is the answer: a folder it names that lacks the files is an error to report
+    // (the reader names the missing file), not a reason to train on another copy.
     if let Some(p) = std::env::var_os("SYMGRAD_MNIST") {
-        candidates.push(PathBuf::from(p));
+        return Some(PathBuf::from(p));
     }
+    let mut candidates = Vec::new();
     candidates.push(PathBuf::from("../shared/data/mnist"));
     candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"));
     candidates.into_iter().find(|d| {

@@ -1084,9 +1084,9 @@ impl<'g, T: Scalar> Expr<'g, T> {
     }
 
     /// `log(sum(exp(x)))` over `axes` (negative ones count from the last), stable: computed
-    /// as `m + log(sum(exp(x - m)))` with `m` the max over the axes, under `stop_gradient`
-    /// (it only shifts), so that large inputs do not overflow and the gradient is exactly
-    /// the softmax over the axes. In the text form, `logsumexp[1](x)`, or `logsumexp(x)` over
+    /// as `m + log(sum(exp(x - m)))` with `m` the max over the axes (0 where that is
+    /// infinite), under `stop_gradient` (it only shifts), so that large inputs do not
+    /// overflow and the gradient is exactly the softmax over the axes. In the text form, `logsumexp[1](x)`, or `logsumexp(x)` over
     /// every axis.
     ///
     /// ```
@@ -1096,6 +1096,8 @@ impl<'g, T: Scalar> Expr<'g, T> {
     /// let l = a.logsumexp(&[1], false).eval(&[])?;
     /// assert_eq!(l.data(), &[1000.0 + 2f64.ln(), 0.0]);
     /// assert_eq!(a.logsumexp(&[-1], true).eval(&[])?.shape(), &[2, 1]);
+    /// let inf = g.constant(Tensor::from_vec([2, 2], vec![f64::INFINITY, 1.0, f64::NEG_INFINITY, f64::NEG_INFINITY]));
+    /// assert_eq!(inf.logsumexp(&[1], false).eval(&[])?.data(), &[f64::INFINITY, f64::NEG_INFINITY]);
     /// # Ok::<(), symgrad::Error>(())
     /// ```
     pub fn logsumexp(self, axes: &[impl Into<Axis> + Copy], keepdims: bool) -> Self {
@@ -1109,7 +1111,17 @@ impl<'g, T: Scalar> Expr<'g, T> {
         keepdims: bool,
     ) -> Result<Self, BuildError> {
         let axes = self.resolve_axes("logsumexp", axes)?;
-        let m = self.try_max(&axes, true)?.stop_gradient();
+        // The max, where finite: at an infinite max the shift would make inf - inf; with 0
+        // instead, logsumexp([inf, 1]) is inf and logsumexp([-inf, -inf]) is -inf, as in
+        // JAX and SciPy.
+        let m = self
+            .try_max(&axes, true)
+            .map_err(|e| BuildError {
+                op: "logsumexp",
+                ..e
+            })?
+            .stop_gradient();
+        let m = m.abs().lt(f64::INFINITY).select(m, 0.0);
         let lse = self
             .try_binary(Binary::Sub, m)?
             .exp()

@@ -160,12 +160,19 @@ impl RunConfig {
                 n.sizes[0]
             ));
         }
-        for (what, size) in [
-            ("train_size", self.train_size),
-            ("test_size", self.test_size),
+        for (what, size, most) in [
+            ("train_size", self.train_size, 60_000),
+            ("test_size", self.test_size, 10_000),
         ] {
             if size == Some(0) {
                 return bad(format!("{what} must be at least 1 example, got 0"));
+            }
+            // MNIST has 60,000 training and 10,000 test images: more is a mistake, not a
+            // request to be quietly cut down.
+            if let (DataSource::Mnist { .. }, Some(n)) = (&self.data, size) {
+                if n > most {
+                    return bad(format!("{what} {n}: MNIST has {most} of them"));
+                }
             }
         }
         if self.pretrain.as_ref().is_some_and(|p| p.batch == 0) {
@@ -208,11 +215,14 @@ impl RunConfig {
             .train_size
             .unwrap_or(60_000)
             .saturating_add(self.test_size.unwrap_or(10_000));
+        let train = self.train_size.unwrap_or(60_000);
+        // A batch larger than the training set is the training set.
         let batch = match self.finetune.method {
             Finetune::MinimizeM { batch, .. } | Finetune::Momentum { batch, .. } => batch,
-            Finetune::Lbfgs { .. } => self.train_size.unwrap_or(60_000),
+            Finetune::Lbfgs { .. } => train,
         }
-        .max(self.pretrain.as_ref().map_or(0, |p| p.batch));
+        .max(self.pretrain.as_ref().map_or(0, |p| p.batch))
+        .min(train);
         let units = n
             .sizes
             .iter()
@@ -387,10 +397,14 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> RunError {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it (`.NAME.PID.tmp`, in the
-/// same folder, so that the rename cannot cross file systems), then a rename over `path`.
-/// Either `path` holds all of `bytes` or it is as it was; on failure the temporary file is
-/// removed and the error names `path`, the file the caller asked for.
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder
+/// (`.symgrad-PID-K.tmp`, so that the rename cannot cross file systems), flushed to disk,
+/// then renamed over `path`. Either `path` holds all of `bytes` or it is as it was; on
+/// failure the temporary file is removed and the error names `path`, the file the caller
+/// asked for. A symbolic link is written through (the file it names is replaced, the link
+/// stays); a path that names something other than a regular file (a folder, a device such
+/// as `/dev/null`, a pipe) or a read-only file is refused, not replaced; an existing file
+/// keeps its permissions.
 ///
 /// ```
 /// use symgrad::train::run::write_atomic;
@@ -400,17 +414,47 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> RunError {
 /// assert_eq!(std::fs::read(dir.join("a.txt")).unwrap(), b"hello");
 /// let err = write_atomic(&dir.join("missing/b.txt"), b"x").unwrap_err();
 /// assert!(err.to_string().starts_with(&format!("{}", dir.join("missing/b.txt").display())));
+/// // A folder where the file should be is refused, not replaced.
+/// assert!(write_atomic(&dir, b"x").is_err() && dir.is_dir());
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io_err(path, "not a file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    use std::io::Write;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(path)
+            .map_err(|e| io_err(path, format!("cannot write through the symbolic link: {e}")))?,
+        _ => path.to_path_buf(),
+    };
+    let existing = match std::fs::metadata(&target) {
+        Ok(m) if !m.is_file() => {
+            return Err(io_err(
+                path,
+                "exists and is not a regular file (a folder, a device or a pipe); give the \
+                 path of a file",
+            ))
+        }
+        Ok(m) if m.permissions().readonly() => {
+            return Err(io_err(path, "is read-only; it is not written over"))
+        }
+        Ok(m) => Some(m.permissions()),
+        Err(_) => None,
+    };
+    if target.file_name().is_none() {
+        return Err(io_err(path, "not a file name"));
+    }
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = target.with_file_name(format!(".symgrad-{}-{k}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        if let Some(p) = existing {
+            f.set_permissions(p)?;
+        }
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, &target)
+    })();
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         io_err(path, format!("cannot write: {e}"))

@@ -708,7 +708,10 @@ def clis():
     c(["train", "--layers", "784,2", "--units", "logistic,linear", "--out", "r"], "refused",
       "unit types", "more units than layers")
     c(["train", "--batch", "0", "--out", "r"], "refused", "--batch must be at least 1", "--batch 0")
-    c(["train", "--batch", "1000000000000", "--out", "r"], "refused", big, "absurd --batch")
+    # A batch beyond the training set is the training set (valid); with a training set of
+    # 10^12 images it is refused for its memory.
+    c(["train", "--batch", "1000000000000", "--train-size", "1000000000000", "--out", "r"],
+      "refused", big, "absurd --batch and --train-size")
     c(["train", "--pretrain-batch", "0", "--out", "r"], "refused", "at least 1", "--pretrain-batch 0")
     c(["train", "--train-size", "1000000000000", "--out", "r"], "refused", big, "absurd --train-size")
     c(["train", "--test-size", "1000000000000", "--out", "r"], "refused", big, "absurd --test-size")

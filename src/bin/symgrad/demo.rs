@@ -14,6 +14,19 @@ use crate::AnyError;
 
 /// `symgrad demo --batch B --steps S --seed N`.
 pub fn demo(batch: usize, steps: usize, seed: u64) -> Result<(), AnyError> {
+    // A rough bound of what timing the network at this batch takes (the data and every
+    // layer's activations, forward and back, in f64), checked before anything is allocated.
+    let need = batch.saturating_mul(784 * 8 * 16);
+    let limit = symgrad::tensor::memory_limit();
+    if need > limit {
+        return Err(format!(
+            "--batch {batch}: the timing would need about {}, more than the memory limit of {} \
+             (--memory-limit or SYMGRAD_MEMORY_LIMIT raise it)",
+            symgrad::tensor::fmt_bytes(need),
+            symgrad::tensor::fmt_bytes(limit)
+        )
+        .into());
+    }
     if batch == 0 {
         return Err("--batch must be at least 1".into());
     }

@@ -59,8 +59,12 @@ fn parse_expr(
         .iter()
         .map(|(k, v)| (k.clone(), v.shape().to_vec()))
         .collect();
+    let mut shaped = std::collections::HashSet::new();
     for s in shapes {
         let (n, d) = parse_shape(s)?;
+        if !shaped.insert(n.clone()) || values.contains_key(&n) {
+            return Err(format!("--shape {n}: its shape is given twice").into());
+        }
         known.insert(n, d);
     }
     let opts = ParseOptions {
@@ -74,8 +78,29 @@ fn parse_expr(
     Ok(p)
 }
 
+/// A number as `eval` prints it: the shortest form that reads back, with an exponent for
+/// the very small and the very large (`1e-323`, not 323 digits).
+fn show(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && a.is_finite() && !(1e-5..1e16).contains(&a) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 fn values_map(values: &[String]) -> Result<HashMap<String, Tensor<f64>>, AnyError> {
-    values.iter().map(|v| parse_value(v)).collect()
+    let mut map = HashMap::new();
+    for v in values {
+        let (name, t) = parse_value(v)?;
+        if name.is_empty() {
+            return Err(format!("--value `{v}`: the name before `=` is empty").into());
+        }
+        if map.insert(name.clone(), t).is_some() {
+            return Err(format!("--value {name}: given twice").into());
+        }
+    }
+    Ok(map)
 }
 
 /// `symgrad grad EXPR --wrt x`: the simplified gradient of a scalar expression.
@@ -223,12 +248,12 @@ pub fn eval_cmd(
         });
         say!("{}", serde_json::to_string_pretty(&doc)?);
     } else if out.shape.is_empty() {
-        say!("{}", out.data[0]);
+        say!("{}", show(out.data[0]));
     } else {
         say!("shape {:?}", out.shape);
         let row = out.shape.last().copied().unwrap_or(1).max(1);
         for chunk in out.data.chunks(row) {
-            let parts: Vec<String> = chunk.iter().map(|v| v.to_string()).collect();
+            let parts: Vec<String> = chunk.iter().map(|&v| show(v)).collect();
             say!("{}", parts.join(" "));
         }
     }
@@ -283,8 +308,11 @@ pub fn explain_cmd(
 }
 
 fn write_dots(report: &symgrad::rewrite::StageLog, dir: &Path) -> Result<(), AnyError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: cannot create the folder: {e}", dir.display()))?;
+    // A folder that cannot be made is a failed write (status 1), as the files' writes are.
+    std::fs::create_dir_all(dir).map_err(|e| symgrad::train::run::RunError::Io {
+        path: dir.to_path_buf(),
+        message: format!("cannot create the folder: {e}"),
+    })?;
     let has_dot = std::process::Command::new("dot")
         .arg("-V")
         .output()

@@ -12,7 +12,10 @@ macro_rules! say {
     ($($t:tt)*) => {{
         use std::io::Write;
         if let Err(e) = writeln!(std::io::stdout().lock(), $($t)*) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let training = $crate::TRAINING.load(std::sync::atomic::Ordering::Relaxed);
+            if e.kind() != std::io::ErrorKind::BrokenPipe || training {
+                // Training stops here, but not as a success: its parameters are not written
+                // (the last epoch's checkpoint is in the folder).
                 eprintln!("symgrad: cannot write to standard output: {e}");
                 std::process::exit(1);
             }
@@ -20,6 +23,9 @@ macro_rules! say {
         }
     }};
 }
+
+/// Set while `train` runs: its output going away ends it with status 1, not 0.
+static TRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 mod demo;
 mod expr;
@@ -100,7 +106,8 @@ struct TrainArgs {
     /// Start from a preset: `demo` (small, minutes), `curves` or `mnist` (the paper's recipes).
     #[arg(long, default_value = "demo")]
     preset: String,
-    /// Continue the run in this folder from its last checkpoint (other options are ignored).
+    /// Continue the run in this folder from its last checkpoint, as it was configured (the
+    /// other options of this list are refused).
     #[arg(long, value_name = "FOLDER")]
     resume: Option<PathBuf>,
     /// Data set.
@@ -116,16 +123,16 @@ struct TrainArgs {
     #[arg(long)]
     test_size: Option<usize>,
     /// Encoder layer sizes, input first: 784,1000,500,250,30.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     layers: Option<Vec<usize>>,
     /// Units of each encoder layer: logistic, linear, relu, tanh (e.g. logistic,logistic,linear).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     units: Option<Vec<String>>,
     /// Tie the decoder's weights to the encoder's (the paper's are untied).
     #[arg(long)]
     tied: bool,
     /// Units of the reconstruction: logistic, or linear ("Gaussian" visible units, for
-    /// real-valued data; use with --loss squared-error).
+    /// real-valued data), relu or tanh; all but logistic need --loss squared-error.
     #[arg(long)]
     output_unit: Option<String>,
     /// Fine-tuning cost.
@@ -335,15 +342,43 @@ fn exit_status(e: &(dyn std::error::Error + 'static)) -> u8 {
     }
 }
 
-/// The most an expression read from a file or standard input may hold.
-const MAX_EXPRESSION_BYTES: u64 = 16 << 20;
+/// The most an expression read from a file or standard input may hold: a graph takes some
+/// hundreds of bytes per byte of text (a million-term sum, 4 MB of text, took 1.6 GB to
+/// evaluate and 4 GB to differentiate), so 1 MiB, and less under a lower memory limit.
+const MAX_EXPRESSION_BYTES: u64 = 1 << 20;
+
+/// Graph bytes budgeted per byte of expression text, for the memory limit.
+const GRAPH_BYTES_PER_TEXT_BYTE: u64 = 2048;
+
+/// Refuses what looks like a mistyped option (`--jsn`) rather than reading it as an
+/// expression (`allow_hyphen_values` lets `-x` through, as `grad` prints it).
+fn not_an_option(text: &str) -> Result<(), AnyError> {
+    if let Some(rest) = text.strip_prefix("--") {
+        let name = rest.split('=').next().unwrap_or("");
+        if name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "unknown option `--{name}` (`symgrad help` lists them; an expression that \
+                 starts with `--` needs parentheses: `-(-x)`)"
+            )
+            .into());
+        }
+    }
+    Ok(())
+}
 
 /// The expression text of `grad`, `eval` and `explain`: the argument, or `-` or `-f FILE` to
 /// read it (bounded, UTF-8) from standard input or a file.
 fn expression(arg: Option<String>, file: Option<PathBuf>) -> Result<String, AnyError> {
     use std::io::Read;
     let (mut reader, name): (Box<dyn Read>, String) = match (arg, file) {
-        (Some(a), None) if a != "-" => return Ok(a),
+        (Some(a), None) if a != "-" => {
+            not_an_option(&a)?;
+            return Ok(a);
+        }
         (Some(_), None) => (Box::new(std::io::stdin()), "standard input".into()),
         (None, Some(f)) if f.as_os_str() == "-" => {
             (Box::new(std::io::stdin()), "standard input".into())
@@ -360,10 +395,15 @@ fn expression(arg: Option<String>, file: Option<PathBuf>) -> Result<String, AnyE
         .take(MAX_EXPRESSION_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("{name}: cannot read the expression: {e}"))?;
-    if bytes.len() as u64 > MAX_EXPRESSION_BYTES {
+    let limit = (symgrad::tensor::memory_limit() as u64 / GRAPH_BYTES_PER_TEXT_BYTE)
+        .min(MAX_EXPRESSION_BYTES);
+    if bytes.len() as u64 > limit {
         return Err(format!(
-            "{name}: the expression is longer than {} MiB, the most this command reads",
-            MAX_EXPRESSION_BYTES >> 20
+            "{name}: the expression is longer than {}, the most this command reads (1 MiB, \
+             less under a memory limit below {}: a graph takes some hundreds of bytes per byte \
+             of text)",
+            symgrad::tensor::fmt_bytes(limit as usize),
+            symgrad::tensor::fmt_bytes((MAX_EXPRESSION_BYTES * GRAPH_BYTES_PER_TEXT_BYTE) as usize)
         )
         .into());
     }
@@ -389,13 +429,16 @@ fn eval(
 ) -> Result<(), AnyError> {
     if let Some(t) = target.as_deref().filter(|t| *t != "-" && file.is_none()) {
         let path = Path::new(t);
-        if path.is_dir() {
-            if !values.is_empty() {
-                return Err(format!(
-                    "--value does not apply to a run folder (`{t}` is one); to evaluate an \
-                     expression, give the expression"
-                )
-                .into());
+        // A folder is a run folder unless values are given: `eval x -v x=2` evaluates `x`
+        // even where a folder `x` sits in the working directory.
+        if path.is_dir() && values.is_empty() {
+            for (given, flag) in [(json, "--json"), (nan_guard, "--nan-guard")] {
+                if given {
+                    return Err(format!(
+                        "{flag} applies to expressions, not to a run folder (`{t}` is one)"
+                    )
+                    .into());
+                }
             }
             return inspect::eval(path);
         }

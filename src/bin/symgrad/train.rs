@@ -206,8 +206,27 @@ pub fn train(a: &TrainArgs) -> Result<(), AnyError> {
             let c: RunConfig = read_config(dir)?;
             (c, dir.clone(), true)
         }
-        None => (config_from(a)?, a.out.clone(), false),
+        None => {
+            let c = config_from(a)?;
+            // A finished or interrupted run is not written over, but for the default folder,
+            // which each new run takes (`symgrad` alone, twice, trains twice).
+            let holds_run = ["params.safetensors", "checkpoint.safetensors"]
+                .iter()
+                .any(|f| a.out.join(f).exists());
+            if holds_run && a.out != Path::new(DEFAULT_OUT) {
+                return Err(format!(
+                    "--out {}: it holds a run already; continue it with --resume {}, or give \
+                     another folder",
+                    a.out.display(),
+                    a.out.display()
+                )
+                .into());
+            }
+            (c, a.out.clone(), false)
+        }
     };
+    crate::TRAINING.store(true, std::sync::atomic::Ordering::Relaxed);
+    let existed = dir.exists();
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -231,6 +250,11 @@ pub fn train(a: &TrainArgs) -> Result<(), AnyError> {
         Precision::F64 => finish::<f64>(&cfg, &dir, resume, &mut bars),
     };
     bars.finish();
+    if result.is_err() && !existed {
+        // A run that failed before writing anything leaves no empty folder behind
+        // (`remove_dir` removes only an empty one).
+        let _ = std::fs::remove_dir(&dir);
+    }
     match result {
         Err(e) if matches!(e.downcast_ref::<RunError>(), Some(RunError::Interrupted(_))) => {
             eprintln!("symgrad: {e}");
@@ -245,6 +269,9 @@ pub fn train(a: &TrainArgs) -> Result<(), AnyError> {
     );
     Ok(())
 }
+
+/// `train`'s default output folder (main.rs's `--out` default).
+const DEFAULT_OUT: &str = "runs/latest";
 
 /// The configuration options of `train` given on the command line (for `--resume`, which
 /// takes none of them: the run's own come from its checkpoint).
@@ -268,7 +295,7 @@ fn configuration_options(a: &TrainArgs) -> Vec<&'static str> {
         (a.batch.is_some(), "--batch"),
         (a.seed.is_some(), "--seed"),
         (a.precision.is_some(), "--precision"),
-        (a.out != Path::new("runs/latest"), "--out"),
+        (a.out != Path::new(DEFAULT_OUT), "--out"),
     ];
     given.iter().filter(|g| g.0).map(|g| g.1).collect()
 }
@@ -321,6 +348,11 @@ fn banner(cfg: &RunConfig, dir: &Path, resume: bool) -> String {
         Loss::CrossEntropy => "cross-entropy",
         Loss::SquaredError => "squared error",
     };
+    // A batch larger than the training set is the training set.
+    let train_n = cfg.train_size.unwrap_or(match cfg.data {
+        DataSource::Curves => 20_000,
+        DataSource::Mnist { .. } => 60_000,
+    });
     let pretrain = match &cfg.pretrain {
         None => "none (random weights)".to_string(),
         Some(p) => format!(
@@ -331,7 +363,7 @@ fn banner(cfg: &RunConfig, dir: &Path, resume: bool) -> String {
             },
             p.epochs,
             if p.epochs == 1 { "" } else { "s" },
-            grouped(p.batch)
+            grouped(p.batch.min(train_n))
         ),
     };
     let finetune = match cfg.finetune.method {
@@ -340,7 +372,7 @@ fn banner(cfg: &RunConfig, dir: &Path, resume: bool) -> String {
             line_searches,
         } => format!(
             "minimize.m, {line_searches} line searches on each batch of {}",
-            grouped(batch)
+            grouped(batch.min(train_n))
         ),
         Finetune::Lbfgs { iterations } => {
             format!("L-BFGS on the whole training set, {iterations} iterations an epoch")
@@ -351,7 +383,7 @@ fn banner(cfg: &RunConfig, dir: &Path, resume: bool) -> String {
             momentum,
         } => format!(
             "gradient descent, learning rate {lr}, momentum {momentum}, batches of {}",
-            grouped(batch)
+            grouped(batch.min(train_n))
         ),
     };
     let params = n.parameter_count().map_or("too many".to_string(), grouped);
