@@ -216,8 +216,11 @@ pub fn register<T: Scalar>(op: Arc<dyn CustomOp<T>>) -> Result<(), String> {
 /// The registered op called `name` for element type `T`.
 pub(crate) fn lookup<T: Scalar>(name: &str) -> Option<Arc<dyn CustomOp<T>>> {
     let r = registry().read().unwrap_or_else(|e| e.into_inner());
-    let key = r.keys().find(|k| k.0 == TypeId::of::<T>() && k.1 == name)?;
-    r.get(key)?.downcast_ref::<Arc<dyn CustomOp<T>>>().cloned()
+    r.iter()
+        .find(|(k, _)| k.0 == TypeId::of::<T>() && k.1 == name)?
+        .1
+        .downcast_ref::<Arc<dyn CustomOp<T>>>()
+        .cloned()
 }
 
 /// The shape of an elementwise op of one input: the input's.

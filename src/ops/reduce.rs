@@ -239,30 +239,25 @@ fn cumsum_eval<T: Scalar>(x: TensorRef<'_, T>, out: &mut [T], axis: usize, rever
     if block == 0 {
         return;
     }
+    let add = |dst: &mut [T], prev: &[T], xs: &[T]| {
+        for ((d, &p), &v) in dst.iter_mut().zip(prev).zip(xs) {
+            *d = p + v;
+        }
+    };
     for (o, xb) in out.chunks_mut(block).zip(x.data.chunks(block)) {
-        let rows: Box<dyn Iterator<Item = usize>> = if reverse {
-            Box::new((0..n).rev())
-        } else {
-            Box::new(0..n)
-        };
-        let mut prev: Option<usize> = None;
-        for k in rows {
-            let row = k * inner..(k + 1) * inner;
-            match prev {
-                None => o[row.clone()].copy_from_slice(&xb[row]),
-                Some(p) => {
-                    let (lo, hi) = o.split_at_mut(k.max(p) * inner);
-                    let (dst, src) = if k > p {
-                        (&mut hi[..inner], &lo[p * inner..(p + 1) * inner])
-                    } else {
-                        (&mut lo[k * inner..(k + 1) * inner], &hi[..inner])
-                    };
-                    for ((d, &s), &v) in dst.iter_mut().zip(src).zip(&xb[row]) {
-                        *d = s + v;
-                    }
-                }
+        let row = |k: usize| k * inner..(k + 1) * inner;
+        let first = if reverse { n - 1 } else { 0 };
+        o[row(first)].copy_from_slice(&xb[row(first)]);
+        if reverse {
+            for k in (0..n - 1).rev() {
+                let (cur, next) = o.split_at_mut((k + 1) * inner);
+                add(&mut cur[row(k)], &next[..inner], &xb[row(k)]);
             }
-            prev = Some(k);
+        } else {
+            for k in 1..n {
+                let (prev, cur) = o.split_at_mut(k * inner);
+                add(&mut cur[..inner], &prev[row(k - 1)], &xb[row(k)]);
+            }
         }
     }
 }

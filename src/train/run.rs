@@ -134,6 +134,22 @@ impl RunConfig {
         }
     }
 
+    /// The training and test examples the run uses: the sizes given, else the data set's
+    /// defaults (curves-like: 20,000 and 10,000; MNIST: all, 60,000 and 10,000).
+    ///
+    /// ```
+    /// use symgrad::train::run::RunConfig;
+    /// assert_eq!(RunConfig::preset("demo").unwrap().sizes(), (10_000, 2000));
+    /// assert_eq!(RunConfig::preset("mnist").unwrap().sizes(), (60_000, 10_000));
+    /// ```
+    pub fn sizes(&self) -> (usize, usize) {
+        let (tr, te) = match self.data {
+            DataSource::Curves => (20_000, 10_000),
+            DataSource::Mnist { .. } => (60_000, 10_000),
+        };
+        (self.train_size.unwrap_or(tr), self.test_size.unwrap_or(te))
+    }
+
     /// Checks the configuration's own consistency ([`train_run`] calls it before loading data).
     ///
     /// ```
@@ -465,21 +481,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 pub fn load_data<T: Scalar>(cfg: &RunConfig) -> Result<(Dataset<T>, Dataset<T>), RunError> {
     match &cfg.data {
         DataSource::Curves => {
-            let (ntr, nte) = curves_sizes(cfg);
-            let all = curves_like::<T>(ntr + nte, cfg.seed);
-            let test = Dataset {
-                n: nte,
-                dim: all.dim,
-                x: all.x[ntr * all.dim..].to_vec(),
-                labels: None,
-            };
-            Ok((all.head(ntr), test))
+            let (ntr, nte) = cfg.sizes();
+            Ok((
+                curves_like::<T>(ntr, cfg.seed),
+                curves_like_range::<T>(ntr, nte, cfg.seed),
+            ))
         }
         DataSource::Mnist { dir } => {
             let m = load_mnist::<T>(&mnist_dir(dir)?)?;
-            let tr = cfg.train_size.map_or(m.train.clone(), |n| m.train.head(n));
-            let te = cfg.test_size.map_or(m.test.clone(), |n| m.test.head(n));
-            Ok((tr, te))
+            Ok((head(m.train, cfg.train_size), head(m.test, cfg.test_size)))
         }
     }
 }
@@ -497,21 +507,21 @@ pub fn load_data<T: Scalar>(cfg: &RunConfig) -> Result<(Dataset<T>, Dataset<T>),
 pub fn load_test_data<T: Scalar>(cfg: &RunConfig) -> Result<Dataset<T>, RunError> {
     match &cfg.data {
         DataSource::Curves => {
-            let (ntr, nte) = curves_sizes(cfg);
+            let (ntr, nte) = cfg.sizes();
             Ok(curves_like_range::<T>(ntr, nte, cfg.seed))
         }
         DataSource::Mnist { dir } => {
-            let te = load_mnist_test::<T>(&mnist_dir(dir)?)?;
-            Ok(cfg.test_size.map_or(te.clone(), |n| te.head(n)))
+            Ok(head(load_mnist_test::<T>(&mnist_dir(dir)?)?, cfg.test_size))
         }
     }
 }
 
-fn curves_sizes(cfg: &RunConfig) -> (usize, usize) {
-    (
-        cfg.train_size.unwrap_or(20_000),
-        cfg.test_size.unwrap_or(10_000),
-    )
+/// The first `n` examples of `d` (all of them, moved, not copied, for `None`).
+fn head<T: Scalar>(d: Dataset<T>, n: Option<usize>) -> Dataset<T> {
+    match n {
+        Some(n) if n < d.n => d.head(n),
+        _ => d,
+    }
 }
 
 fn mnist_dir(dir: &Option<PathBuf>) -> Result<PathBuf, RunError> {

@@ -331,19 +331,15 @@ fn write_dots(report: &symgrad::rewrite::StageLog, dir: &Path) -> Result<(), Any
         let path: PathBuf = dir.join(format!("{:02}-{slug}.dot", k + 1));
         symgrad::train::run::write_atomic(&path, text.as_bytes())?;
         if has_dot {
-            let png = path.with_extension("png");
-            let tmp_png = path.with_extension("png.tmp");
-            let ok = std::process::Command::new("dot")
-                .args(["-Tpng", "-o"])
-                .arg(&tmp_png)
+            // dot's PNG on its standard output, written like every other output.
+            let rendered = std::process::Command::new("dot")
+                .arg("-Tpng")
                 .arg(&path)
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                std::fs::rename(&tmp_png, &png)
-                    .map_err(|e| format!("{}: cannot write: {e}", png.display()))?;
-            } else {
-                let _ = std::fs::remove_file(&tmp_png);
+                .output()
+                .ok()
+                .filter(|o| o.status.success());
+            if let Some(o) = rendered {
+                symgrad::train::run::write_atomic(&path.with_extension("png"), &o.stdout)?;
             }
         }
         written.push(path);

@@ -326,20 +326,20 @@ fn unit_name(u: Unit) -> &'static str {
 /// the precision and where the files go.
 fn banner(cfg: &RunConfig, dir: &Path, resume: bool) -> String {
     let n = &cfg.network;
-    let size = |s: Option<usize>, all: usize| grouped(s.unwrap_or(all));
+    let (train_n, test_n) = cfg.sizes();
     let data = match &cfg.data {
         DataSource::Curves => format!(
             "curves-like images made from seed {} ({} training, {} test)",
             cfg.seed,
-            size(cfg.train_size, 20_000),
-            size(cfg.test_size, 10_000)
+            grouped(train_n),
+            grouped(test_n)
         ),
         DataSource::Mnist { dir } => format!(
             "MNIST{} ({} training, {} test images)",
             dir.as_ref()
                 .map_or(String::new(), |d| format!(" from {}", d.display())),
-            size(cfg.train_size, 60_000),
-            size(cfg.test_size, 10_000)
+            grouped(train_n),
+            grouped(test_n)
         ),
     };
     let sizes: Vec<String> = n.sizes.iter().map(|s| s.to_string()).collect();
@@ -349,10 +349,6 @@ fn banner(cfg: &RunConfig, dir: &Path, resume: bool) -> String {
         Loss::SquaredError => "squared error",
     };
     // A batch larger than the training set is the training set.
-    let train_n = cfg.train_size.unwrap_or(match cfg.data {
-        DataSource::Curves => 20_000,
-        DataSource::Mnist { .. } => 60_000,
-    });
     let pretrain = match &cfg.pretrain {
         None => "none (random weights)".to_string(),
         Some(p) => format!(
