@@ -158,6 +158,27 @@ pub enum Error {
         /// Its shape in the last call.
         shape: Vec<usize>,
     },
+    /// An indexing op met an index it cannot use: not a whole number, or outside the axis
+    /// it indexes ([`Expr::take`](crate::Expr::take), `one_hot`, `take_along_axis`, ...).
+    #[error("{op} reading {indices}: {why}")]
+    IndexOutOfRange {
+        /// The op, as printed (`take[0]`).
+        op: String,
+        /// The index array: `input `ids`` or the op that made it.
+        indices: String,
+        /// The value, where it is, and what was valid.
+        why: String,
+    },
+    /// An array given to an index input does not hold indices (or an index array was given
+    /// to an input of values): a value that is not a whole number, or too large for the
+    /// float type to hold exactly.
+    #[error("input `{name}`: {why}")]
+    IndexInput {
+        /// The input's name.
+        name: String,
+        /// What was wrong.
+        why: String,
+    },
     /// A function without a flat gradient was given to something that needs one (a
     /// gradient check, an objective for a minimizer).
     #[error("{needed_by} needs a function compiled with a flat gradient (`value_and_grad` or `flat_gradient`)")]
@@ -177,7 +198,7 @@ impl Error {
     /// `"unbound_symbol"`, `"length"`, `"tensor_length"`, `"gradient_missing"`,
     /// `"updates_need_mut"`, `"too_large"`, `"unknown_param"`, `"unbound"`,
     /// `"unknown_output"`, `"checkpoint"`, `"interrupted"`, `"non_finite"`, `"not_scalar"`,
-    /// `"no_gradient"`), except a parse error, which gives its
+    /// `"index_out_of_range"`, `"index_input"`, `"no_gradient"`), except a parse error, which gives its
     /// [`ParseError::kind`](crate::graph::ParseError::kind) (`"parse_..."`).
     ///
     /// ```
@@ -204,6 +225,8 @@ impl Error {
             Error::NonFinite { .. } => "non_finite",
             Error::Parse(e) => e.kind(),
             Error::NotScalar { .. } => "not_scalar",
+            Error::IndexOutOfRange { .. } => "index_out_of_range",
+            Error::IndexInput { .. } => "index_input",
             Error::NoGradient { .. } => "no_gradient",
         }
     }

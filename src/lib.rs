@@ -56,7 +56,7 @@ pub mod tensor;
 pub mod train;
 
 pub use check::{check_gradient, GradCheckOptions, GradCheckReport};
-pub use compile::{CallStats, Compiler, Function, Rewritten};
+pub use compile::{Arg, CallStats, Compiler, Function, Rewritten};
 pub use error::{Error, Result};
 pub use grad::grad;
 pub use graph::{where_, Dim, Expr, Graph, IntoExpr, NodeId, SymId};

@@ -207,9 +207,43 @@ fn rows() -> Vec<Row> {
             &[p[0], p[1].square()],
             1
         )),
+        // indexing (repeated and negative indices; the index arrays are constants)
+        row!("take", &[&[5, 3]], ANY, |g, p| p[0]
+            .take(ids(g, &[4], &[4.0, 0.0, 4.0, -2.0]), 0)
+            .square()),
+        row!("take axis 1", &[&[3, 5]], ANY, |g, p| p[0]
+            .take(ids(g, &[2, 2], &[1.0, 4.0, 1.0, 0.0]), -1)
+            .exp()),
+        row!("scatter_add", &[&[4, 3]], ANY, |g, p| p[0]
+            .scatter_add(ids(g, &[4], &[1.0, 3.0, 1.0, -5.0]), 0, 5)
+            .square()),
+        row!("take_along_axis", &[&[3, 4]], ANY, |g, p| p[0]
+            .take_along_axis(ids(g, &[3, 2], &[3.0, 0.0, 1.0, 1.0, -1.0, 2.0]), 1)
+            .square()),
+        row!("scatter_add_along_axis", &[&[3, 2]], ANY, |g, p| p[0]
+            .scatter_add_along_axis(ids(g, &[3, 2], &[3.0, 0.0, 1.0, 1.0, -1.0, 2.0]), 1, 4)
+            .exp()),
+        row!("sort", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
+            .sort(1, false)
+            .square()),
+        row!(
+            "sort descending axis 0",
+            &[&[3, 4]],
+            Domain::Distinct,
+            |g, p| p[0].sort(0, true).exp()
+        ),
+        row!("top_k", &[&[3, 5]], Domain::Distinct, |g, p| p[0]
+            .top_k(2)
+            .0
+            .square()),
         row!("softmax", &[&[3, 4]], ANY, |g, p| p[0].softmax(1)),
         row!("log_softmax", &[&[3, 4]], ANY, |g, p| p[0].log_softmax(1)),
     ]
+}
+
+/// A constant index array (the row's indices: whole numbers, some repeated or negative).
+fn ids<'g>(g: &'g Graph<f64>, shape: &[usize], v: &[f64]) -> Expr<'g, f64> {
+    g.constant(symgrad::Tensor::from_vec(shape.to_vec(), v.to_vec()))
 }
 
 /// A closure typed as a row's build (its signature inferred from the bound).

@@ -161,7 +161,7 @@ fn values_of(
     let mut inputs: Vec<(Expr<'_, f64>, TensorRef<'_, f64>)> = Vec::new();
     for id in g.inputs() {
         let name = match &g.node(id).op {
-            Op::Input { name } => name.clone(),
+            Op::Input { name, .. } => name.clone(),
             _ => continue,
         };
         let value = match name.as_str() {
@@ -292,7 +292,7 @@ fn negated_numbers_and_powers_keep_their_meaning() {
                     .filter(|id| reads.contains(id))
                     .map(|id| {
                         let data = match &g.node(id).op {
-                            Op::Input { name } if name == "x" => &xs,
+                            Op::Input { name, .. } if name == "x" => &xs,
                             _ => &ys,
                         };
                         (g.expr(id), TensorRef::new(&shape, &data[..]))

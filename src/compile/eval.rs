@@ -2,7 +2,7 @@
 //! for it alone (kept out of `graph`, which knows nothing of evaluation).
 
 use crate::ops::Op;
-use crate::{Compiler, Error, Expr, ParamLayout, Result, Scalar, Tensor, TensorRef};
+use crate::{Arg, Compiler, Error, Expr, ParamLayout, Result, Scalar, Tensor, TensorRef};
 
 impl<'g, T: Scalar> Expr<'g, T> {
     /// Computes the expression's value now, as Theano's `eval` does: compiles a function
@@ -58,10 +58,37 @@ impl<'g, T: Scalar> Expr<'g, T> {
         x: &[T],
         inputs: &[(Expr<'g, T>, TensorRef<'_, T>)],
     ) -> Result<Tensor<T>> {
+        let args: Vec<(Expr<'g, T>, Arg<'_, T>)> =
+            inputs.iter().map(|&(e, v)| (e, Arg::Values(v))).collect();
+        self.eval_at_with(layout, x, &args)
+    }
+
+    /// [`Expr::eval`] with inputs that may be integer arrays ([`Arg::indices`]), for index
+    /// inputs ([`Graph::index_input`](crate::Graph::index_input)).
+    ///
+    /// ```
+    /// use symgrad::{Arg, Graph};
+    /// let g = Graph::<f64>::new();
+    /// let y = g.index_input("y", [3]);
+    /// let v = y.one_hot(2).sum(&[0], false).eval_with(&[(y, Arg::indices(&[3], &[1i32, 1, 0]))])?;
+    /// assert_eq!(v.data(), &[1.0, 2.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn eval_with(self, inputs: &[(Expr<'g, T>, Arg<'_, T>)]) -> Result<Tensor<T>> {
+        self.eval_at_with(&ParamLayout::new(), &[], inputs)
+    }
+
+    /// [`Expr::eval_at`] with inputs that may be integer arrays, as [`Expr::eval_with`].
+    pub fn eval_at_with(
+        self,
+        layout: &ParamLayout,
+        x: &[T],
+        inputs: &[(Expr<'g, T>, Arg<'_, T>)],
+    ) -> Result<Tensor<T>> {
         let g = self.graph();
         for &id in &g.reachable(&[self.id()]) {
             match &g.node(id).op {
-                Op::Input { name } if !inputs.iter().any(|(e, _)| e.id() == id) => {
+                Op::Input { name, .. } if !inputs.iter().any(|(e, _)| e.id() == id) => {
                     return Err(Error::Unbound {
                         what: "input",
                         name: name.clone(),
@@ -77,9 +104,9 @@ impl<'g, T: Scalar> Expr<'g, T> {
             }
         }
         let nodes: Vec<Expr<'g, T>> = inputs.iter().map(|(e, _)| *e).collect();
-        let values: Vec<TensorRef<'_, T>> = inputs.iter().map(|(_, v)| *v).collect();
+        let values: Vec<Arg<'_, T>> = inputs.iter().map(|(_, v)| *v).collect();
         let mut f = Compiler::new(g, layout).inputs(&nodes).output(self).build();
-        f.run(x, &values, None)?;
+        f.run_with(x, &values, None)?;
         let out = f.output(0)?;
         Ok(Tensor::from_vec(out.shape.to_vec(), out.data.to_vec()))
     }

@@ -5,6 +5,7 @@
 
 use smallvec::SmallVec;
 
+use super::arg::Arg;
 use super::plan::{self, column_partials, Loc, Plan};
 use super::program::{GradTarget, Kernel, Program};
 use super::{CallStats, Options};
@@ -32,6 +33,9 @@ pub struct Function<T: Scalar> {
     /// Scratch for binding symbols: (value, input that bound it), and the values alone.
     bound_by: Vec<Option<(usize, usize)>>,
     binding: Vec<usize>,
+    /// Integer arrays of a [`Function::run_with`] call, converted into `T`, per input (kept
+    /// between calls, so the steady state allocates nothing).
+    converted: Vec<Vec<T>>,
 }
 
 /// Plans kept per function (bindings of the symbolic dimensions).
@@ -55,6 +59,7 @@ impl<T: Scalar> Function<T> {
             profile: None,
             bound_by: vec![None; symbols],
             binding: vec![0; symbols],
+            converted: Vec::new(),
         }
     }
 
@@ -90,6 +95,128 @@ impl<T: Scalar> Function<T> {
             return Err(Error::UpdatesNeedMut);
         }
         self.execute(x, inputs, grad)
+    }
+
+    /// [`Function::run`] with inputs that may be integer arrays ([`Arg::indices`]): labels
+    /// and token ids for index inputs ([`Graph::index_input`](crate::Graph::index_input)),
+    /// or integers for an input of values. Each is converted into `T` (checked to be held
+    /// exactly) in a buffer the function keeps; float values are read in place.
+    ///
+    /// ```
+    /// use symgrad::{dims, Arg, Compiler, Graph, ParamLayout};
+    /// let mut layout = ParamLayout::new();
+    /// layout.add("E", &[4, 2]); // a 4-word vocabulary, 2-D embeddings
+    /// let g = Graph::<f32>::new();
+    /// let n = g.symbol("n");
+    /// let ids = g.index_input("ids", dims![n]);
+    /// let cost = g.param(&layout, "E").take(ids, 0).square().sum_all();
+    /// let mut f = Compiler::new(&g, &layout).inputs(&[ids]).value_and_grad(cost).build();
+    /// let x = [0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0];
+    /// let mut dx = [0.0f32; 8];
+    /// f.run_with(&x, &[Arg::indices(&[3], &[2u32, 2, 0])], Some(&mut dx))?;
+    /// assert_eq!(f.scalar_output(0)?, 16.0);
+    /// assert_eq!(dx, [0.0, 0.0, 0.0, 0.0, 8.0, 8.0, 0.0, 0.0]); // row 2, looked up twice
+    ///
+    /// // an id outside the vocabulary is an error naming the input and the value:
+    /// let err = f.run_with(&x, &[Arg::indices(&[1], &[7u32])], Some(&mut dx)).unwrap_err();
+    /// assert!(err.to_string().contains("input `ids`"), "{err}");
+    /// assert!(err.to_string().contains("index 7"), "{err}");
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn run_with(
+        &mut self,
+        x: &[T],
+        inputs: &[Arg<'_, T>],
+        grad: Option<&mut [T]>,
+    ) -> Result<()> {
+        if !self.program.updates.is_empty() {
+            return Err(Error::UpdatesNeedMut);
+        }
+        let mut converted = std::mem::take(&mut self.converted);
+        let result = match self.convert(inputs, &mut converted) {
+            Ok(refs) => self.execute(x, &refs, grad),
+            Err(e) => Err(e),
+        };
+        self.converted = converted;
+        result
+    }
+
+    /// [`Function::value_and_grad`] with inputs that may be integer arrays, as
+    /// [`Function::run_with`].
+    pub fn value_and_grad_with(
+        &mut self,
+        x: &[T],
+        inputs: &[Arg<'_, T>],
+        grad: &mut [T],
+    ) -> Result<T> {
+        let mut converted = std::mem::take(&mut self.converted);
+        let result = match self.convert(inputs, &mut converted) {
+            Ok(refs) => self.execute(x, &refs, Some(grad)),
+            Err(e) => Err(e),
+        };
+        self.converted = converted;
+        result?;
+        self.scalar_output(0)
+    }
+
+    /// The inputs as views: float values in place, integers converted into `store`.
+    fn convert<'a>(
+        &self,
+        inputs: &[Arg<'a, T>],
+        store: &'a mut Vec<Vec<T>>,
+    ) -> Result<SmallVec<[TensorRef<'a, T>; 8]>> {
+        if store.len() < inputs.len() {
+            store.resize_with(inputs.len(), Vec::new);
+        }
+        for (k, (a, buf)) in inputs.iter().zip(store.iter_mut()).enumerate() {
+            if let Arg::Indices { data, .. } = a {
+                data.convert_into(buf).map_err(|(p, v)| Error::IndexInput {
+                    name: self.input_name(k),
+                    why: format!(
+                        "{v} at flat position {p} is larger than {} holds exactly (integers up                          to 2^{} in magnitude)",
+                        T::NAME,
+                        (2.0 / T::EPS).log2() as u32
+                    ),
+                })?;
+            }
+        }
+        let store: &'a Vec<Vec<T>> = store;
+        Ok(inputs
+            .iter()
+            .zip(store)
+            .map(|(a, buf)| match a {
+                Arg::Values(t) => *t,
+                Arg::Indices { shape, .. } => TensorRef { shape, data: buf },
+            })
+            .collect())
+    }
+
+    /// Input `k`'s name, or its position if the call gave more inputs than there are.
+    fn input_name(&self, k: usize) -> String {
+        self.program
+            .input_names
+            .get(k)
+            .cloned()
+            .unwrap_or_else(|| format!("#{k}"))
+    }
+
+    /// Checks that every index input holds whole numbers (after `bind` checked the shapes).
+    fn check_index_inputs(&self, inputs: &[TensorRef<'_, T>]) -> Result<()> {
+        for (k, t) in inputs.iter().enumerate() {
+            if !self.program.input_is_index[k] {
+                continue;
+            }
+            if let Some(p) = t.data.iter().position(|v| v.fract() != T::zero()) {
+                return Err(Error::IndexInput {
+                    name: self.input_name(k),
+                    why: format!(
+                        "it holds indices, and {} at flat position {p} is not a whole number",
+                        t.data[p]
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Like [`Function::run`], then applies the parameter updates to x in place.
@@ -405,6 +532,7 @@ impl<T: Scalar> Function<T> {
     ) -> Result<()> {
         self.check_lengths(x, grad.as_deref())?;
         let ci = self.prepare_plan(inputs)?;
+        self.check_index_inputs(inputs)?;
         self.stats.calls += 1;
         let Function {
             program,
@@ -586,7 +714,11 @@ fn run_steps<T: Scalar>(
         let started = profile.is_some().then(std::time::Instant::now);
         match &step.kernel {
             Kernel::Op(Op::Fused(f)) => f.eval(&args, out, shape, alias),
-            Kernel::Op(op) => op.eval(&args, out, shape),
+            Kernel::Op(op) => {
+                if let Err(fault) = op.eval(&args, out, shape) {
+                    return Err(program.index_fault(i, &fault));
+                }
+            }
             Kernel::Copy => out.copy_from_slice(args[0].data),
             Kernel::FusedColumnSums { fused, sums } => {
                 let off = plan.scratch[i].expect("planned with its scratch");

@@ -74,7 +74,7 @@ pub(super) fn lower<T: Scalar>(o: Rewritten<T>, layout: &ParamLayout) -> Program
                 consts.push(t.clone());
                 Kernel::Const(consts.len() - 1)
             }
-            Op::Input { name } => {
+            Op::Input { name, .. } => {
                 let Some(pos) = input_ids.iter().position(|&i| i == id) else {
                     panic!("symgrad: the outputs need input `{name}`, which is not among the inputs given")
                 };
@@ -112,11 +112,13 @@ pub(super) fn lower<T: Scalar>(o: Rewritten<T>, layout: &ParamLayout) -> Program
     }
     let mut input_names = Vec::new();
     let mut input_shapes = Vec::new();
+    let mut input_is_index = Vec::new();
     for &id in &input_ids {
         let n = g.node(id);
-        if let Op::Input { name } = &n.op {
+        if let Op::Input { name, index } = &n.op {
             input_names.push(name.clone());
             input_shapes.push(n.shape.clone());
+            input_is_index.push(*index);
         }
     }
 
@@ -192,6 +194,7 @@ pub(super) fn lower<T: Scalar>(o: Rewritten<T>, layout: &ParamLayout) -> Program
         consts,
         input_names,
         input_shapes,
+        input_is_index,
         outputs,
         grads,
         has_grad: grad_ids.is_some(),

@@ -18,6 +18,7 @@
 //! [`CallStats`]); the gemm crate's packing buffers are all that is
 //! left (counted in tests/alloc_free.rs).
 
+mod arg;
 mod builder;
 mod eval;
 mod explain;
@@ -26,6 +27,7 @@ mod lower;
 mod plan;
 mod program;
 
+pub use arg::{Arg, IndexData, IndexElement};
 pub use builder::Compiler;
 pub use function::Function;
 pub use lower::Rewritten;

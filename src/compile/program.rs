@@ -117,6 +117,8 @@ pub struct Program<T: Scalar> {
     /// The inputs in call order: names and declared shapes.
     pub(super) input_names: Vec<String>,
     pub(super) input_shapes: Vec<SymShape>,
+    /// Per input, whether it holds indices (checked whole on entry).
+    pub(super) input_is_index: Vec<bool>,
     /// The steps whose values are the outputs.
     pub(super) outputs: Vec<usize>,
     /// One per parameter of the layout, when the function writes a flat gradient.
@@ -140,6 +142,35 @@ impl<T: Scalar> Program<T> {
     /// The steps, in the order they run.
     pub fn steps(&self) -> &[Step<T>] {
         &self.steps
+    }
+
+    /// The error for an index step `i` could not use: the op, the index array (an input by
+    /// name, or the step that made it) and the value.
+    pub(super) fn index_fault(&self, i: usize, fault: &crate::ops::IndexFault) -> crate::Error {
+        let step = &self.steps[i];
+        // A reshape keeps flat positions: name the input behind it.
+        let mut a = step.inputs.last().copied();
+        let mut reshaped = false;
+        while let Some(Kernel::Op(Op::Structural(Structural::Reshape(_)))) =
+            a.map(|a| &self.steps[a].kernel)
+        {
+            a = a.and_then(|a| self.steps[a].inputs.first().copied());
+            reshaped = true;
+        }
+        let indices = match a.map(|a| (a, &self.steps[a].kernel)) {
+            Some((_, Kernel::Input(k))) => format!(
+                "input `{}`{}",
+                self.input_names[*k],
+                if reshaped { " (reshaped)" } else { "" }
+            ),
+            Some((a, _)) => format!("the indices made by step {a} (`{}`)", self.steps[a].label),
+            None => "its indices".into(),
+        };
+        crate::Error::IndexOutOfRange {
+            op: format!("`{}`", step.label),
+            indices,
+            why: fault.why(),
+        }
     }
 }
 

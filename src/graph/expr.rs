@@ -1,6 +1,8 @@
 //! `Expr`: a `Copy` handle to a graph node, with operator overloading and the builder methods
 //! of every op (the op's file, its `Op` variant and its method share one name).
 
+mod index;
+
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 

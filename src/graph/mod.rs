@@ -281,18 +281,77 @@ impl<T: Scalar> Graph<T> {
         name: &str,
         shape: impl IntoIterator<Item = D>,
     ) -> Expr<'_, T> {
-        let shape: SymShape = shape.into_iter().map(Into::into).collect();
+        self.declare_input(name, shape.into_iter().map(Into::into).collect(), false)
+    }
+
+    /// An input of either kind, listed by [`Graph::inputs`].
+    fn declare_input(&self, name: &str, shape: SymShape, index: bool) -> Expr<'_, T> {
         {
             let d = self.data.borrow();
             let dup = d
                 .inputs
                 .iter()
-                .any(|&i| matches!(&d.nodes[i.index()].op, Op::Input { name: n } if n == name));
+                .any(|&i| matches!(&d.nodes[i.index()].op, Op::Input { name: n, .. } if n == name));
             assert!(!dup, "symgrad: an input named `{name}` exists already");
         }
-        let e = self.placeholder(name, shape);
-        self.data.borrow_mut().inputs.push(e.id());
-        e
+        let id = self.push_node(
+            Op::Input {
+                name: name.to_string(),
+                index,
+            },
+            &[],
+            shape,
+        );
+        self.data.borrow_mut().inputs.push(id);
+        self.expr(id)
+    }
+
+    /// A named input of indices (labels, token ids, positions): whole numbers, given when
+    /// the compiled function is called as an integer array ([`Arg::Indices`](crate::Arg),
+    /// [`Function::run_with`](crate::Function::run_with)) or as a float array whose values
+    /// are checked to be whole. The indices are held in the graph's float type, exact up to
+    /// 2^24 in `f32` and 2^53 in `f64` (a larger one is refused on entry); no gradient
+    /// reaches them. The indexing ops ([`Expr::take`], [`Expr::take_along_axis`],
+    /// [`Expr::one_hot`]) check each index against its axis when they run. In the text
+    /// form, `index y: [n]`.
+    ///
+    /// # Panics
+    /// If an input of that name exists already.
+    ///
+    /// ```
+    /// use symgrad::{dims, Arg, Compiler, Graph, ParamLayout};
+    /// let g = Graph::<f32>::new();
+    /// let n = g.symbol("n");
+    /// let y = g.index_input("y", dims![n]);
+    /// let onehot = y.one_hot(3);
+    /// let mut f = Compiler::new(&g, &ParamLayout::new()).inputs(&[y]).output(onehot).build();
+    /// f.run_with(&[], &[Arg::indices(&[2], &[2u8, 0])], None)?;
+    /// assert_eq!(f.output(0)?.data, &[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    ///
+    /// // a label outside the classes is an error, not a row of zeros:
+    /// let err = f.run_with(&[], &[Arg::indices(&[1], &[3u8])], None).unwrap_err();
+    /// assert_eq!(err.kind(), "index_out_of_range");
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn index_input<D: Into<Dim>>(
+        &self,
+        name: &str,
+        shape: impl IntoIterator<Item = D>,
+    ) -> Expr<'_, T> {
+        self.declare_input(name, shape.into_iter().map(Into::into).collect(), true)
+    }
+
+    /// `[0, 1, ..., n - 1]`, a constant (NumPy's `arange`), for positions and classes.
+    ///
+    /// ```
+    /// use symgrad::Graph;
+    /// let g = Graph::<f64>::new();
+    /// assert_eq!(g.arange(4).eval(&[])?.data(), &[0.0, 1.0, 2.0, 3.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn arange(&self, n: usize) -> Expr<'_, T> {
+        let v: Vec<T> = (0..n).map(|i| T::from_f64(i as f64)).collect();
+        self.constant(Tensor::from_vec([n], v))
     }
 
     /// An input node that [`Graph::inputs`] does not list, for transforms that need a
@@ -302,6 +361,7 @@ impl<T: Scalar> Graph<T> {
         let id = self.push_node(
             Op::Input {
                 name: name.to_string(),
+                index: false,
             },
             &[],
             shape,
@@ -444,7 +504,7 @@ impl<T: Scalar> Graph<T> {
     pub fn describe(&self, id: NodeId) -> String {
         let n = self.node(id);
         match &n.op {
-            Op::Input { name } => format!("input `{name}`"),
+            Op::Input { name, .. } => format!("input `{name}`"),
             Op::Param { name, .. } => format!("param `{name}`"),
             op => format!("{id} ({})", op.name()),
         }

@@ -19,7 +19,7 @@ impl<T: Scalar> Graph<T> {
     pub fn op_label(&self, id: NodeId) -> String {
         let n = self.node(id);
         match &n.op {
-            Op::Input { name } => format!("input {name}"),
+            Op::Input { name, .. } => format!("input {name}"),
             Op::Param { name, offset, .. } => format!("param {name} @x[{offset}..]"),
             Op::Const(t) if t.data().len() == 1 => {
                 format!("const {}", super::fmt_number(t.data()[0]))

@@ -10,6 +10,7 @@
 //! | `matmul.rs` | `matmul` with transpose flags, 2-D and batched |
 //! | `structural.rs` | [`Structural`]: `transpose`, `reshape`, `broadcast_to`, `sum_to`, `slice`, `pad`, `concat` |
 //! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel`, `cumsum` |
+//! | `index.rs` | [`Index`]: `one_hot`, `take`, `scatter_add`, `take_along_axis`, `scatter_add_along_axis`, `argmax`, `argmin`, `argsort` |
 //! | `fused.rs` | `fused`: elementwise chains in one pass (made after differentiation) |
 //! | `custom.rs` | [`CustomOp`]: ops of your own, `clip_gradient`, `custom_gradient` |
 //!
@@ -20,6 +21,7 @@
 mod custom;
 mod elementwise;
 mod fused;
+mod index;
 mod matmul;
 mod reduce;
 mod special;
@@ -32,6 +34,7 @@ use smallvec::SmallVec;
 pub use custom::{register, ClipGradient, Custom, CustomGradient, CustomOp, GradientRule};
 pub use elementwise::{Binary, Operand, Unary};
 pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
+pub use index::{Index, IndexFault};
 pub use reduce::Reduce;
 pub use special::{erf, erfc};
 pub use structural::Structural;
@@ -151,6 +154,9 @@ pub enum Op<T> {
     Input {
         /// Its name.
         name: String,
+        /// It holds indices: whole numbers, given as integer arrays or checked on entry
+        /// ([`Graph::index_input`](crate::Graph::index_input)).
+        index: bool,
     },
     /// A parameter: a view of a range of the flat vector x.
     Param {
@@ -182,6 +188,8 @@ pub enum Op<T> {
     Structural(Structural),
     /// A reduction over axes.
     Reduce(Reduce),
+    /// An op that reads or places elements at indices, or finds them.
+    Index(Index),
     /// Elementwise ops fused into one pass over memory (made by the fusion pass after
     /// differentiation; it has no gradient rule).
     Fused(Arc<Fused<T>>),
@@ -295,6 +303,7 @@ impl<T: Scalar> Op<T> {
             Op::MatMul { .. } => "matmul",
             Op::Structural(s) => s.name(),
             Op::Reduce(r) => r.name(),
+            Op::Index(i) => i.name(),
             Op::Fused(_) => "fused",
             Op::Custom(c) => c.0.name(),
         }
@@ -322,6 +331,7 @@ impl<T: Scalar> Op<T> {
             Op::MatMul { ta, tb } => matmul::shape(ins[0], ins[1], *ta, *tb),
             Op::Structural(s) => s.infer_shape(ins),
             Op::Reduce(r) => r.infer_shape(ins),
+            Op::Index(i) => i.infer_shape(ins),
             Op::Fused(f) => f.infer_shape(ins),
             Op::Custom(c) => {
                 let n = c.0.arity();
@@ -345,6 +355,7 @@ impl<T: Scalar> Op<T> {
             Op::Binary(_) | Op::MatMul { .. } => Some(2),
             Op::Where => Some(3),
             Op::Structural(s) => s.arity(),
+            Op::Index(i) => Some(i.arity()),
             Op::Fused(_) => None,
             Op::Custom(c) => Some(c.0.arity()).filter(|&n| n != usize::MAX),
         }
@@ -353,8 +364,14 @@ impl<T: Scalar> Op<T> {
     /// Computes the op into `out` (shape `out_shape`) from concrete inputs.
     ///
     /// The caller (the compiled program) guarantees the shapes agree with the shape rule
-    /// and that `out` aliases no input.
-    pub fn eval(&self, ins: &[TensorRef<'_, T>], out: &mut [T], out_shape: &[usize]) {
+    /// and that `out` aliases no input. Only the indexing family can fail: an index that
+    /// is not a whole number in its axis' range ([`IndexFault`]).
+    pub fn eval(
+        &self,
+        ins: &[TensorRef<'_, T>],
+        out: &mut [T],
+        out_shape: &[usize],
+    ) -> Result<(), IndexFault> {
         match self {
             Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {
                 unreachable!("leaves are not evaluated")
@@ -366,9 +383,11 @@ impl<T: Scalar> Op<T> {
             Op::MatMul { ta, tb } => matmul::eval(ins[0], ins[1], *ta, *tb, out, out_shape),
             Op::Structural(s) => s.eval(ins, out, out_shape),
             Op::Reduce(r) => r.eval(ins, out),
+            Op::Index(i) => return i.eval(ins, out, out_shape),
             Op::Fused(f) => f.eval(ins, out, out_shape, None),
             Op::Custom(c) => c.0.eval(ins, out, out_shape),
         }
+        Ok(())
     }
 
     /// The vector-Jacobian rule: cotangents of the inputs that `needs` marks, as graph
@@ -396,6 +415,7 @@ impl<T: Scalar> Op<T> {
             }
             Op::Structural(s) => out.extend(s.vjp(x, gy, needs)),
             Op::Reduce(r) => out.push(r.vjp(x[0], y, gy)),
+            Op::Index(i) => out.extend(i.vjp(x, gy, needs)),
             Op::Fused(_) => panic!(
                 "symgrad: fused nodes are made after differentiation and have no gradient rule"
             ),
@@ -417,6 +437,11 @@ impl<T: Scalar> Op<T> {
             Op::MatMul { ta, tb } => matmul::call_head(*ta, *tb),
             Op::Structural(s) => s.call_head(shape),
             Op::Reduce(r) => r.call_head(),
+            Op::Index(i) => i.call_head(&|s| {
+                shape(&[Dim::Sym(s)])
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .to_string()
+            }),
             Op::Fused(f) => format!("fused{{{}}}", f.describe()),
             Op::Custom(c) => c.call_head(),
             op => op.name().to_string(),
@@ -460,6 +485,9 @@ impl<T: Scalar> Op<T> {
         if let Some(s) = Structural::from_call(name, attrs, rank, symbol) {
             return Some(s.map(Op::Structural));
         }
+        if let Some(i) = Index::from_call(name, attrs, rank, symbol) {
+            return Some(i.map(Op::Index));
+        }
         Reduce::from_call(name, attrs, rank).map(|r| r.map(Op::Reduce))
     }
 
@@ -468,7 +496,7 @@ impl<T: Scalar> Op<T> {
     pub fn hash_attrs<H: Hasher>(&self, h: &mut H) {
         self.name().hash(h);
         match self {
-            Op::Input { name } => name.hash(h),
+            Op::Input { name, index } => (name, index).hash(h),
             Op::Param { id, .. } => id.0.hash(h),
             Op::Const(t) => {
                 t.shape().hash(h);
@@ -483,6 +511,7 @@ impl<T: Scalar> Op<T> {
             Op::MatMul { ta, tb } => (ta, tb).hash(h),
             Op::Structural(s) => s.hash(h),
             Op::Reduce(r) => r.hash(h),
+            Op::Index(i) => i.hash(h),
             Op::Fused(f) => (Arc::as_ptr(f) as usize).hash(h),
             Op::Custom(c) => c.hash(h),
         }

@@ -183,7 +183,7 @@ fn run(
     let mut owned: Vec<Tensor<f64>> = Vec::new();
     for e in &inputs {
         let name = match &g.node(e.id()).op {
-            symgrad::ops::Op::Input { name } => name.clone(),
+            symgrad::ops::Op::Input { name, .. } => name.clone(),
             _ => unreachable!("inputs"),
         };
         match (values.get(&name), fill) {
@@ -279,7 +279,7 @@ pub fn explain_cmd(
         .inputs()
         .into_iter()
         .filter_map(|i| match &p.graph.node(i).op {
-            symgrad::ops::Op::Input { name } if !vals.contains_key(name) => Some(name.clone()),
+            symgrad::ops::Op::Input { name, .. } if !vals.contains_key(name) => Some(name.clone()),
             _ => None,
         })
         .chain(wrt.iter().filter(|w| !vals.contains_key(*w)).cloned())

@@ -353,12 +353,12 @@ impl<T: Scalar> Parser<'_, T> {
                 Tok::Newline => {
                     self.next();
                 }
-                Tok::Ident(k) if k == "input" || k == "param" => {
+                Tok::Ident(k) if k == "input" || k == "param" || k == "index" => {
                     if matches!(self.peek_at(1), Tok::Ident(_))
                         && matches!(self.peek_at(2), Tok::Punct(":"))
                     {
                         self.next();
-                        self.declaration(k == "param")?;
+                        self.declaration(k == "param", k == "index")?;
                     } else {
                         self.statement_expr()?;
                     }
@@ -442,7 +442,7 @@ impl<T: Scalar> Parser<'_, T> {
         Ok(self.graph.param(&self.layout, name).id())
     }
 
-    fn declaration(&mut self, is_param: bool) -> Result<(), ParseError> {
+    fn declaration(&mut self, is_param: bool, is_index: bool) -> Result<(), ParseError> {
         let name = self.ident("a name")?;
         if self.names.contains_key(&name) {
             return Err(self.err_here(format!("`{name}` is declared twice")));
@@ -480,7 +480,11 @@ impl<T: Scalar> Parser<'_, T> {
                     self.graph.fmt_shape(&shape)
                 )));
             }
-            self.graph.input(&name, shape).id()
+            if is_index {
+                self.graph.index_input(&name, shape).id()
+            } else {
+                self.graph.input(&name, shape).id()
+            }
         };
         self.names.insert(name, id);
         self.end_line()

@@ -111,7 +111,7 @@ impl<T: Scalar> Printer<'_, T> {
     fn inline(&self, id: NodeId, s: &mut String) {
         let n = self.g.node(id);
         match &n.op {
-            Op::Input { name } => s.push_str(&fmt_name(name)),
+            Op::Input { name, .. } => s.push_str(&fmt_name(name)),
             Op::Param { name, .. } => s.push_str(&fmt_name(name)),
             Op::Const(t) if t.shape().is_empty() => s.push_str(&fmt_number(t.data()[0])),
             Op::Const(t) => {
@@ -191,8 +191,9 @@ impl<T: Scalar> Graph<T> {
         for id in self.reachable(roots) {
             let n = self.node(id);
             match &n.op {
-                Op::Input { name } => {
-                    let _ = writeln!(s, "input {}: {}", fmt_name(name), p.shape(&n.shape));
+                Op::Input { name, index } => {
+                    let kw = if *index { "index" } else { "input" };
+                    let _ = writeln!(s, "{kw} {}: {}", fmt_name(name), p.shape(&n.shape));
                 }
                 Op::Param { name, .. } => {
                     let _ = writeln!(s, "param {}: {}", fmt_name(name), p.shape(&n.shape));
