@@ -207,6 +207,16 @@ fn rows() -> Vec<Row> {
             &[p[0], p[1].square()],
             1
         )),
+        row!("lgamma", M, Domain::Any(0.3, 4.0), |g, p| p[0].lgamma()),
+        row!("lgamma negative", M, Domain::Any(-2.8, -2.2), |g, p| p[0]
+            .lgamma()),
+        row!("digamma", M, Domain::Any(0.3, 4.0), |g, p| p[0].digamma()),
+        row!("digamma negative", M, Domain::Any(-0.8, -0.2), |g, p| p[0]
+            .digamma()),
+        row!("polygamma 1", M, Domain::Any(0.3, 4.0), |g, p| p[0]
+            .polygamma(1)),
+        row!("polygamma 3", M, Domain::Any(0.5, 30.0), |g, p| p[0]
+            .polygamma(3)),
         // indexing (repeated and negative indices; the index arrays are constants)
         row!("take", &[&[5, 3]], ANY, |g, p| p[0]
             .take(ids(g, &[4], &[4.0, 0.0, 4.0, -2.0]), 0)

@@ -319,10 +319,10 @@ fn the_nan_guard_names_the_first_non_finite_node() {
 
 /// A random expression over parameters `a [3, 4]`, `b [4]`, `c [3, 1]`, with the patterns
 /// the rules look for (constants 0, 1, -1, repeated subtrees, transposes, logs of sigmoids,
-/// integer powers),
+/// integer powers, the gamma family, a gather),
 /// and `stop_gradient`, which no rule before differentiation may see through.
 fn tree() -> impl Strategy<Value = Tree> {
-    common::tree(6, 16, 8, 5, 48)
+    common::tree(6, 18, 8, 5, 48)
 }
 
 fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
@@ -355,6 +355,19 @@ fn build<'g, T: Scalar>(t: &Tree, p: &[Expr<'g, T>]) -> Expr<'g, T> {
                 13 => (a.stop_gradient() * a).tanh() + (1.0 - a.stop_gradient().sigmoid()).log(),
                 14 => {
                     (a * 0.5).pow(3.0) + (a.square() + 1.0).pow(-1.0) + (a.square() + 0.5).pow(0.5)
+                }
+                15 => {
+                    let pos = a.square() + 0.5;
+                    pos.lgamma() * 0.1 + pos.digamma() * 0.1 + pos.polygamma(1) * 0.1 + a.erf()
+                }
+                16 => {
+                    // columns gathered (the last twice, the first once): the indexing family
+                    // between fused groups
+                    let n = a.shape_fixed().expect("fixed")[1];
+                    let ids: Vec<T> = (0..n)
+                        .map(|k| T::from_f64(((k * 3 + n - 1) % n) as f64))
+                        .collect();
+                    a.take(g.constant(symgrad::Tensor::from_vec([n], ids)), 1) * 0.5 + a
                 }
                 _ => a.gt(0.0).select(a, a * 0.5),
             }

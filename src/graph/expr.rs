@@ -428,6 +428,64 @@ impl<'g, T: Scalar> Expr<'g, T> {
         self.unary(Unary::Erfc)
     }
 
+    /// `log |Γ(x)|` elementwise (`scipy.special.gammaln`, `jax.lax.lgamma`); `+∞` at the
+    /// poles `0, -1, -2, ...`. The gradient is [`Expr::digamma`].
+    ///
+    /// ```
+    /// # use symgrad::{grad, Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([2], vec![5.0, 0.5]));
+    /// let y = x.lgamma().eval(&[])?;
+    /// assert!((y.data()[0] - 24f64.ln()).abs() < 1e-14); // Γ(5) = 4!
+    /// assert!((y.data()[1] - std::f64::consts::PI.sqrt().ln()).abs() < 1e-15);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn lgamma(self) -> Self {
+        self.unary(Unary::Lgamma)
+    }
+
+    /// The digamma function `ψ(x) = d/dx log Γ(x)` elementwise; NaN at the poles. Its
+    /// gradient is `polygamma(1)`, the trigamma function.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([1], vec![1.0]));
+    /// assert!((x.digamma().eval(&[])?.data()[0] + 0.577_215_664_901_532_9).abs() < 1e-15);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn digamma(self) -> Self {
+        self.unary(Unary::Digamma)
+    }
+
+    /// The polygamma function `ψ⁽ⁿ⁾(x)` elementwise, the n-th derivative of digamma:
+    /// `polygamma(0)` is [`Expr::digamma`], `polygamma(1)` the trigamma function. Its
+    /// gradient is `polygamma(n + 1)`, so every order differentiates. In the text form,
+    /// `polygamma[1](x)`.
+    ///
+    /// # Panics
+    /// If `n` exceeds [`MAX_POLYGAMMA`](crate::ops::MAX_POLYGAMMA) (100).
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let x = g.constant(Tensor::from_vec([1], vec![1.0]));
+    /// let pi2_6 = std::f64::consts::PI.powi(2) / 6.0;
+    /// assert!((x.polygamma(1).eval(&[])?.data()[0] - pi2_6).abs() < 1e-14);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn polygamma(self, n: u32) -> Self {
+        assert!(
+            n <= crate::ops::MAX_POLYGAMMA,
+            "symgrad: polygamma's order {n} is above {}",
+            crate::ops::MAX_POLYGAMMA
+        );
+        match n {
+            0 => self.digamma(),
+            n => self.op(Op::Polygamma(n), &[]),
+        }
+    }
+
     /// Hyperbolic tangent.
     ///
     /// ```

@@ -99,6 +99,10 @@ unary_table! {
     Erf = "erf", f: |x| T::from_f64(super::special::erf(x.to_f64_lossless())), vjp: |x, y, gy| Some(gy * (-x.square()).exp() * std::f64::consts::FRAC_2_SQRT_PI);
     /// `1 - erf(x)`, computed directly in its tail (`erfc(10) ≈ 2.1e-45`, not 0); d/dx = -2/√π e^(-x²).
     Erfc = "erfc", f: |x| T::from_f64(super::special::erfc(x.to_f64_lossless())), vjp: |x, y, gy| Some(gy * (-x.square()).exp() * -std::f64::consts::FRAC_2_SQRT_PI);
+    /// `log |Γ(x)|` (musl's `lgamma`, in f64); d/dx = digamma x.
+    Lgamma = "lgamma", f: |x| T::from_f64(super::special::lgamma(x.to_f64_lossless())), vjp: |x, y, gy| Some(gy * x.digamma());
+    /// The digamma function `ψ(x) = d/dx log Γ(x)` (in f64; NaN at 0, -1, -2, ...); d/dx = trigamma x = `polygamma[1](x)`.
+    Digamma = "digamma", f: |x| T::from_f64(super::special::digamma(x.to_f64_lossless())), vjp: |x, y, gy| Some(gy * x.polygamma(1));
     /// `x` itself, but a constant to `grad`: no cotangent flows through it, at any order (JAX's `stop_gradient`, Theano's `zero_grad`). The rewriting compile removes it once the gradient is built.
     StopGradient = "stop_gradient", f: |x| x, vjp: |x, y, gy| None;
 }
@@ -358,6 +362,35 @@ pub fn powi_vjp<'g, T: Scalar>(x: Expr<'g, T>, n: i32, gy: Expr<'g, T>) -> Optio
     }
 }
 
+/// `polygamma[n]`'s vjp: `gy * polygamma[n + 1](x)`, so every order is a graph.
+pub fn polygamma_vjp<'g, T: Scalar>(x: Expr<'g, T>, n: u32, gy: Expr<'g, T>) -> Expr<'g, T> {
+    gy * x.polygamma(n + 1)
+}
+
+/// `polygamma[n]` kernel (in f64, [`super::special::polygamma`]), in pieces split between
+/// threads.
+pub fn polygamma_eval<T: Scalar>(a: &[T], out: &mut [T], n: u32) {
+    map_pieces(a, out, |a, o| {
+        for (o, &x) in o.iter_mut().zip(a) {
+            *o = T::from_f64(super::special::polygamma(n, x.to_f64_lossless()));
+        }
+    })
+}
+
+/// `polygamma`'s order from a call of the text form: `polygamma[1](x)`.
+pub fn polygamma_from_call(attrs: Option<&[Attr]>) -> Result<u32, String> {
+    match attrs {
+        Some([Attr::Int(n)]) if (1..=MAX_POLYGAMMA as usize).contains(n) => Ok(*n as u32),
+        _ => Err(format!(
+            "`polygamma` takes its order, 1 to {MAX_POLYGAMMA}, in brackets: `polygamma[1](x)` \
+             (order 0 is `digamma(x)`)"
+        )),
+    }
+}
+
+/// The highest order of `polygamma`: past it, `n!` and the series lose f64's range.
+pub const MAX_POLYGAMMA: u32 = 100;
+
 /// `powi` kernel: `out = a^n`, in pieces split between threads.
 pub fn powi_eval<T: Scalar>(a: &[T], out: &mut [T], n: i32) {
     map_pieces(a, out, |a, o| powi_slice(a, o, n))
@@ -404,6 +437,7 @@ pub fn from_call<T>(name: &str, attrs: Option<&[Attr]>) -> Option<Result<Op<T>, 
     match name {
         "where" => Some(plain(Op::Where)),
         "powi" => Some(powi_from_call(attrs).map(Op::Powi)),
+        "polygamma" => Some(polygamma_from_call(attrs).map(Op::Polygamma)),
         _ => None,
     }
 }

@@ -46,6 +46,8 @@ pub enum FusedOp {
     Unary(Unary),
     /// `x^n`.
     Powi(i32),
+    /// `polygamma[n](x)`.
+    Polygamma(u32),
     /// An elementwise function of two arguments.
     Binary(Binary),
     /// `where(c, a, b)`.
@@ -414,6 +416,13 @@ impl<T: Scalar> Fused<T> {
                     Operand::Slice(a) => super::elementwise::powi_slice(a, dst, n),
                     Operand::Value(v) => dst.fill(super::elementwise::powi(v, n)),
                 },
+                FusedOp::Polygamma(n) => {
+                    let f = |v: T| T::from_f64(super::special::polygamma(n, v.to_f64_lossless()));
+                    match operand(&ins.args[0]) {
+                        Operand::Slice(a) => dst.iter_mut().zip(a).for_each(|(o, &v)| *o = f(v)),
+                        Operand::Value(v) => dst.fill(f(v)),
+                    }
+                }
                 FusedOp::Binary(b) => {
                     b.slice_kernel(operand(&ins.args[0]), operand(&ins.args[1]), dst)
                 }
@@ -582,6 +591,7 @@ fn describe<T: Scalar>(members: &[(FusedOp, SmallVec<[Arg<T>; 3]>)]) -> String {
             FusedOp::Unary(Unary::Neg) => format!("-{}", a[0]),
             FusedOp::Unary(u) => format!("{}({})", u.name(), strip(&a[0])),
             FusedOp::Powi(n) => format!("powi[{n}]({})", strip(&a[0])),
+            FusedOp::Polygamma(n) => format!("polygamma[{n}]({})", strip(&a[0])),
             FusedOp::Binary(b) => match b.infix() {
                 Some(sym) => format!("({} {sym} {})", a[0], a[1]),
                 None => format!("{}({}, {})", b.name(), strip(&a[0]), strip(&a[1])),

@@ -32,11 +32,12 @@ use std::hash::{Hash, Hasher};
 use smallvec::SmallVec;
 
 pub use custom::{register, ClipGradient, Custom, CustomGradient, CustomOp, GradientRule};
+pub use elementwise::MAX_POLYGAMMA;
 pub use elementwise::{Binary, Operand, Unary};
 pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
 pub use index::{Index, IndexFault};
 pub use reduce::Reduce;
-pub use special::{erf, erfc};
+pub use special::{digamma, erf, erfc, lgamma, polygamma};
 pub use structural::Structural;
 
 use std::sync::Arc;
@@ -173,6 +174,8 @@ pub enum Op<T> {
     Unary(Unary),
     /// `x^n` for an integer `n`.
     Powi(i32),
+    /// The polygamma function of order `n ≥ 1`, `ψ⁽ⁿ⁾(x)` (order 0 is `Unary::Digamma`).
+    Polygamma(u32),
     /// An elementwise function of two broadcast arguments.
     Binary(Binary),
     /// `where(c, a, b)`, broadcasting all three.
@@ -298,6 +301,7 @@ impl<T: Scalar> Op<T> {
             Op::Const(_) => "const",
             Op::Unary(u) => u.name(),
             Op::Powi(_) => "powi",
+            Op::Polygamma(_) => "polygamma",
             Op::Binary(b) => b.name(),
             Op::Where => "where",
             Op::MatMul { .. } => "matmul",
@@ -316,7 +320,10 @@ impl<T: Scalar> Op<T> {
 
     /// Whether the op maps elements one to one (same shape in and out, after broadcasting).
     pub fn is_elementwise(&self) -> bool {
-        matches!(self, Op::Unary(_) | Op::Powi(_) | Op::Binary(_) | Op::Where)
+        matches!(
+            self,
+            Op::Unary(_) | Op::Powi(_) | Op::Polygamma(_) | Op::Binary(_) | Op::Where
+        )
     }
 
     /// The shape rule: the output's shape from the inputs', or why they do not fit.
@@ -325,7 +332,7 @@ impl<T: Scalar> Op<T> {
             Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {
                 Err("a leaf has no inputs".into())
             }
-            Op::Unary(_) | Op::Powi(_) => Ok(ins[0].iter().copied().collect()),
+            Op::Unary(_) | Op::Powi(_) | Op::Polygamma(_) => Ok(ins[0].iter().copied().collect()),
             Op::Binary(_) => broadcast_shapes(ins[0], ins[1]),
             Op::Where => broadcast_shapes(&broadcast_shapes(ins[0], ins[1])?, ins[2]),
             Op::MatMul { ta, tb } => matmul::shape(ins[0], ins[1], *ta, *tb),
@@ -351,7 +358,7 @@ impl<T: Scalar> Op<T> {
     pub fn arity(&self) -> Option<usize> {
         match self {
             Op::Input { .. } | Op::Param { .. } | Op::Const(_) => Some(0),
-            Op::Unary(_) | Op::Powi(_) | Op::Reduce(_) => Some(1),
+            Op::Unary(_) | Op::Powi(_) | Op::Polygamma(_) | Op::Reduce(_) => Some(1),
             Op::Binary(_) | Op::MatMul { .. } => Some(2),
             Op::Where => Some(3),
             Op::Structural(s) => s.arity(),
@@ -378,6 +385,7 @@ impl<T: Scalar> Op<T> {
             }
             Op::Unary(u) => u.kernel(ins[0].data, out),
             Op::Powi(n) => elementwise::powi_eval(ins[0].data, out, *n),
+            Op::Polygamma(n) => elementwise::polygamma_eval(ins[0].data, out, *n),
             Op::Binary(b) => b.eval(ins, out, out_shape),
             Op::Where => elementwise::where_eval(ins, out, out_shape),
             Op::MatMul { ta, tb } => matmul::eval(ins[0], ins[1], *ta, *tb, out, out_shape),
@@ -405,6 +413,7 @@ impl<T: Scalar> Op<T> {
             Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {}
             Op::Unary(u) => out.push(u.vjp(x[0], y, gy)),
             Op::Powi(n) => out.push(elementwise::powi_vjp(x[0], *n, gy)),
+            Op::Polygamma(n) => out.push(Some(elementwise::polygamma_vjp(x[0], *n, gy))),
             Op::Binary(b) => out.extend(b.vjp(x[0], x[1], y, gy, [needs[0], needs[1]])),
             Op::Where => {
                 out.push(None);
@@ -434,6 +443,7 @@ impl<T: Scalar> Op<T> {
     pub fn call_head(&self, shape: &dyn Fn(&[Dim]) -> String) -> String {
         match self {
             Op::Powi(n) => elementwise::powi_call_head(*n),
+            Op::Polygamma(n) => format!("polygamma[{n}]"),
             Op::MatMul { ta, tb } => matmul::call_head(*ta, *tb),
             Op::Structural(s) => s.call_head(shape),
             Op::Reduce(r) => r.call_head(),
@@ -506,6 +516,7 @@ impl<T: Scalar> Op<T> {
             }
             Op::Unary(u) => u.hash(h),
             Op::Powi(n) => n.hash(h),
+            Op::Polygamma(n) => n.hash(h),
             Op::Binary(b) => b.hash(h),
             Op::Where => {}
             Op::MatMul { ta, tb } => (ta, tb).hash(h),

@@ -28,6 +28,7 @@ fn fused_op<T: Scalar>(op: &Op<T>) -> Option<FusedOp> {
     match op {
         Op::Unary(u) => Some(FusedOp::Unary(*u)),
         Op::Powi(n) => Some(FusedOp::Powi(*n)),
+        Op::Polygamma(n) => Some(FusedOp::Polygamma(*n)),
         Op::Binary(b) => Some(FusedOp::Binary(*b)),
         Op::Where => Some(FusedOp::Where),
         _ => None,
