@@ -5,8 +5,8 @@
 //!
 //! | file | family |
 //! | --- | --- |
-//! | `elementwise.rs` | the unary and binary tables, `powi`, `where` |
-//! | `special.rs` | `erf` and `erfc` in f64, for the unary table |
+//! | `elementwise.rs` | the unary and binary tables, `powi`, `polygamma`, `where` |
+//! | `special.rs` | `erf`, `erfc`, `lgamma`, `digamma`, `polygamma` in f64, for the elementwise ops |
 //! | `matmul.rs` | `matmul` with transpose flags, 2-D and batched |
 //! | `structural.rs` | [`Structural`]: `transpose`, `reshape`, `broadcast_to`, `sum_to`, `slice`, `pad`, `concat` |
 //! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel`, `cumsum` |
