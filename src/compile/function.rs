@@ -586,6 +586,14 @@ fn run_steps<T: Scalar>(
         let started = profile.is_some().then(std::time::Instant::now);
         match &step.kernel {
             Kernel::Op(Op::Fused(f)) => f.eval(&args, out, shape, alias),
+            Kernel::Op(op @ Op::Linalg(_)) => {
+                op.eval_checked(&args, out, shape)
+                    .map_err(|why| Error::Linalg {
+                        step: i,
+                        op: step.label.clone(),
+                        why,
+                    })?
+            }
             Kernel::Op(op) => op.eval(&args, out, shape),
             Kernel::Copy => out.copy_from_slice(args[0].data),
             Kernel::FusedColumnSums { fused, sums } => {

@@ -12,6 +12,7 @@
 //! | `reduce.rs` | [`Reduce`]: `sum`, `max`, `min`, `numel`, `cumsum` |
 //! | `fused.rs` | `fused`: elementwise chains in one pass (made after differentiation) |
 //! | `custom.rs` | [`CustomOp`]: ops of your own, `clip_gradient`, `custom_gradient` |
+//! | `linalg.rs` | [`Linalg`]: `cholesky`, `solve_triangular`, `solve`, `inv`, `logdet`, `sign_det`, `eigvalsh`, `eigh_vectors`, `tril`, `triu`, `tril_half` (through faer) |
 //!
 //! Composites (`mean`, `softmax`, `log_softmax`, `square`, `-`, `/` against numbers) are
 //! builder methods on `Expr` that expand into these primitives, so they need no rule; the
@@ -20,6 +21,7 @@
 mod custom;
 mod elementwise;
 mod fused;
+mod linalg;
 mod matmul;
 mod reduce;
 mod special;
@@ -32,6 +34,7 @@ use smallvec::SmallVec;
 pub use custom::{register, ClipGradient, Custom, CustomGradient, CustomOp, GradientRule};
 pub use elementwise::{Binary, Operand, Unary};
 pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
+pub use linalg::Linalg;
 pub use reduce::Reduce;
 pub use special::{erf, erfc};
 pub use structural::Structural;
@@ -187,6 +190,8 @@ pub enum Op<T> {
     Fused(Arc<Fused<T>>),
     /// An op of your own ([`CustomOp`]).
     Custom(Custom<T>),
+    /// A linear-algebra op ([`Linalg`]): factorizations, solves, determinants, eigenvalues.
+    Linalg(Linalg),
 }
 
 /// An attribute of a call in the text form, as the parser reads it from the brackets:
@@ -297,6 +302,7 @@ impl<T: Scalar> Op<T> {
             Op::Reduce(r) => r.name(),
             Op::Fused(_) => "fused",
             Op::Custom(c) => c.0.name(),
+            Op::Linalg(l) => l.name(),
         }
     }
 
@@ -334,6 +340,7 @@ impl<T: Scalar> Op<T> {
                 }
                 c.0.infer_shape(ins)
             }
+            Op::Linalg(l) => l.infer_shape(ins),
         }
     }
 
@@ -347,6 +354,7 @@ impl<T: Scalar> Op<T> {
             Op::Structural(s) => s.arity(),
             Op::Fused(_) => None,
             Op::Custom(c) => Some(c.0.arity()).filter(|&n| n != usize::MAX),
+            Op::Linalg(l) => Some(l.arity()),
         }
     }
 
@@ -368,6 +376,26 @@ impl<T: Scalar> Op<T> {
             Op::Reduce(r) => r.eval(ins, out),
             Op::Fused(f) => f.eval(ins, out, out_shape, None),
             Op::Custom(c) => c.0.eval(ins, out, out_shape),
+            // A failure shows here as NaN; `eval_checked` says why.
+            Op::Linalg(l) => l.eval(ins, out).unwrap_or(()),
+        }
+    }
+
+    /// [`Op::eval`], or why the kernel could not compute the value (a matrix that is not
+    /// positive definite, or singular: see `ops/linalg.rs`), `out` then filled with NaN. Only
+    /// the linear-algebra ops can fail; the others return `Ok` always.
+    pub fn eval_checked(
+        &self,
+        ins: &[TensorRef<'_, T>],
+        out: &mut [T],
+        out_shape: &[usize],
+    ) -> Result<(), String> {
+        match self {
+            Op::Linalg(l) => l.eval(ins, out),
+            op => {
+                op.eval(ins, out, out_shape);
+                Ok(())
+            }
         }
     }
 
@@ -404,6 +432,7 @@ impl<T: Scalar> Op<T> {
                 v.resize(x.len(), None);
                 out.extend(v);
             }
+            Op::Linalg(l) => out.extend(l.vjp(x, y, gy, needs).into_iter().take(x.len())),
         }
         out
     }
@@ -419,6 +448,7 @@ impl<T: Scalar> Op<T> {
             Op::Reduce(r) => r.call_head(),
             Op::Fused(f) => format!("fused{{{}}}", f.describe()),
             Op::Custom(c) => c.call_head(),
+            Op::Linalg(l) => l.call_head(),
             op => op.name().to_string(),
         }
     }
@@ -460,6 +490,9 @@ impl<T: Scalar> Op<T> {
         if let Some(s) = Structural::from_call(name, attrs, rank, symbol) {
             return Some(s.map(Op::Structural));
         }
+        if let Some(l) = Linalg::from_call(name, attrs) {
+            return Some(l.map(Op::Linalg));
+        }
         Reduce::from_call(name, attrs, rank).map(|r| r.map(Op::Reduce))
     }
 
@@ -485,6 +518,7 @@ impl<T: Scalar> Op<T> {
             Op::Reduce(r) => r.hash(h),
             Op::Fused(f) => (Arc::as_ptr(f) as usize).hash(h),
             Op::Custom(c) => c.hash(h),
+            Op::Linalg(l) => l.hash(h),
         }
     }
 

@@ -496,7 +496,9 @@ fn fold_constants<T: Scalar>(g: &Graph<T>, id: NodeId) -> Option<NodeId> {
         .collect::<Option<_>>()?;
     let refs: Vec<TensorRef<'_, T>> = consts.iter().map(|t| t.view()).collect();
     let mut out = vec![T::zero(); numel(&shape)];
-    op.eval(&refs, &mut out, &shape);
+    // A factorization that fails is not folded: it is left to run time, where it is a
+    // typed error.
+    op.eval_checked(&refs, &mut out, &shape).ok()?;
     Some(g.constant(Tensor::from_vec(shape.to_vec(), out)).id())
 }
 
