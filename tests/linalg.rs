@@ -152,7 +152,10 @@ fn linalg_solve_inverse_logdet_by_value() {
     let l = eval(constant(&g, &[N, N], &aat).cholesky());
     let direct: f64 = (0..N).map(|i| l.data()[i * N + i].ln()).sum();
     let ld = eval(ae.logdet()).data()[0];
-    assert!((ld - direct).abs() < 1e-10 * direct.abs(), "{ld} vs {direct}");
+    assert!(
+        (ld - direct).abs() < 1e-10 * direct.abs(),
+        "{ld} vs {direct}"
+    );
     assert_eq!(eval(ae.sign_det()).data(), &[-1.0]);
     let pos = constant(&g, &[N, N], &spd(N, 6));
     assert_eq!(eval(pos.sign_det()).data(), &[1.0]);
@@ -239,12 +242,21 @@ fn linalg_f32_matches_f64() {
             ae.eigvalsh(),
         ];
         outs.iter()
-            .flat_map(|e| eval(*e).data().iter().map(|v| v.to_f64_lossless()).collect::<Vec<_>>())
+            .flat_map(|e| {
+                eval(*e)
+                    .data()
+                    .iter()
+                    .map(|v| v.to_f64_lossless())
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
     let (x32, x64) = (all::<f32>(&a, &b, n), all::<f64>(&a, &b, n));
     for (i, (p, q)) in x32.iter().zip(&x64).enumerate() {
-        assert!((p - q).abs() <= 1e-5 * (1.0 + q.abs()), "value {i}: {p} vs {q}");
+        assert!(
+            (p - q).abs() <= 1e-5 * (1.0 + q.abs()),
+            "value {i}: {p} vs {q}"
+        );
     }
 }
 
@@ -259,13 +271,12 @@ fn linalg_failures_are_typed_errors() {
     let e = bad.cholesky().eval(&[]).unwrap_err();
     assert_eq!(e.kind(), "linalg");
     let msg = e.to_string();
-    assert!(msg.contains("cholesky") && msg.contains("not positive definite"), "{msg}");
-
-    let batch = constant(
-        &g,
-        &[2, 2, 2],
-        &[2.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0, -1.0],
+    assert!(
+        msg.contains("cholesky") && msg.contains("not positive definite"),
+        "{msg}"
     );
+
+    let batch = constant(&g, &[2, 2, 2], &[2.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0, -1.0]);
     let msg = batch.cholesky().eval(&[]).unwrap_err().to_string();
     assert!(msg.contains("batch element 1"), "{msg}");
 
@@ -338,8 +349,9 @@ fn linalg_text_form_round_trips() {
     }
     let p = parse::<f64>(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_eq!(p.graph.to_text(&p.outputs), text);
-    let err = parse::<f64>("input a: [4, 4]\ninput b: [4, 2]\nout solve_triangular[sideways](a, b)")
-        .unwrap_err();
+    let err =
+        parse::<f64>("input a: [4, 4]\ninput b: [4, 2]\nout solve_triangular[sideways](a, b)")
+            .unwrap_err();
     assert!(err.message.contains("lower"), "{}", err.message);
     let err = parse::<f64>("input a: [4, 3]\nout cholesky(a)").unwrap_err();
     assert!(err.message.contains("square"), "{}", err.message);

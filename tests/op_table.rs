@@ -214,24 +214,41 @@ fn rows() -> Vec<Row> {
         row!("cholesky", &[&[5, 5]], ANY, |g, p| spd(g, p[0]).cholesky()),
         row!("cholesky batched", &[&[2, 3, 3]], ANY, |g, p| spd(g, p[0])
             .cholesky()),
-        row!("solve_triangular lower", &[&[4, 4], &[4, 2]], ANY, |g, p| {
-            diag_heavy(g, p[0]).solve_triangular(p[1], true, false)
-        }),
-        row!("solve_triangular lower transpose_a", &[&[4, 4], &[4, 2]], ANY, |g, p| {
-            diag_heavy(g, p[0]).solve_triangular(p[1], true, true)
-        }),
-        row!("solve_triangular upper", &[&[4, 4], &[4, 2]], ANY, |g, p| {
-            diag_heavy(g, p[0]).solve_triangular(p[1], false, false)
-        }),
-        row!("solve_triangular upper transpose_a", &[&[2, 4, 4], &[2, 4, 3]], ANY, |g, p| {
-            diag_heavy(g, p[0]).solve_triangular(p[1], false, true)
-        }),
-        row!("solve", &[&[4, 4], &[4, 2]], ANY, |g, p| diag_heavy(g, p[0])
-            .solve(p[1])),
+        row!(
+            "solve_triangular lower",
+            &[&[4, 4], &[4, 2]],
+            ANY,
+            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], true, false) }
+        ),
+        row!(
+            "solve_triangular lower transpose_a",
+            &[&[4, 4], &[4, 2]],
+            ANY,
+            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], true, true) }
+        ),
+        row!(
+            "solve_triangular upper",
+            &[&[4, 4], &[4, 2]],
+            ANY,
+            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], false, false) }
+        ),
+        row!(
+            "solve_triangular upper transpose_a",
+            &[&[2, 4, 4], &[2, 4, 3]],
+            ANY,
+            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], false, true) }
+        ),
+        row!("solve", &[&[4, 4], &[4, 2]], ANY, |g, p| diag_heavy(
+            g, p[0]
+        )
+        .solve(p[1])),
         row!("inv", &[&[4, 4]], ANY, |g, p| diag_heavy(g, p[0]).inv()),
-        row!("logdet", &[&[4, 4]], ANY, |g, p| diag_heavy(g, p[0]).logdet()),
-        row!("logdet of spd, batched", &[&[3, 4, 4]], ANY, |g, p| spd(g, p[0])
+        row!("logdet", &[&[4, 4]], ANY, |g, p| diag_heavy(g, p[0])
             .logdet()),
+        row!("logdet of spd, batched", &[&[3, 4, 4]], ANY, |g, p| spd(
+            g, p[0]
+        )
+        .logdet()),
         row!("eigvalsh", &[&[4, 4]], ANY, |g, p| p[0].eigvalsh()),
         row!("eigh_vectors", &[&[4, 4]], ANY, |g, p| {
             // V diag(c) Vᵀ: independent of the eigenvectors' signs
@@ -239,7 +256,9 @@ fn rows() -> Vec<Row> {
             let c = g.constant(Tensor::from_vec([1, 4], vec![1.0, -0.5, 2.0, 3.0]));
             (v * c).matmul_t(v, false, true)
         }),
-        row!("tril", &[&[4, 4]], ANY, |g, p| p[0].triangle(false).square()),
+        row!("tril", &[&[4, 4]], ANY, |g, p| p[0]
+            .triangle(false)
+            .square()),
         row!("triu", &[&[2, 3, 3]], ANY, |g, p| p[0].triangle(true).exp()),
     ]
 }

@@ -252,8 +252,7 @@ impl Linalg {
             }
             Linalg::Eigvalsh | Linalg::EighVectors => {
                 let s = Mat::from_fn(n, n, |i, j| 0.5 * (at(i, j) + at(j, i)));
-                let failed =
-                    |_| "the symmetric eigendecomposition did not converge".to_string();
+                let failed = |_| "the symmetric eigendecomposition did not converge".to_string();
                 if *self == Linalg::Eigvalsh {
                     let w = s.self_adjoint_eigenvalues(Side::Lower).map_err(failed)?;
                     for (d, v) in o.iter_mut().zip(w) {
