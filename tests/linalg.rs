@@ -94,7 +94,7 @@ fn linalg_solve_triangular_every_flag() {
     let k = 5;
     let mut t = random(N, N, 2);
     for i in 0..N {
-        t[i * N + i] = 4.0 + t[i * N + i];
+        t[i * N + i] += 4.0;
     }
     let b = random(N, k, 3);
     let g = Graph::<f64>::new();
@@ -133,8 +133,8 @@ fn linalg_solve_inverse_logdet_by_value() {
     for i in 0..N {
         a[i * N + i] += 8.0;
     }
-    for j in 0..N {
-        a[j] = -a[j]; // det < 0
+    for v in &mut a[..N] {
+        *v = -*v; // row 0 negated: det < 0
     }
     let b = random(N, 3, 5);
     let g = Graph::<f64>::new();

@@ -218,25 +218,25 @@ fn rows() -> Vec<Row> {
             "solve_triangular lower",
             &[&[4, 4], &[4, 2]],
             ANY,
-            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], true, false) }
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], true, false)
         ),
         row!(
             "solve_triangular lower transpose_a",
             &[&[4, 4], &[4, 2]],
             ANY,
-            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], true, true) }
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], true, true)
         ),
         row!(
             "solve_triangular upper",
             &[&[4, 4], &[4, 2]],
             ANY,
-            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], false, false) }
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], false, false)
         ),
         row!(
             "solve_triangular upper transpose_a",
             &[&[2, 4, 4], &[2, 4, 3]],
             ANY,
-            |g, p| { diag_heavy(g, p[0]).solve_triangular(p[1], false, true) }
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], false, true)
         ),
         row!("solve", &[&[4, 4], &[4, 2]], ANY, |g, p| diag_heavy(
             g, p[0]

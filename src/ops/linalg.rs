@@ -203,7 +203,7 @@ impl Linalg {
                         "the triangular matrix is singular (diagonal element {i} is 0)"
                     ));
                 }
-                let m = Mat::from_fn(n, n, |i, j| at(i, j));
+                let m = Mat::from_fn(n, n, at);
                 let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j].to_f64_lossless());
                 // op(A) is lower triangular when A is lower and not transposed, or upper
                 // and transposed.
@@ -220,7 +220,7 @@ impl Linalg {
                 write(o, x.as_ref());
             }
             Linalg::Solve | Linalg::Inverse | Linalg::LogDet | Linalg::SignDet => {
-                let m = Mat::from_fn(n, n, |i, j| at(i, j));
+                let m = Mat::from_fn(n, n, at);
                 let lu = m.partial_piv_lu();
                 let u = lu.U();
                 let zero_pivot = (0..n).find(|&i| u[(i, i)] == 0.0);
