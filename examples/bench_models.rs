@@ -91,8 +91,14 @@ pub fn gp_function<T: Scalar>(n: usize) -> (Function<T>, Vec<T>, Vec<T>) {
     layout.add("theta", &[3]);
     let g = Graph::<T>::new();
     let (xs, ys) = gp_data(n);
-    let xv = g.constant(Tensor::from_vec([n, 1], xs.iter().map(|&v| T::from_f64(v)).collect()));
-    let yv = g.constant(Tensor::from_vec([n, 1], ys.iter().map(|&v| T::from_f64(v)).collect()));
+    let xv = g.constant(Tensor::from_vec(
+        [n, 1],
+        xs.iter().map(|&v| T::from_f64(v)).collect(),
+    ));
+    let yv = g.constant(Tensor::from_vec(
+        [n, 1],
+        ys.iter().map(|&v| T::from_f64(v)).collect(),
+    ));
     let theta = g.param(&layout, "theta");
     let (log_s, log_l, log_sigma) = (
         theta.slice(0, 0, 1),
@@ -103,7 +109,13 @@ pub fn gp_function<T: Scalar>(n: usize) -> (Function<T>, Vec<T>, Vec<T>) {
     let eye = g.constant(Tensor::from_vec(
         [n, n],
         (0..n * n)
-            .map(|i| if i % (n + 1) == 0 { T::one() } else { T::zero() })
+            .map(|i| {
+                if i % (n + 1) == 0 {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            })
             .collect(),
     ));
     let k = (log_s * 2.0).exp() * (-d2 * (log_l * -2.0).exp() * 0.5).exp()
@@ -114,7 +126,10 @@ pub fn gp_function<T: Scalar>(n: usize) -> (Function<T>, Vec<T>, Vec<T>) {
     let nll = alpha.square().sum_all() * 0.5
         + half_logdet
         + 0.5 * n as f64 * (2.0 * std::f64::consts::PI).ln();
-    let f = Compiler::new(&g, &layout).inputs(&[]).value_and_grad(nll).build();
+    let f = Compiler::new(&g, &layout)
+        .inputs(&[])
+        .value_and_grad(nll)
+        .build();
     let theta0 = vec![T::zero(), T::zero(), T::from_f64(0.1f64.ln())];
     let _ = ys;
     (f, theta0, vec![T::zero(); 3])

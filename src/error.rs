@@ -186,6 +186,19 @@ pub enum Error {
         /// What needs it.
         needed_by: &'static str,
     },
+    /// A linear-algebra kernel could not compute its value from the values it was given:
+    /// Cholesky of a matrix that is not positive definite, a solve or an inverse of an
+    /// exactly singular matrix, an eigendecomposition that did not converge
+    /// (`ops/linalg.rs`, "Failures at call time").
+    #[error("step {step} (`{op}`): {why}")]
+    Linalg {
+        /// The program step.
+        step: usize,
+        /// The op as the graph prints it.
+        op: String,
+        /// What was wrong with the matrix, and in which batch element.
+        why: String,
+    },
 }
 
 /// `Result` with [`Error`](enum@Error).
@@ -198,7 +211,7 @@ impl Error {
     /// `"unbound_symbol"`, `"length"`, `"tensor_length"`, `"gradient_missing"`,
     /// `"updates_need_mut"`, `"too_large"`, `"unknown_param"`, `"unbound"`,
     /// `"unknown_output"`, `"checkpoint"`, `"interrupted"`, `"non_finite"`, `"not_scalar"`,
-    /// `"index_out_of_range"`, `"index_input"`, `"no_gradient"`), except a parse error, which gives its
+    /// `"index_out_of_range"`, `"index_input"`, `"no_gradient"`, `"linalg"`), except a parse error, which gives its
     /// [`ParseError::kind`](crate::graph::ParseError::kind) (`"parse_..."`).
     ///
     /// ```
@@ -228,6 +241,7 @@ impl Error {
             Error::IndexOutOfRange { .. } => "index_out_of_range",
             Error::IndexInput { .. } => "index_input",
             Error::NoGradient { .. } => "no_gradient",
+            Error::Linalg { .. } => "linalg",
         }
     }
 }

@@ -9,7 +9,7 @@ mod common;
 use common::{check_first_and_second, layout_for, random_const, sample, BuildFn, Domain};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use symgrad::{grad, Compiler, Expr, GradCheckOptions, Graph, ParamLayout};
+use symgrad::{grad, Compiler, Expr, GradCheckOptions, Graph, ParamLayout, Tensor};
 
 type Build = for<'g> fn(&'g Graph<f64>, &[Expr<'g, f64>]) -> Expr<'g, f64>;
 
@@ -248,12 +248,83 @@ fn rows() -> Vec<Row> {
             .square()),
         row!("softmax", &[&[3, 4]], ANY, |g, p| p[0].softmax(1)),
         row!("log_softmax", &[&[3, 4]], ANY, |g, p| p[0].log_softmax(1)),
+        // linear algebra (ops/linalg.rs), on well-conditioned matrices built from the
+        // parameters inside the graph, so that the check perturbs M in M Mᵀ + n I
+        row!("cholesky", &[&[5, 5]], ANY, |g, p| spd(g, p[0]).cholesky()),
+        row!("cholesky batched", &[&[2, 3, 3]], ANY, |g, p| spd(g, p[0])
+            .cholesky()),
+        row!(
+            "solve_triangular lower",
+            &[&[4, 4], &[4, 2]],
+            ANY,
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], true, false)
+        ),
+        row!(
+            "solve_triangular lower transpose_a",
+            &[&[4, 4], &[4, 2]],
+            ANY,
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], true, true)
+        ),
+        row!(
+            "solve_triangular upper",
+            &[&[4, 4], &[4, 2]],
+            ANY,
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], false, false)
+        ),
+        row!(
+            "solve_triangular upper transpose_a",
+            &[&[2, 4, 4], &[2, 4, 3]],
+            ANY,
+            |g, p| diag_heavy(g, p[0]).solve_triangular(p[1], false, true)
+        ),
+        row!("solve", &[&[4, 4], &[4, 2]], ANY, |g, p| diag_heavy(
+            g, p[0]
+        )
+        .solve(p[1])),
+        row!("inv", &[&[4, 4]], ANY, |g, p| diag_heavy(g, p[0]).inv()),
+        row!("logdet", &[&[4, 4]], ANY, |g, p| diag_heavy(g, p[0])
+            .logdet()),
+        row!("logdet of spd, batched", &[&[3, 4, 4]], ANY, |g, p| spd(
+            g, p[0]
+        )
+        .logdet()),
+        row!("eigvalsh", &[&[4, 4]], ANY, |g, p| p[0].eigvalsh()),
+        row!("eigh_vectors", &[&[4, 4]], ANY, |g, p| {
+            // V diag(c) Vᵀ: independent of the eigenvectors' signs
+            let v = p[0].eigh_vectors();
+            let c = g.constant(Tensor::from_vec([1, 4], vec![1.0, -0.5, 2.0, 3.0]));
+            (v * c).matmul_t(v, false, true)
+        }),
+        row!("tril", &[&[4, 4]], ANY, |g, p| p[0]
+            .triangle(false)
+            .square()),
+        row!("triu", &[&[2, 3, 3]], ANY, |g, p| p[0].triangle(true).exp()),
     ]
 }
 
 /// A constant index array (the row's indices: whole numbers, some repeated or negative).
 fn ids<'g>(g: &'g Graph<f64>, shape: &[usize], v: &[f64]) -> Expr<'g, f64> {
     g.constant(symgrad::Tensor::from_vec(shape.to_vec(), v.to_vec()))
+}
+
+/// `M Mᵀ + n I` for the last two axes of M (`[..., n, n]`): symmetric positive definite.
+fn spd<'g>(g: &'g Graph<f64>, m: Expr<'g, f64>) -> Expr<'g, f64> {
+    m.matmul_t(m, false, true) + eye(g, m) * m.shape_fixed().unwrap()[m.rank() - 1] as f64
+}
+
+/// `M + 4 I`: for M uniform in [-2, 2], its diagonal is away from 0 (triangular solves) and
+/// it is well conditioned at n = 4 (solve, inv, logdet).
+fn diag_heavy<'g>(g: &'g Graph<f64>, m: Expr<'g, f64>) -> Expr<'g, f64> {
+    m + eye(g, m) * 4.0
+}
+
+/// The identity of M's last two axes, as a constant.
+fn eye<'g>(g: &'g Graph<f64>, m: Expr<'g, f64>) -> Expr<'g, f64> {
+    let n = m.shape_fixed().unwrap()[m.rank() - 1];
+    g.constant(Tensor::from_vec(
+        [n, n],
+        (0..n * n).map(|k| f64::from(k % (n + 1) == 0)).collect(),
+    ))
 }
 
 /// A closure typed as a row's build (its signature inferred from the bound).

@@ -11,7 +11,7 @@ use super::program::{GradTarget, Kernel, Program};
 use super::{CallStats, Options};
 use crate::error::{Error, Result};
 use crate::graph::Dim;
-use crate::ops::Op;
+use crate::ops::{KernelFault, Op};
 use crate::tensor::{numel, Tensor, TensorRef};
 use crate::Scalar;
 
@@ -714,11 +714,17 @@ fn run_steps<T: Scalar>(
         let started = profile.is_some().then(std::time::Instant::now);
         match &step.kernel {
             Kernel::Op(Op::Fused(f)) => f.eval(&args, out, shape, alias),
-            Kernel::Op(op) => {
-                if let Err(fault) = op.eval(&args, out, shape) {
-                    return Err(program.index_fault(i, &fault));
+            Kernel::Op(op) => match op.eval(&args, out, shape) {
+                Ok(()) => {}
+                Err(KernelFault::Index(fault)) => return Err(program.index_fault(i, &fault)),
+                Err(KernelFault::Linalg(why)) => {
+                    return Err(Error::Linalg {
+                        step: i,
+                        op: step.label.clone(),
+                        why,
+                    })
                 }
-            }
+            },
             Kernel::Copy => out.copy_from_slice(args[0].data),
             Kernel::FusedColumnSums { fused, sums } => {
                 let off = plan.scratch[i].expect("planned with its scratch");

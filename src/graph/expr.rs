@@ -1411,3 +1411,223 @@ impl<'g, T: Scalar> Neg for Expr<'g, T> {
         self.unary(Unary::Neg)
     }
 }
+
+// ---- linear algebra (ops/linalg.rs) ---------------------------------------------------------
+
+/// Linear algebra: the builders of the [`Linalg`](crate::ops::Linalg) family. Matrices are
+/// the last two axes; leading axes are a batch, the same for every input. A factorization
+/// that fails when the function runs (a matrix not positive definite, or singular) is the
+/// typed error [`Error::Linalg`](crate::Error::Linalg), never a panic.
+impl<'g, T: Scalar> Expr<'g, T> {
+    fn linalg(self, l: crate::ops::Linalg, others: &[Expr<'g, T>]) -> Result<Self, BuildError> {
+        self.try_op(Op::Linalg(l), others)
+    }
+
+    /// The Cholesky factor `L` of a symmetric positive definite matrix: lower triangular,
+    /// `L Lᵀ = A`. The input is read as its symmetric part `(A + Aᵀ)/2` (as JAX does), so
+    /// its gradient is symmetric. A matrix that is not positive definite is the error
+    /// `linalg` at call time. In the text form, `cholesky(a)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![4.0, 2.0, 2.0, 5.0]));
+    /// assert_eq!(a.cholesky().eval(&[])?.data(), &[2.0, 0.0, 1.0, 2.0]);
+    /// let not_pd = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 2.0, 1.0]));
+    /// assert_eq!(not_pd.cholesky().eval(&[]).unwrap_err().kind(), "linalg");
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn cholesky(self) -> Self {
+        ok(self.try_cholesky())
+    }
+
+    /// [`Expr::cholesky`], or why the input is not a (batch of) square matrices.
+    pub fn try_cholesky(self) -> Result<Self, BuildError> {
+        self.linalg(crate::ops::Linalg::Cholesky, &[])
+    }
+
+    /// `X` with `op(A) X = B` for a triangular `A` (this expression; only its `lower` or
+    /// upper triangle is read, diagonal included), `op(A) = Aᵀ` when `transpose_a`; `B` is
+    /// `[..., n, k]`. In the text form, `solve_triangular[lower](a, b)`,
+    /// `solve_triangular[upper, transpose_a](a, b)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let l = g.constant(Tensor::from_vec([2, 2], vec![2.0, 0.0, 1.0, 4.0]));
+    /// let b = g.constant(Tensor::from_vec([2, 1], vec![2.0, 9.0]));
+    /// assert_eq!(l.solve_triangular(b, true, false).eval(&[])?.data(), &[1.0, 2.0]);
+    /// // Lᵀ x = b
+    /// assert_eq!(l.solve_triangular(b, true, true).eval(&[])?.data(), &[-0.125, 2.25]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn solve_triangular(self, b: Expr<'g, T>, lower: bool, transpose_a: bool) -> Self {
+        ok(self.try_solve_triangular(b, lower, transpose_a))
+    }
+
+    /// [`Expr::solve_triangular`], or why the shapes do not fit.
+    pub fn try_solve_triangular(
+        self,
+        b: Expr<'g, T>,
+        lower: bool,
+        transpose_a: bool,
+    ) -> Result<Self, BuildError> {
+        let l = crate::ops::Linalg::TriangularSolve { lower, transpose_a };
+        self.linalg(l, &[b])
+    }
+
+    /// `X` with `A X = B` (this expression is `A`, `[..., n, n]`; `B` is `[..., n, k]`), by
+    /// LU with partial pivoting. An exactly singular `A` is the error `linalg` at call time.
+    /// In the text form, `solve(a, b)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![0.0, 2.0, 1.0, 1.0]));
+    /// let b = g.constant(Tensor::from_vec([2, 1], vec![4.0, 3.0]));
+    /// assert_eq!(a.solve(b).eval(&[])?.data(), &[1.0, 2.0]);
+    /// let r = g.input("r", [3, 2]);
+    /// assert!(a.try_solve(r).unwrap_err().to_string().contains("[3, 2]"));
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn solve(self, b: Expr<'g, T>) -> Self {
+        ok(self.try_solve(b))
+    }
+
+    /// [`Expr::solve`], or why the shapes do not fit.
+    pub fn try_solve(self, b: Expr<'g, T>) -> Result<Self, BuildError> {
+        self.linalg(crate::ops::Linalg::Solve, &[b])
+    }
+
+    /// The inverse `A⁻¹`, by LU with partial pivoting; an exactly singular `A` is the error
+    /// `linalg` at call time. To solve a system, [`Expr::solve`] is cheaper and more
+    /// accurate. In the text form, `inv(a)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![2.0, 0.0, 0.0, 4.0]));
+    /// assert_eq!(a.inv().eval(&[])?.data(), &[0.5, 0.0, 0.0, 0.25]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn inv(self) -> Self {
+        ok(self.try_inv())
+    }
+
+    /// [`Expr::inv`], or why the input is not a (batch of) square matrices.
+    pub fn try_inv(self) -> Result<Self, BuildError> {
+        self.linalg(crate::ops::Linalg::Inverse, &[])
+    }
+
+    /// `log|det A|` of each matrix (shape `[...]`, the batch axes), `-inf` for a singular
+    /// one; its gradient is `A⁻ᵀ`. With [`Expr::sign_det`], NumPy's `slogdet`. In the text
+    /// form, `logdet(a)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![0.0, 2.0, 3.0, 1.0])); // det -6
+    /// assert!((a.logdet().eval(&[])?.data()[0] - 6f64.ln()).abs() < 1e-14);
+    /// assert_eq!(a.sign_det().eval(&[])?.data(), &[-1.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn logdet(self) -> Self {
+        ok(self.try_logdet())
+    }
+
+    /// [`Expr::logdet`], or why the input is not a (batch of) square matrices.
+    pub fn try_logdet(self) -> Result<Self, BuildError> {
+        self.linalg(crate::ops::Linalg::LogDet, &[])
+    }
+
+    /// The sign of `det A` (-1, 0 or +1) of each matrix; no gradient flows through it. In
+    /// the text form, `sign_det(a)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2, 2], vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]));
+    /// assert_eq!(a.sign_det().eval(&[])?.data(), &[1.0, 0.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn sign_det(self) -> Self {
+        ok(self.try_sign_det())
+    }
+
+    /// [`Expr::sign_det`], or why the input is not a (batch of) square matrices.
+    pub fn try_sign_det(self) -> Result<Self, BuildError> {
+        self.linalg(crate::ops::Linalg::SignDet, &[])
+    }
+
+    /// The eigenvalues of the symmetric part `(A + Aᵀ)/2`, ascending (shape `[..., n]`).
+    /// Their gradient `V diag(w̄) Vᵀ` is exact; the second derivative goes through the
+    /// eigenvectors' (`1/(w_j - w_i)`), so it is right for distinct eigenvalues only. In the
+    /// text form, `eigvalsh(a)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![2.0, 1.0, 1.0, 2.0]));
+    /// let w = a.eigvalsh().eval(&[])?;
+    /// assert!((w.data()[0] - 1.0).abs() < 1e-14 && (w.data()[1] - 3.0).abs() < 1e-14);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn eigvalsh(self) -> Self {
+        ok(self.try_eigvalsh())
+    }
+
+    /// [`Expr::eigvalsh`], or why the input is not a (batch of) square matrices.
+    pub fn try_eigvalsh(self) -> Result<Self, BuildError> {
+        self.linalg(crate::ops::Linalg::Eigvalsh, &[])
+    }
+
+    /// The unit eigenvectors of `(A + Aᵀ)/2` as columns, in the order of
+    /// [`Expr::eigvalsh`] (each column's sign is the solver's choice, so use them in
+    /// sign-invariant expressions such as `V diag(f(w)) Vᵀ`). Their gradient divides by
+    /// eigenvalue gaps: infinite for repeated eigenvalues. In the text form,
+    /// `eigh_vectors(a)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![2.0, 1.0, 1.0, 2.0]));
+    /// let v = a.eigh_vectors();
+    /// // V diag(w) Vᵀ = A
+    /// let w = a.eigvalsh().reshape([1, 2]);
+    /// let back = (v * w).matmul_t(v, false, true).eval(&[])?;
+    /// for (x, y) in back.data().iter().zip([2.0, 1.0, 1.0, 2.0]) {
+    ///     assert!((x - y).abs() < 1e-14);
+    /// }
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn eigh_vectors(self) -> Self {
+        ok(self.try_eigh_vectors())
+    }
+
+    /// [`Expr::eigh_vectors`], or why the input is not a (batch of) square matrices.
+    pub fn try_eigh_vectors(self) -> Result<Self, BuildError> {
+        self.linalg(crate::ops::Linalg::EighVectors, &[])
+    }
+
+    /// The lower triangle of each matrix, diagonal included, zeros above (NumPy's
+    /// `tril`); `upper` for the upper triangle (`triu`). In the text form, `tril(a)`,
+    /// `triu(a)`.
+    ///
+    /// ```
+    /// # use symgrad::{Graph, Tensor};
+    /// let g = Graph::<f64>::new();
+    /// let a = g.constant(Tensor::from_vec([2, 2], vec![1.0, 2.0, 3.0, 4.0]));
+    /// assert_eq!(a.triangle(false).eval(&[])?.data(), &[1.0, 0.0, 3.0, 4.0]);
+    /// assert_eq!(a.triangle(true).eval(&[])?.data(), &[1.0, 2.0, 0.0, 4.0]);
+    /// # Ok::<(), symgrad::Error>(())
+    /// ```
+    pub fn triangle(self, upper: bool) -> Self {
+        ok(self.try_triangle(upper))
+    }
+
+    /// [`Expr::triangle`], or why the input is not a (batch of) square matrices.
+    pub fn try_triangle(self, upper: bool) -> Result<Self, BuildError> {
+        use crate::ops::Linalg;
+        self.linalg(if upper { Linalg::Triu } else { Linalg::Tril }, &[])
+    }
+}

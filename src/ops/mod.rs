@@ -13,6 +13,7 @@
 //! | `index.rs` | [`Index`]: `one_hot`, `take`, `scatter_add`, `take_along_axis`, `scatter_add_along_axis`, `argmax`, `argmin`, `argsort` |
 //! | `fused.rs` | `fused`: elementwise chains in one pass (made after differentiation) |
 //! | `custom.rs` | [`CustomOp`]: ops of your own, `clip_gradient`, `custom_gradient` |
+//! | `linalg.rs` | [`Linalg`]: `cholesky`, `solve_triangular`, `solve`, `inv`, `logdet`, `sign_det`, `eigvalsh`, `eigh_vectors`, `tril`, `triu`, `tril_half` (through faer) |
 //!
 //! Composites (`mean`, `softmax`, `log_softmax`, `square`, `-`, `/` against numbers) are
 //! builder methods on `Expr` that expand into these primitives, so they need no rule; the
@@ -22,6 +23,7 @@ mod custom;
 mod elementwise;
 mod fused;
 mod index;
+mod linalg;
 mod matmul;
 mod reduce;
 mod special;
@@ -36,6 +38,7 @@ pub use elementwise::MAX_POLYGAMMA;
 pub use elementwise::{Binary, Operand, Unary};
 pub use fused::{Arg, Fused, FusedOp, CHUNK, MAX_SLOTS};
 pub use index::{Index, IndexFault};
+pub use linalg::Linalg;
 pub use reduce::Reduce;
 pub use special::{digamma, erf, erfc, lgamma, polygamma};
 pub use structural::Structural;
@@ -148,6 +151,15 @@ macro_rules! axis_from_signed {
 }
 axis_from_signed!(i32, i64, isize);
 
+/// Why a kernel could not compute its value: the two families whose kernels can fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KernelFault {
+    /// An index that is not a whole number in its axis' range.
+    Index(IndexFault),
+    /// A factorization that failed (not positive definite, singular), and where.
+    Linalg(String),
+}
+
 /// A primitive operation. Leaves (`Input`, `Param`, `Const`) have no inputs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op<T> {
@@ -198,6 +210,8 @@ pub enum Op<T> {
     Fused(Arc<Fused<T>>),
     /// An op of your own ([`CustomOp`]).
     Custom(Custom<T>),
+    /// A linear-algebra op ([`Linalg`]): factorizations, solves, determinants, eigenvalues.
+    Linalg(Linalg),
 }
 
 /// An attribute of a call in the text form, as the parser reads it from the brackets:
@@ -310,6 +324,7 @@ impl<T: Scalar> Op<T> {
             Op::Index(i) => i.name(),
             Op::Fused(_) => "fused",
             Op::Custom(c) => c.0.name(),
+            Op::Linalg(l) => l.name(),
         }
     }
 
@@ -351,6 +366,7 @@ impl<T: Scalar> Op<T> {
                 }
                 c.0.infer_shape(ins)
             }
+            Op::Linalg(l) => l.infer_shape(ins),
         }
     }
 
@@ -365,20 +381,22 @@ impl<T: Scalar> Op<T> {
             Op::Index(i) => Some(i.arity()),
             Op::Fused(_) => None,
             Op::Custom(c) => Some(c.0.arity()).filter(|&n| n != usize::MAX),
+            Op::Linalg(l) => Some(l.arity()),
         }
     }
 
     /// Computes the op into `out` (shape `out_shape`) from concrete inputs.
     ///
     /// The caller (the compiled program) guarantees the shapes agree with the shape rule
-    /// and that `out` aliases no input. Only the indexing family can fail: an index that
-    /// is not a whole number in its axis' range ([`IndexFault`]).
+    /// and that `out` aliases no input. Two families can fail ([`KernelFault`]): indexing
+    /// (an index that is not a whole number in its axis' range) and linear algebra (a
+    /// matrix that is not positive definite, or singular; `out` is then NaN).
     pub fn eval(
         &self,
         ins: &[TensorRef<'_, T>],
         out: &mut [T],
         out_shape: &[usize],
-    ) -> Result<(), IndexFault> {
+    ) -> Result<(), KernelFault> {
         match self {
             Op::Input { .. } | Op::Param { .. } | Op::Const(_) => {
                 unreachable!("leaves are not evaluated")
@@ -391,9 +409,10 @@ impl<T: Scalar> Op<T> {
             Op::MatMul { ta, tb } => matmul::eval(ins[0], ins[1], *ta, *tb, out, out_shape),
             Op::Structural(s) => s.eval(ins, out, out_shape),
             Op::Reduce(r) => r.eval(ins, out),
-            Op::Index(i) => return i.eval(ins, out, out_shape),
+            Op::Index(i) => return i.eval(ins, out, out_shape).map_err(KernelFault::Index),
             Op::Fused(f) => f.eval(ins, out, out_shape, None),
             Op::Custom(c) => c.0.eval(ins, out, out_shape),
+            Op::Linalg(l) => return l.eval(ins, out).map_err(KernelFault::Linalg),
         }
         Ok(())
     }
@@ -433,6 +452,7 @@ impl<T: Scalar> Op<T> {
                 v.resize(x.len(), None);
                 out.extend(v);
             }
+            Op::Linalg(l) => out.extend(l.vjp(x, y, gy, needs).into_iter().take(x.len())),
         }
         out
     }
@@ -454,6 +474,7 @@ impl<T: Scalar> Op<T> {
             }),
             Op::Fused(f) => format!("fused{{{}}}", f.describe()),
             Op::Custom(c) => c.call_head(),
+            Op::Linalg(l) => l.call_head(),
             op => op.name().to_string(),
         }
     }
@@ -498,6 +519,9 @@ impl<T: Scalar> Op<T> {
         if let Some(i) = Index::from_call(name, attrs, rank, symbol) {
             return Some(i.map(Op::Index));
         }
+        if let Some(l) = Linalg::from_call(name, attrs) {
+            return Some(l.map(Op::Linalg));
+        }
         Reduce::from_call(name, attrs, rank).map(|r| r.map(Op::Reduce))
     }
 
@@ -525,6 +549,7 @@ impl<T: Scalar> Op<T> {
             Op::Index(i) => i.hash(h),
             Op::Fused(f) => (Arc::as_ptr(f) as usize).hash(h),
             Op::Custom(c) => c.hash(h),
+            Op::Linalg(l) => l.hash(h),
         }
     }
 
