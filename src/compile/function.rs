@@ -590,7 +590,11 @@ fn run_steps<T: Scalar>(
                 op.eval_checked(&args, out, shape)
                     .map_err(|why| Error::Linalg {
                         step: i,
-                        op: step.label.clone(),
+                        expr: program
+                            .linalg_exprs
+                            .get(&i)
+                            .cloned()
+                            .unwrap_or_else(|| format!("`{}`", step.label)),
                         why,
                     })?
             }

@@ -10,6 +10,8 @@
 //! for `f32` graphs too** (the inputs are widened, the results rounded once): `f32` values
 //! are then as accurate as `f32` can hold, and a matrix that is positive definite in `f64`
 //! is factored, at the price of the widening copies (O(n²) beside the O(n³) work).
+//! The kernels allocate faer's matrices and scratch on every call: unlike the other
+//! families, a step of this one is not allocation-free in the steady state.
 //!
 //! # Conventions
 //!
@@ -32,8 +34,12 @@
 //! A kernel that cannot compute its value (Cholesky of a matrix that is not positive
 //! definite, a solve or inverse of an exactly singular matrix, an eigendecomposition that
 //! does not converge) fills its output with NaN and says why; a compiled function turns that
-//! into [`Error::Linalg`](crate::Error::Linalg) (kind `"linalg"`), naming the step, the op
-//! and the batch element, and never panics. A matrix that is nearly singular is not
+//! into [`Error::Linalg`](crate::Error::Linalg) (kind `"linalg"`), naming the step, its
+//! expression, where it came from (the user's expression or the gradient rule of node k)
+//! and the batch element, and never panics. (Through [`Op::eval`] alone, as constant folding
+//! calls it, the failure is the NaN; [`Op::eval_checked`] says why, and the folding rule
+//! leaves a failing constant expression to run time, where it is the error.) The NaN guard
+//! is not needed for these; it still reports `logdet`'s `-inf` for a singular matrix. A matrix that is nearly singular is not
 //! refused: its solve is as inaccurate as the conditioning makes it (as in LAPACK and
 //! NumPy).
 //!
@@ -190,8 +196,11 @@ impl Linalg {
                         index,
                     }) => {
                         return Err(format!(
-                            "the matrix is not positive definite (pivot {index} of {n} is not \
-                             positive); cholesky needs a symmetric positive definite matrix"
+                            "the matrix is not positive definite (its leading {}x{} block is \
+                             not: pivot {index} is not positive); cholesky needs a symmetric \
+                             positive definite matrix",
+                            index + 1,
+                            index + 1
                         ))
                     }
                 }
