@@ -432,3 +432,42 @@ fn linalg_f32_gradients_match_f64_with_a_symbolic_dimension() {
         assert!((p - q).abs() < 1e-3 * scale, "gradient {i}: {p} vs {q}");
     }
 }
+
+// Mistakes caught: a kernel that panics, hangs or calls a NaN or an infinity in its input
+// something else without saying so: every op given such a matrix returns a NaN-holding value
+// or the typed error, and Cholesky's error says the matrix is not finite.
+#[test]
+fn linalg_non_finite_inputs_neither_panic_nor_hang() {
+    for bad in [f64::NAN, f64::INFINITY] {
+        let mut a = spd(6, 16);
+        a[2 * 6 + 3] = bad;
+        let g = Graph::<f64>::new();
+        let ae = constant(&g, &[6, 6], &a);
+        let be = constant(&g, &[6, 1], &random(6, 1, 17));
+        let outs = [
+            ae.cholesky(),
+            ae.solve_triangular(be, true, false),
+            ae.solve_triangular(be, false, false),
+            ae.solve(be),
+            ae.inv(),
+            ae.logdet(),
+            ae.sign_det(),
+            ae.eigvalsh(),
+            ae.eigh_vectors(),
+        ];
+        for e in outs {
+            let text = g.expr_text(&[e.id()]);
+            match e.eval(&[]) {
+                Ok(t) => assert!(
+                    t.data().iter().any(|v| !v.is_finite())
+                        || text.starts_with("solve_triangular[lower]"),
+                    "{text}: {:?}",
+                    t.data()
+                ),
+                Err(err) => assert_eq!(err.kind(), "linalg", "{text}: {err}"),
+            }
+        }
+        let err = ae.cholesky().eval(&[]).unwrap_err().to_string();
+        assert!(err.contains("not finite"), "{err}");
+    }
+}

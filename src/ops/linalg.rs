@@ -206,6 +206,9 @@ impl Linalg {
         let at = |i: usize, j: usize| a[i * n + j];
         match self {
             Linalg::Cholesky => {
+                if a.iter().any(|v| !v.is_finite()) {
+                    return Err("the matrix is not finite (it holds a NaN or an infinity)".into());
+                }
                 let s = Mat::from_fn(n, n, |i, j| 0.5 * (at(i, j) + at(j, i)));
                 match s.llt(Side::Lower) {
                     Ok(llt) => write(o, llt.L()),
