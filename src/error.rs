@@ -190,12 +190,13 @@ pub enum Error {
     /// Cholesky of a matrix that is not positive definite, a solve or an inverse of an
     /// exactly singular matrix, an eigendecomposition that did not converge
     /// (`ops/linalg.rs`, "Failures at call time").
-    #[error("step {step} (`{op}`): {why}")]
+    #[error("step {step}, {expr}: {why}")]
     Linalg {
         /// The program step.
         step: usize,
-        /// The op as the graph prints it.
-        op: String,
+        /// The step's expression, printed (cut after 200 characters), and where it came
+        /// from: the user's expression, the gradient rule of node k, or rule R.
+        expr: String,
         /// What was wrong with the matrix, and in which batch element.
         why: String,
     },

@@ -279,6 +279,8 @@ fn linalg_failures_are_typed_errors() {
     let batch = constant(&g, &[2, 2, 2], &[2.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0, -1.0]);
     let msg = batch.cholesky().eval(&[]).unwrap_err().to_string();
     assert!(msg.contains("batch element 1"), "{msg}");
+    assert!(msg.contains("`cholesky(const"), "the expression: {msg}");
+    assert!(msg.contains("the user's expression"), "{msg}");
 
     let singular = constant(&g, &[2, 2], &[1.0, 2.0, 2.0, 4.0]);
     let rhs = constant(&g, &[2, 1], &[1.0, 1.0]);
@@ -308,6 +310,21 @@ fn linalg_failures_are_typed_errors() {
     // And the same function computes at a positive definite point afterwards.
     f.value_and_grad(&[4.0, 0.0, 0.0, 9.0], &[], &mut grad)
         .unwrap();
+
+    // A failure inside a gradient: logdet of a singular matrix is -inf, and its gradient
+    // A⁻ᵀ does not exist; the error names the gradient rule that made the inverse.
+    let g = Graph::<f64>::new();
+    let a = g.param(&layout, "a");
+    let mut f = Compiler::new(&g, &layout)
+        .inputs(&[])
+        .value_and_grad(a.logdet())
+        .build();
+    let mut grad = vec![0.0; 4];
+    let err = f
+        .value_and_grad(&[1.0, 2.0, 2.0, 4.0], &[], &mut grad)
+        .unwrap_err();
+    assert_eq!(err.kind(), "linalg");
+    assert!(err.to_string().contains("gradient rule of node"), "{err}");
 }
 
 // Mistakes caught: an op that prints a name or attributes the parser does not read back, or
@@ -355,4 +372,102 @@ fn linalg_text_form_round_trips() {
     assert!(err.message.contains("lower"), "{}", err.message);
     let err = parse::<f64>("input a: [4, 3]\nout cholesky(a)").unwrap_err();
     assert!(err.message.contains("square"), "{}", err.message);
+}
+
+/// The gradient, in `T`, of a cost that uses every differentiable op at once, over the
+/// entries of M (`[n, n]`) with A = M Mᵀ + n I, for a right-hand side `b` (`[n, k]`) whose
+/// number of columns `k` is symbolic (bound at call time).
+fn mixed_gradient<T: Scalar>(m: &[f64], b: &[f64], n: usize) -> (f64, Vec<f64>) {
+    let mut layout = ParamLayout::new();
+    layout.add("m", &[n, n]);
+    let g = Graph::<T>::new();
+    let k = g.symbol("k");
+    let bi = g.input("b", symgrad::dims![n, k]);
+    let mp = g.param(&layout, "m");
+    let eye = g.constant(Tensor::from_vec(
+        [n, n],
+        (0..n * n)
+            .map(|x| T::from_f64(if x % (n + 1) == 0 { n as f64 } else { 0.0 }))
+            .collect(),
+    ));
+    let a = mp.matmul_t(mp, false, true) + eye;
+    let l = a.cholesky();
+    let cost = l.solve_triangular(bi, true, false).square().sum_all()
+        + a.logdet()
+        + a.solve(bi).sum_all()
+        + a.inv().sum_all()
+        + a.sign_det() * a.logdet()
+        + a.eigvalsh().square().sum_all()
+        + (mp + eye).solve_triangular(bi, false, true).sum_all();
+    let mut f = Compiler::new(&g, &layout)
+        .inputs(&[bi])
+        .value_and_grad(cost)
+        .build();
+    let x: Vec<T> = m.iter().map(|&v| T::from_f64(v)).collect();
+    let bt: Vec<T> = b.iter().map(|&v| T::from_f64(v)).collect();
+    let mut grad = vec![T::zero(); n * n];
+    let v = f
+        .value_and_grad(&x, &[symgrad::TensorRef::new(&[n, 2], &bt)], &mut grad)
+        .unwrap();
+    (
+        v.to_f64_lossless(),
+        grad.iter().map(|g| g.to_f64_lossless()).collect(),
+    )
+}
+
+// Mistakes caught: a gradient rule that only works in f64 (a constant of the wrong type, a
+// rounding that loses the f32 gradient), or that needs fixed dimensions (the solves' right-
+// hand side here has a symbolic number of rows).
+#[test]
+fn linalg_f32_gradients_match_f64_with_a_symbolic_dimension() {
+    let n = 12;
+    let m = random(n, n, 14);
+    let b = random(n, 2, 15);
+    let (v64, g64) = mixed_gradient::<f64>(&m, &b, n);
+    let (v32, g32) = mixed_gradient::<f32>(&m, &b, n);
+    assert!((v32 - v64).abs() < 1e-4 * v64.abs(), "{v32} vs {v64}");
+    let scale = g64.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+    assert!(scale > 0.0);
+    for (i, (p, q)) in g32.iter().zip(&g64).enumerate() {
+        assert!((p - q).abs() < 1e-3 * scale, "gradient {i}: {p} vs {q}");
+    }
+}
+
+// Mistakes caught: a kernel that panics, hangs or calls a NaN or an infinity in its input
+// something else without saying so: every op given such a matrix returns a NaN-holding value
+// or the typed error, and Cholesky's error says the matrix is not finite.
+#[test]
+fn linalg_non_finite_inputs_neither_panic_nor_hang() {
+    for bad in [f64::NAN, f64::INFINITY] {
+        let mut a = spd(6, 16);
+        a[2 * 6 + 3] = bad;
+        let g = Graph::<f64>::new();
+        let ae = constant(&g, &[6, 6], &a);
+        let be = constant(&g, &[6, 1], &random(6, 1, 17));
+        let outs = [
+            ae.cholesky(),
+            ae.solve_triangular(be, true, false),
+            ae.solve_triangular(be, false, false),
+            ae.solve(be),
+            ae.inv(),
+            ae.logdet(),
+            ae.sign_det(),
+            ae.eigvalsh(),
+            ae.eigh_vectors(),
+        ];
+        for e in outs {
+            let text = g.expr_text(&[e.id()]);
+            match e.eval(&[]) {
+                Ok(t) => assert!(
+                    t.data().iter().any(|v| !v.is_finite())
+                        || text.starts_with("solve_triangular[lower]"),
+                    "{text}: {:?}",
+                    t.data()
+                ),
+                Err(err) => assert_eq!(err.kind(), "linalg", "{text}: {err}"),
+            }
+        }
+        let err = ae.cholesky().eval(&[]).unwrap_err().to_string();
+        assert!(err.contains("not finite"), "{err}");
+    }
 }

@@ -720,7 +720,11 @@ fn run_steps<T: Scalar>(
                 Err(KernelFault::Linalg(why)) => {
                     return Err(Error::Linalg {
                         step: i,
-                        op: step.label.clone(),
+                        expr: program
+                            .linalg_exprs
+                            .get(&i)
+                            .cloned()
+                            .unwrap_or_else(|| format!("`{}`", step.label)),
                         why,
                     })
                 }

@@ -67,6 +67,7 @@ pub(super) fn lower<T: Scalar>(o: Rewritten<T>, layout: &ParamLayout) -> Program
     let mut steps: Vec<Step<T>> = Vec::new();
     let mut consts: Vec<Tensor<T>> = Vec::new();
     let mut nan_info: Vec<NanInfo> = Vec::new();
+    let mut linalg_exprs: HashMap<usize, String> = HashMap::new();
     for &id in &keep {
         let n = g.node(id);
         let kernel = match &n.op {
@@ -100,6 +101,15 @@ pub(super) fn lower<T: Scalar>(o: Rewritten<T>, layout: &ParamLayout) -> Program
                 },
                 reads: reads.get(&id).cloned().unwrap_or_default(),
             });
+        }
+        if matches!(n.op, Op::Linalg(_)) {
+            let origin = match &n.origin {
+                Origin::User => "the user's expression".to_string(),
+                Origin::Grad { of } => format!("the gradient rule of node {of}"),
+                Origin::Rewrite { rule } => format!("rule {rule}"),
+            };
+            let expr = g.infix_capped(id, 200);
+            linalg_exprs.insert(steps.len(), format!("`{expr}`, made by {origin}"));
         }
         index.insert(id, steps.len());
         steps.push(Step {
@@ -204,6 +214,7 @@ pub(super) fn lower<T: Scalar>(o: Rewritten<T>, layout: &ParamLayout) -> Program
         used_symbols: (0..used.len()).filter(|&s| used[s]).collect(),
         symbols,
         nan_info,
+        linalg_exprs,
         options,
         report,
     }

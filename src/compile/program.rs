@@ -134,6 +134,9 @@ pub struct Program<T: Scalar> {
     pub(super) used_symbols: Vec<usize>,
     /// Per step, what the NaN guard reports (empty when the guard is off).
     pub(super) nan_info: Vec<NanInfo>,
+    /// Per linear-algebra step (they can fail at call time), its expression printed (cut
+    /// after 200 characters) and where it came from, for `Error::Linalg`.
+    pub(super) linalg_exprs: std::collections::HashMap<usize, String>,
     pub(super) options: Options,
     pub(super) report: StageLog,
 }

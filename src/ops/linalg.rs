@@ -10,6 +10,8 @@
 //! for `f32` graphs too** (the inputs are widened, the results rounded once): `f32` values
 //! are then as accurate as `f32` can hold, and a matrix that is positive definite in `f64`
 //! is factored, at the price of the widening copies (O(n²) beside the O(n³) work).
+//! The kernels allocate faer's matrices and scratch on every call: unlike the other
+//! families, a step of this one is not allocation-free in the steady state.
 //!
 //! # Conventions
 //!
@@ -32,8 +34,12 @@
 //! A kernel that cannot compute its value (Cholesky of a matrix that is not positive
 //! definite, a solve or inverse of an exactly singular matrix, an eigendecomposition that
 //! does not converge) fills its output with NaN and says why; a compiled function turns that
-//! into [`Error::Linalg`](crate::Error::Linalg) (kind `"linalg"`), naming the step, the op
-//! and the batch element, and never panics. A matrix that is nearly singular is not
+//! into [`Error::Linalg`](crate::Error::Linalg) (kind `"linalg"`), naming the step, its
+//! expression, where it came from (the user's expression or the gradient rule of node k)
+//! and the batch element, and never panics. ([`Op::eval`] returns the failure as a
+//! [`KernelFault::Linalg`](super::KernelFault), with the output NaN; the folding rule leaves
+//! a failing constant expression to run time, where it is the error.) The NaN guard
+//! is not needed for these; it still reports `logdet`'s `-inf` for a singular matrix. A matrix that is nearly singular is not
 //! refused: its solve is as inaccurate as the conditioning makes it (as in LAPACK and
 //! NumPy).
 //!
@@ -152,14 +158,29 @@ impl Linalg {
         let n = a.shape[r - 1];
         let batch = numel(&a.shape[..r - 2]);
         let per_out = out.len().checked_div(batch).unwrap_or(0);
+        let k = if ins.len() > 1 {
+            ins[1].shape[r - 1]
+        } else {
+            0
+        };
+        // One matrix at a time, widened to f64 (see the module doc).
+        let (mut a64, mut b64, mut o64) = (vec![0.0; n * n], vec![0.0; n * k], vec![0.0; per_out]);
+        let widen = |dst: &mut [f64], src: &[T]| {
+            for (d, s) in dst.iter_mut().zip(src) {
+                *d = s.to_f64_lossless();
+            }
+        };
         for bi in 0..batch {
-            let am = &a.data[bi * n * n..(bi + 1) * n * n];
-            let o = &mut out[bi * per_out..(bi + 1) * per_out];
-            let rhs = (ins.len() > 1).then(|| {
-                let k = ins[1].shape[r - 1];
-                (&ins[1].data[bi * n * k..(bi + 1) * n * k], k)
-            });
-            if let Err(why) = self.eval_one(am, n, rhs, o) {
+            widen(&mut a64, &a.data[bi * n * n..(bi + 1) * n * n]);
+            if ins.len() > 1 {
+                widen(&mut b64, &ins[1].data[bi * n * k..(bi + 1) * n * k]);
+            }
+            let rhs = (ins.len() > 1).then_some((&b64[..], k));
+            let result = self.eval_f64(&a64, n, rhs, &mut o64);
+            for (d, &v) in out[bi * per_out..(bi + 1) * per_out].iter_mut().zip(&o64) {
+                *d = T::from_f64(v);
+            }
+            if let Err(why) = result {
                 out.fill(T::nan());
                 let at = if batch > 1 {
                     format!(" (batch element {bi})")
@@ -173,16 +194,21 @@ impl Linalg {
     }
 
     /// One matrix (row-major `n x n` in `a`) and its right-hand side (`n x k`), into `o`.
-    fn eval_one<T: Scalar>(
+    /// Not generic, so that faer's code is compiled once, in this crate, rather than in
+    /// every crate that instantiates a kernel for `T`.
+    fn eval_f64(
         &self,
-        a: &[T],
+        a: &[f64],
         n: usize,
-        rhs: Option<(&[T], usize)>,
-        o: &mut [T],
+        rhs: Option<(&[f64], usize)>,
+        o: &mut [f64],
     ) -> Result<(), String> {
-        let at = |i: usize, j: usize| a[i * n + j].to_f64_lossless();
+        let at = |i: usize, j: usize| a[i * n + j];
         match self {
             Linalg::Cholesky => {
+                if a.iter().any(|v| !v.is_finite()) {
+                    return Err("the matrix is not finite (it holds a NaN or an infinity)".into());
+                }
                 let s = Mat::from_fn(n, n, |i, j| 0.5 * (at(i, j) + at(j, i)));
                 match s.llt(Side::Lower) {
                     Ok(llt) => write(o, llt.L()),
@@ -190,8 +216,11 @@ impl Linalg {
                         index,
                     }) => {
                         return Err(format!(
-                            "the matrix is not positive definite (pivot {index} of {n} is not \
-                             positive); cholesky needs a symmetric positive definite matrix"
+                            "the matrix is not positive definite (its leading {}x{} block is \
+                             not: pivot {index} is not positive); cholesky needs a symmetric \
+                             positive definite matrix",
+                            index + 1,
+                            index + 1
                         ))
                     }
                 }
@@ -204,7 +233,7 @@ impl Linalg {
                     ));
                 }
                 let m = Mat::from_fn(n, n, at);
-                let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j].to_f64_lossless());
+                let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j]);
                 // op(A) is lower triangular when A is lower and not transposed, or upper
                 // and transposed.
                 let op = if *transpose_a {
@@ -225,15 +254,13 @@ impl Linalg {
                 let u = lu.U();
                 let zero_pivot = (0..n).find(|&i| u[(i, i)] == 0.0);
                 match self {
-                    Linalg::LogDet => {
-                        o[0] = T::from_f64((0..n).map(|i| u[(i, i)].abs().ln()).sum::<f64>())
-                    }
+                    Linalg::LogDet => o[0] = (0..n).map(|i| u[(i, i)].abs().ln()).sum::<f64>(),
                     Linalg::SignDet => {
                         let mut s = permutation_sign(lu.P().arrays().0);
                         for i in 0..n {
                             s *= u[(i, i)].signum();
                         }
-                        o[0] = T::from_f64(if zero_pivot.is_some() { 0.0 } else { s });
+                        o[0] = if zero_pivot.is_some() { 0.0 } else { s };
                     }
                     _ => {
                         if let Some(i) = zero_pivot {
@@ -242,7 +269,7 @@ impl Linalg {
                             ));
                         }
                         if let Some((b, k)) = rhs {
-                            let bm = Mat::from_fn(n, k, |i, j| b[i * k + j].to_f64_lossless());
+                            let bm = Mat::from_fn(n, k, |i, j| b[i * k + j]);
                             write(o, lu.solve(&bm).as_ref());
                         } else {
                             write(o, lu.inverse().as_ref());
@@ -256,7 +283,7 @@ impl Linalg {
                 if *self == Linalg::Eigvalsh {
                     let w = s.self_adjoint_eigenvalues(Side::Lower).map_err(failed)?;
                     for (d, v) in o.iter_mut().zip(w) {
-                        *d = T::from_f64(v);
+                        *d = v;
                     }
                 } else {
                     let e = s.self_adjoint_eigen(Side::Lower).map_err(failed)?;
@@ -271,8 +298,8 @@ impl Linalg {
                             Linalg::Tril if j <= i => v,
                             Linalg::Triu if j >= i => v,
                             Linalg::TrilHalf if j < i => v,
-                            Linalg::TrilHalf if j == i => v * T::from_f64(0.5),
-                            _ => T::zero(),
+                            Linalg::TrilHalf if j == i => v * 0.5,
+                            _ => 0.0,
                         };
                     }
                 }
@@ -440,12 +467,12 @@ fn permutation_sign(perm: &[usize]) -> f64 {
     s
 }
 
-/// Writes a faer matrix into a row-major slice, rounding to `T`.
-fn write<T: Scalar>(o: &mut [T], m: MatRef<'_, f64>) {
+/// Writes a faer matrix into a row-major slice.
+fn write(o: &mut [f64], m: MatRef<'_, f64>) {
     let c = m.ncols();
     for i in 0..m.nrows() {
         for j in 0..c {
-            o[i * c + j] = T::from_f64(m[(i, j)]);
+            o[i * c + j] = m[(i, j)];
         }
     }
 }
