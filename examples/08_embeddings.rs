@@ -57,9 +57,11 @@ fn main() -> Result<(), symgrad::Error> {
     let window = 2;
     let mut pairs: Vec<(u32, u32)> = Vec::new();
     for (i, &c) in corpus.iter().enumerate() {
-        for j in i.saturating_sub(window)..(i + window + 1).min(corpus.len()) {
-            if j != i {
-                pairs.push((c, corpus[j]));
+        let lo = i.saturating_sub(window);
+        let hi = (i + window + 1).min(corpus.len());
+        for (j, &o) in corpus[lo..hi].iter().enumerate() {
+            if lo + j != i {
+                pairs.push((c, o));
             }
         }
     }

@@ -7,9 +7,12 @@
 //! - `gp`: a Gaussian process regression's negative log marginal likelihood at n points
 //!   (RBF kernel, Cholesky, two triangular solves, the log-determinant from the factor's
 //!   diagonal), with respect to its three log-hyperparameters, on data every peer makes by
-//!   the same formula.
+//!   the same formula;
+//! - `embedding` (`embedding-onehot`): an embedding lookup's F and ∇F, 512 ids into a
+//!   `[--n, 64]` table, by `take` (by a one-hot product), to show how its cost grows with
+//!   the vocabulary.
 //!
-//! Run: `cargo run --release --example bench_models -- [--model softmax|gp] [--n N]
+//! Run: `cargo run --release --example bench_models -- [--model softmax|gp|embedding|embedding-onehot] [--n N]
 //! [--reps R] [--dtype float32|float64]` (MNIST from `$SYMGRAD_MNIST` or
 //! `../shared/data/mnist`).
 
@@ -140,6 +143,41 @@ fn gp<T: Scalar>(n: usize, reps: usize) -> Result<(f64, f64), Box<dyn std::error
     Ok(timed(reps, || f.value_and_grad(&theta, &[], &mut grad))?)
 }
 
+/// An embedding lookup's F and ∇F: `sum(take(E, ids)^2) / 2` for 512 ids into a
+/// `[vocab, 64]` table, by `take` (`one_hot = false`) or by the one-hot product
+/// `one_hot(ids, vocab) @ E` (`true`).
+fn embedding<T: Scalar>(
+    vocab: usize,
+    one_hot: bool,
+    reps: usize,
+) -> Result<(f64, f64), Box<dyn std::error::Error>> {
+    let (dim, batch) = (64, 512);
+    let mut layout = ParamLayout::new();
+    layout.add("E", &[vocab, dim]);
+    let g = Graph::<T>::new();
+    let b = g.symbol("b");
+    let ids = g.index_input("ids", dims![b]);
+    let e = g.param(&layout, "E");
+    let rows = if one_hot {
+        ids.one_hot(vocab).matmul(e)
+    } else {
+        e.take(ids, 0)
+    };
+    let cost = rows.square().sum_all() * 0.5;
+    let mut f = Compiler::new(&g, &layout)
+        .inputs(&[ids])
+        .value_and_grad(cost)
+        .build();
+    let x: Vec<T> = (0..vocab * dim)
+        .map(|i| T::from_f64((i % 101) as f64 * 1e-2))
+        .collect();
+    let id: Vec<u32> = (0..batch).map(|i| ((i * 7919) % vocab) as u32).collect();
+    let mut grad = vec![T::zero(); x.len()];
+    let shape = [batch];
+    let args = [Arg::indices(&shape, &id)];
+    Ok(timed(reps, || f.value_and_grad_with(&x, &args, &mut grad))?)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let get = |name: &str| {
@@ -166,9 +204,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("softmax", "float64") => softmax::<f64>(reps)?,
             ("gp", "float32") => gp::<f32>(n, reps)?,
             ("gp", "float64") => gp::<f64>(n, reps)?,
+            ("embedding" | "embedding-onehot", "float32") => {
+                embedding::<f32>(n, model == "embedding-onehot", reps)?
+            }
+            ("embedding" | "embedding-onehot", "float64") => {
+                embedding::<f64>(n, model == "embedding-onehot", reps)?
+            }
             (m, d) => return Err(format!("unknown model `{m}` or dtype `{d}`").into()),
         };
-        let size = if model == "gp" { n } else { 60_000 };
+        let size = if model == "softmax" { 60_000 } else { n };
         println!(
             "{{\"peer\": \"symgrad\", \"model\": \"{model}\", \"dtype\": \"{dtype}\", \"n\": {size}, \"threads\": {}, \"ms\": {}, \"f\": {f}}}",
             rayon::current_num_threads(),
