@@ -73,7 +73,17 @@ fn softmax<T: Scalar>(reps: usize) -> Result<(f64, f64), Box<dyn std::error::Err
     let mut grad = vec![T::zero(); p.len()];
     let (xs, ys) = ([train.n, d], [train.n]);
     let args = [Arg::values(&xs, &train.x), Arg::indices(&ys, labels)];
-    Ok(timed(reps, || f.value_and_grad_with(&p, &args, &mut grad))?)
+    let r = timed(reps, || f.value_and_grad_with(&p, &args, &mut grad))?;
+    if std::env::var_os("SYMGRAD_PROFILE").is_some() {
+        f.set_profiling(true);
+        for _ in 0..reps {
+            f.value_and_grad_with(&p, &args, &mut grad)?;
+        }
+        for (i, label, ms) in f.profile_steps() {
+            eprintln!("{i:3} {label:40} {ms:.3}");
+        }
+    }
+    Ok(r)
 }
 
 /// The GP's data: n points on [0, 10), y = sin(x) + a deterministic ripple as noise.

@@ -457,3 +457,56 @@ fn indexing_ops_print_and_parse_back() {
     assert_eq!(before, after);
     assert!(before.iter().all(|r| r.is_ok()), "{before:?}");
 }
+
+// The review's defects, each the mistake it caught: a `scatter_add` axis near usize::MAX
+// wrapping in the shape rule (a panic in the parser and the command line); a
+// `scatter_add_along_axis` whose indices differ from its source (a panic, or elements
+// silently dropped); `argmax` over an empty axis returning 0, and positions past 2^24 in
+// f32 rounded to a wrong one; the gradient of `polygamma` at its highest order panicking.
+#[test]
+fn review_defects_stay_fixed() {
+    let err =
+        parse::<f64>("input g: [3]\nindex i: [3]\nscatter_add[18446744073709551615, 4](g, i)")
+            .map(|_| ())
+            .unwrap_err();
+    assert!(err.to_string().contains("scatter_add"), "{err}");
+
+    let g = Graph::<f64>::new();
+    let s = g.constant(Tensor::from_vec([2, 1], vec![5.0, 7.0]));
+    let wide = g.constant(Tensor::from_vec([2, 3], vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0]));
+    assert!(s.try_scatter_add_along_axis(wide, 1, 4).is_err());
+    let s3 = g.constant(Tensor::from_vec(
+        [2, 3],
+        vec![1.0, 10.0, 100.0, 2.0, 20.0, 200.0],
+    ));
+    let narrow = g.constant(Tensor::from_vec([2, 1], vec![0.0, 1.0]));
+    assert!(s3.try_scatter_add_along_axis(narrow, 1, 2).is_err());
+    // take_along_axis itself takes fewer or more along the axis
+    assert_eq!(
+        s3.take_along_axis(narrow, 1).eval(&[]).unwrap().data(),
+        &[1.0, 20.0]
+    );
+
+    let empty = g.constant(Tensor::from_vec([2, 0], vec![]));
+    let err = empty.argmax(1, false).eval(&[]).unwrap_err();
+    assert_eq!(err.kind(), "index_out_of_range", "{err}");
+    assert!(err.to_string().contains("empty axis"), "{err}");
+    assert_eq!(empty.argsort(1, false).eval(&[]).unwrap().shape(), &[2, 0]);
+
+    let g32 = Graph::<f32>::new();
+    let n = (1usize << 24) + 2;
+    let mut v = vec![0.0f32; n];
+    v[n - 1] = 1.0;
+    let x = g32.constant(Tensor::from_vec([n], v));
+    let err = x.argmax(0, false).eval(&[]).unwrap_err();
+    assert!(err.to_string().contains("not held exactly by f32"), "{err}");
+
+    let y = g.input("y", [2]);
+    let top = y.polygamma(symgrad::ops::MAX_POLYGAMMA);
+    let d = grad(top.sum_all(), &[y])[0].unwrap();
+    let d2 = grad(d.sum_all(), &[y])[0].unwrap();
+    let v = d2.eval(&[(y, TensorRef::new(&[2], &[1.0, 2.0]))]).unwrap();
+    assert!(v.data().iter().all(|v| v.is_nan()), "{:?}", v.data());
+    let ok = parse::<f64>("input x: [2]\npolygamma[4294967295](x)");
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}

@@ -471,3 +471,28 @@ fn linalg_non_finite_inputs_neither_panic_nor_hang() {
         assert!(err.contains("not finite"), "{err}");
     }
 }
+
+// The review's defects: the symmetric part computed as (a + b) / 2 overflowed for entries
+// near f64::MAX, refusing a positive definite matrix; a 0 x 0 eigendecomposition panicked
+// inside faer in builds with overflow checks (this test profile).
+#[test]
+fn huge_entries_and_empty_matrices() {
+    let g = symgrad::Graph::<f64>::new();
+    let a = g.constant(symgrad::Tensor::from_vec(
+        [2, 2],
+        vec![1e308, 0.0, 0.0, 1.0],
+    ));
+    let l = a.cholesky().eval(&[]).unwrap();
+    assert_eq!(l.data()[3], 1.0);
+    assert!((l.data()[0] / 1e154 - 1.0).abs() < 1e-12);
+    // finite, the largest exact; the smallest within the solver's absolute accuracy
+    // (eps times the norm), as any backward-stable solver gives it
+    let w = a.eigvalsh().eval(&[]).unwrap();
+    assert_eq!(w.data()[1], 1e308);
+    assert!(w.data()[0].abs() <= 1e308 * 1e-15, "{:?}", w.data());
+    let z = g.constant(symgrad::Tensor::from_vec([0, 0], vec![]));
+    assert_eq!(z.eigh_vectors().eval(&[]).unwrap().shape(), &[0, 0]);
+    assert_eq!(z.eigvalsh().eval(&[]).unwrap().shape(), &[0]);
+    assert_eq!(z.logdet().eval(&[]).unwrap().data(), &[0.0]);
+    assert_eq!(z.sign_det().eval(&[]).unwrap().data(), &[1.0]);
+}

@@ -1,10 +1,11 @@
 """The models of benches/compare/models.py in JAX: jit(value_and_grad) of the softmax
 regression on MNIST's 60,000 training images with int32 labels, and of a Gaussian process
-regression's negative log marginal likelihood at n points, each set up exactly as
+regression's negative log marginal likelihood at n points, and an embedding lookup
+(512 ids into an [n, 64] table), each set up exactly as
 examples/bench_models.rs sets it (same parameters, same data), one JSON line per model and
 precision.
 
-Usage: python benches/compare/jax_models.py --model softmax|gp [--n N] [--reps R]
+Usage: python benches/compare/jax_models.py --model softmax|gp|embedding [--n N] [--reps R]
        [--threads T] [--dtype float32|float64]
 """
 import argparse
@@ -68,7 +69,7 @@ def gp_nll(theta, x, y):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["softmax", "gp"], required=True)
+    p.add_argument("--model", choices=["softmax", "gp", "embedding"], required=True)
     p.add_argument("--n", type=int, default=2000)
     p.add_argument("--reps", type=int, default=9)
     p.add_argument("--threads", type=int, default=2)
@@ -86,6 +87,17 @@ def main():
                 jax.block_until_ready(g)
                 return f
             n = 60000
+        elif a.model == "embedding":
+            # 512 ids into a [n, 64] table, as bench_models.rs makes them
+            E = jnp.asarray(((np.arange(a.n * 64) % 101) * 1e-2).reshape(a.n, 64).astype(dt))
+            ids = jnp.asarray(((np.arange(512) * 7919) % a.n).astype(np.int32))
+            vg = jax.jit(jax.value_and_grad(lambda E, ids: 0.5 * jnp.sum(E[ids] ** 2)))
+
+            def call():
+                f, g = vg(E, ids)
+                jax.block_until_ready(g)
+                return f
+            n = a.n
         else:
             x, y = gp_data(a.n)
             xj, yj = jnp.asarray(x.astype(dt)), jnp.asarray(y.astype(dt))

@@ -1,6 +1,7 @@
 """The models of issue "Any model ..., part 1" side by side with JAX, in one run: the MNIST
-softmax regression's F and ∇F over 60,000 images with integer labels, and a Gaussian
+softmax regression's F and ∇F over 60,000 images with integer labels, a Gaussian
 process regression's F and ∇F at n = 2,000 (Cholesky, triangular solve, log-determinant),
+and an embedding lookup's F and ∇F (512 ids into a table of 10^4 and 10^6 rows of 64),
 each peer setting up the same parameters and data (examples/bench_models.rs,
 benches/compare/jax_models.py), alternating peer by peer, round after round; every peer's F
 must agree with symgrad's. Prints the table and, unless --no-write, writes it with the date,
@@ -45,8 +46,8 @@ def example():
     return os.path.join(target, "release", "examples", "bench_models")
 
 
-def run(peer, model, dtype, reps):
-    common = ["--model", model, "--dtype", dtype, "--reps", str(reps)]
+def run(peer, model, dtype, reps, n):
+    common = ["--model", model, "--dtype", dtype, "--reps", str(reps), "--n", str(n)]
     cmd = [example()] + common if peer == "symgrad" else \
         [PY, os.path.join(HERE, "jax_models.py"), "--threads", "2"] + common
     out = sh(cmd)
@@ -61,13 +62,14 @@ def main():
     a = p.parse_args()
     setup()
     rows, versions = [], {}
-    for model in ["softmax", "gp"]:
+    cases = [("softmax", 60000), ("gp", 2000), ("embedding", 10000), ("embedding", 1000000)]
+    for model, n in cases:
         for dtype in ["float32", "float64"]:
             ms = {"symgrad": [], "jax": []}
             fs = {}
             for _ in range(a.rounds):
                 for peer in ["symgrad", "jax"]:
-                    r = run(peer, model, dtype, a.reps)
+                    r = run(peer, model, dtype, a.reps, n)
                     ms[peer].append(r["ms"])
                     fs[peer] = r["f"]
                     if "version" in r:
@@ -76,11 +78,11 @@ def main():
             if rel > TOL[dtype]:
                 sys.exit(f"{model} {dtype}: F disagrees: symgrad {fs['symgrad']}, jax {fs['jax']}")
             s, j = statistics.median(ms["symgrad"]), statistics.median(ms["jax"])
-            rows.append((model, dtype, s, j, s / j, fs["symgrad"], rel))
-    head = ("| model | dtype | symgrad ms | JAX ms | symgrad / JAX | F | F rel. diff |\n"
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
-    body = "".join(f"| {m} | {d} | {s:.1f} | {j:.1f} | {r:.2f}x | {f:.6g} | {e:.1e} |\n"
-                   for m, d, s, j, r, f, e in rows)
+            rows.append((model, n, dtype, s, j, s / j, fs["symgrad"], rel))
+    head = ("| model | n | dtype | symgrad ms | JAX ms | symgrad / JAX | F | F rel. diff |\n"
+            "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
+    body = "".join(f"| {m} | {n:,} | {d} | {s:.3g} | {j:.3g} | {r:.2f}x | {f:.6g} | {e:.1e} |\n"
+                   for m, n, d, s, j, r, f, e in rows)
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -90,7 +92,7 @@ def main():
     note = (f"Measured {datetime.date.today()} on {cpu}, {os.cpu_count()} cores, JAX "
             f"{versions.get('jax', '?')}, by `python3 benches/compare/models.py --rounds "
             f"{a.rounds}` (medians of {a.rounds} rounds, each the median of {a.reps} calls; "
-            f"softmax: n = 60,000; GP: n = 2,000).\n\n")
+            f"n: images, GP points, embedding table rows).\n\n")
     table = note + head + body
     print(table)
     if not a.no_write:

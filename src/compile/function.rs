@@ -173,7 +173,8 @@ impl<T: Scalar> Function<T> {
                 data.convert_into(buf).map_err(|(p, v)| Error::IndexInput {
                     name: self.input_name(k),
                     why: format!(
-                        "{v} at flat position {p} is larger than {} holds exactly (integers up                          to 2^{} in magnitude)",
+                        "{v} at flat position {p} is not held exactly by {}: integers are, up to 2^{} in \
+                         magnitude",
                         T::NAME,
                         (2.0 / T::EPS).log2() as u32
                     ),

@@ -363,8 +363,9 @@ pub fn powi_vjp<'g, T: Scalar>(x: Expr<'g, T>, n: i32, gy: Expr<'g, T>) -> Optio
 }
 
 /// `polygamma[n]`'s vjp: `gy * polygamma[n + 1](x)`, so every order is a graph.
+/// (Past [`MAX_POLYGAMMA`] every value is NaN, so the order saturates rather than wraps.)
 pub fn polygamma_vjp<'g, T: Scalar>(x: Expr<'g, T>, n: u32, gy: Expr<'g, T>) -> Expr<'g, T> {
-    gy * x.polygamma(n + 1)
+    gy * x.polygamma(n.saturating_add(1))
 }
 
 /// `polygamma[n]` kernel (in f64, [`super::special::polygamma`]), in pieces split between
@@ -377,19 +378,22 @@ pub fn polygamma_eval<T: Scalar>(a: &[T], out: &mut [T], n: u32) {
     })
 }
 
-/// `polygamma`'s order from a call of the text form: `polygamma[1](x)`.
+/// `polygamma`'s order from a call of the text form: `polygamma[1](x)`, 1 or more (order 0
+/// is `digamma(x)`); orders above [`MAX_POLYGAMMA`] parse, and compute NaN.
 pub fn polygamma_from_call(attrs: Option<&[Attr]>) -> Result<u32, String> {
     match attrs {
-        Some([Attr::Int(n)]) if (1..=MAX_POLYGAMMA as usize).contains(n) => Ok(*n as u32),
+        Some([Attr::Int(n)]) if *n >= 1 && *n <= u32::MAX as usize => Ok(*n as u32),
         _ => Err(format!(
-            "`polygamma` takes its order, 1 to {MAX_POLYGAMMA}, in brackets: `polygamma[1](x)` \
-             (order 0 is `digamma(x)`)"
+            "`polygamma` takes its order, 1 to {}, in brackets: `polygamma[1](x)` (order 0 is \
+             `digamma(x)`)",
+            u32::MAX
         )),
     }
 }
 
-/// The highest order of `polygamma`: past it, `n!` and the series lose f64's range.
-pub const MAX_POLYGAMMA: u32 = 100;
+/// The highest order of `polygamma` computed: past it `n!` leaves f64's range, and the
+/// values are NaN.
+pub const MAX_POLYGAMMA: u32 = 170;
 
 /// `powi` kernel: `out = a^n`, in pieces split between threads.
 pub fn powi_eval<T: Scalar>(a: &[T], out: &mut [T], n: i32) {

@@ -98,11 +98,17 @@ pub struct IndexFault {
     pub bound: usize,
     /// Whether `-bound..0` was allowed (counting from the end).
     pub negative_ok: bool,
+    /// For a fault that is not about one index (`argmax` over an empty axis, positions
+    /// past what the float type holds exactly): what went wrong, said whole.
+    pub message: Option<String>,
 }
 
 impl IndexFault {
     /// Why the value is refused, and what would have been taken.
     pub fn why(&self) -> String {
+        if let Some(m) = &self.message {
+            return m.clone();
+        }
         let valid = match (self.bound, self.negative_ok) {
             (0, _) => "none: the axis is empty".to_string(),
             (n, true) => format!("whole numbers in -{n}..={}", n - 1),
@@ -113,9 +119,15 @@ impl IndexFault {
         } else {
             "is out of range"
         };
+        // 1e300 as `1e300`, not 301 digits
+        let value = if self.value.abs() >= 1e16 || (self.value != 0.0 && self.value.abs() < 1e-4) {
+            format!("{:e}", self.value)
+        } else {
+            self.value.to_string()
+        };
         format!(
-            "index {} at flat position {} {what} (valid: {valid})",
-            self.value, self.position
+            "index {value} at flat position {} {what} (valid: {valid})",
+            self.position
         )
     }
 }
@@ -149,8 +161,35 @@ fn check_all<T: Scalar>(idx: &[T], n: usize, negative_ok: bool) -> Result<(), In
             position: p,
             bound: n,
             negative_ok,
+            message: None,
         }),
     }
+}
+
+/// The search ops' check: a lane along an axis of `n` has a position to return, and `T`
+/// holds every position exactly.
+fn check_positions<T: Scalar>(op: &str, n: usize) -> Result<(), IndexFault> {
+    let fault = |m: String| IndexFault {
+        value: f64::NAN,
+        position: 0,
+        bound: n,
+        negative_ok: false,
+        message: Some(m),
+    };
+    if n == 0 {
+        return Err(fault(format!(
+            "`{op}` over an empty axis: no position to return"
+        )));
+    }
+    let exact = 2.0 / T::EPS;
+    if n as f64 > exact {
+        return Err(fault(format!(
+            "`{op}` over an axis of {n}: positions past 2^{} are not held exactly by {}",
+            exact.log2() as u32,
+            T::NAME
+        )));
+    }
+    Ok(())
 }
 
 /// An index already checked by `check_all`.
@@ -231,7 +270,10 @@ impl Index {
             }
             Index::ScatterAdd { axis, size } => {
                 let (src, i) = (ins[0], ins[1]);
-                if src.len() < axis + i.len() || src[*axis..axis + i.len()] != *i {
+                let fits = axis
+                    .checked_add(i.len())
+                    .is_some_and(|end| end <= src.len() && src[*axis..end] == *i);
+                if !fits {
                     return Err(format!(
                         "`{name}`: the source's axes from {axis} must be the indices' shape"
                     ));
@@ -244,20 +286,23 @@ impl Index {
             Index::TakeAlongAxis { axis } | Index::ScatterAddAlongAxis { axis, .. } => {
                 let (a, i) = (ins[0], ins[1]);
                 axis_of(a, *axis)?;
+                // take_along_axis: the indices may be longer or shorter along the axis;
+                // the scatter's source has the indices' own shape.
+                let along = matches!(self, Index::TakeAlongAxis { .. });
                 let same = a.len() == i.len()
                     && a.iter()
                         .zip(i)
                         .enumerate()
-                        .all(|(k, (p, q))| k == *axis || p == q);
+                        .all(|(k, (p, q))| (along && k == *axis) || p == q);
                 if !same {
-                    let what = match self {
-                        Index::TakeAlongAxis { .. } => "the array's",
-                        _ => "the source's",
-                    };
-                    return Err(format!(
-                        "`{name}`: the indices must have {what} rank and shape but along axis \
-                         {axis}"
-                    ));
+                    return Err(if along {
+                        format!(
+                            "`{name}`: the indices must have the array's rank and shape but \
+                             along axis {axis}"
+                        )
+                    } else {
+                        format!("`{name}`: the indices must have the source's shape")
+                    });
                 }
                 match self {
                     Index::ScatterAddAlongAxis { size, .. } => {
@@ -362,9 +407,20 @@ impl Index {
                     }
                 }
             }
-            Index::Argmax { axis, .. } => arg_extremum(ins[0], *axis, out, |a, b| a > b),
-            Index::Argmin { axis, .. } => arg_extremum(ins[0], *axis, out, |a, b| a < b),
-            Index::Argsort { axis, descending } => argsort(ins[0], *axis, *descending, out),
+            Index::Argmax { axis, .. }
+            | Index::Argmin { axis, .. }
+            | Index::Argsort { axis, .. }
+                if !out.is_empty() =>
+            {
+                check_positions::<T>(self.name(), ins[0].shape[*axis])?;
+                match self {
+                    Index::Argmax { .. } => arg_extremum(ins[0], *axis, out, |a, b| a > b),
+                    Index::Argmin { .. } => arg_extremum(ins[0], *axis, out, |a, b| a < b),
+                    Index::Argsort { descending, .. } => argsort(ins[0], *axis, *descending, out),
+                    _ => unreachable!(),
+                }
+            }
+            Index::Argmax { .. } | Index::Argmin { .. } | Index::Argsort { .. } => {}
         }
         Ok(())
     }
@@ -473,6 +529,7 @@ impl Index {
                     // argument does not tell: the axis counts from the first (the shape rule
                     // checks it).
                     ("scatter_add", Attr::Int(axis)) => Ok(Index::ScatterAdd { axis: *axis, size }),
+                    ("scatter_add", Attr::NegInt(0)) => Ok(Index::ScatterAdd { axis: 0, size }),
                     ("scatter_add", _) => usage(
                         "an axis counted from the first in brackets: `scatter_add[0, V](g, ids)`",
                     ),

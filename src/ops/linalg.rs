@@ -204,12 +204,22 @@ impl Linalg {
         o: &mut [f64],
     ) -> Result<(), String> {
         let at = |i: usize, j: usize| a[i * n + j];
+        // 0 x 0: nothing to factor (faer's eigensolver underflows a size on it); a
+        // determinant of 1, an empty output otherwise.
+        if n == 0 {
+            match self {
+                Linalg::LogDet => o[0] = 0.0,
+                Linalg::SignDet => o[0] = 1.0,
+                _ => {}
+            }
+            return Ok(());
+        }
         match self {
             Linalg::Cholesky => {
                 if a.iter().any(|v| !v.is_finite()) {
                     return Err("the matrix is not finite (it holds a NaN or an infinity)".into());
                 }
-                let s = Mat::from_fn(n, n, |i, j| 0.5 * (at(i, j) + at(j, i)));
+                let s = Mat::from_fn(n, n, |i, j| 0.5 * at(i, j) + 0.5 * at(j, i));
                 match s.llt(Side::Lower) {
                     Ok(llt) => write(o, llt.L()),
                     Err(faer::linalg::cholesky::llt::factor::LltError::NonPositivePivot {
@@ -278,12 +288,23 @@ impl Linalg {
                 }
             }
             Linalg::Eigvalsh | Linalg::EighVectors => {
-                let s = Mat::from_fn(n, n, |i, j| 0.5 * (at(i, j) + at(j, i)));
+                // Scaled to a largest entry of 1 first (the eigenvectors do not change, the
+                // eigenvalues scale back): faer's solver overflowed to [-inf, inf] on
+                // [[1e308, 0], [0, 1]].
+                let big = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                let scale = if big.is_finite() && big > 0.0 {
+                    big
+                } else {
+                    1.0
+                };
+                let s = Mat::from_fn(n, n, |i, j| {
+                    0.5 * (at(i, j) / scale) + 0.5 * (at(j, i) / scale)
+                });
                 let failed = |_| "the symmetric eigendecomposition did not converge".to_string();
                 if *self == Linalg::Eigvalsh {
                     let w = s.self_adjoint_eigenvalues(Side::Lower).map_err(failed)?;
                     for (d, v) in o.iter_mut().zip(w) {
-                        *d = v;
+                        *d = v * scale;
                     }
                 } else {
                     let e = s.self_adjoint_eigen(Side::Lower).map_err(failed)?;
