@@ -150,7 +150,17 @@ pub fn gp_function<T: Scalar>(n: usize) -> (Function<T>, Vec<T>, Vec<T>) {
 
 fn gp<T: Scalar>(n: usize, reps: usize) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let (mut f, theta, mut grad) = gp_function::<T>(n);
-    Ok(timed(reps, || f.value_and_grad(&theta, &[], &mut grad))?)
+    let r = timed(reps, || f.value_and_grad(&theta, &[], &mut grad))?;
+    if std::env::var_os("SYMGRAD_PROFILE").is_some() {
+        f.set_profiling(true);
+        for _ in 0..reps {
+            f.value_and_grad(&theta, &[], &mut grad)?;
+        }
+        for (i, label, ms) in f.profile_steps() {
+            eprintln!("{i:3} {label:40} {ms:.3}");
+        }
+    }
+    Ok(r)
 }
 
 /// An embedding lookup's F and ∇F: `sum(take(E, ids)^2) / 2` for 512 ids into a

@@ -6,10 +6,12 @@
 //! Matrices are the last two axes; any leading axes are a batch, the same for every input
 //! (they do not broadcast). The factorizations are [faer](https://docs.rs/faer)'s:
 //! Cholesky (`llt`), LU with partial pivoting (`solve`, `inv`, `logdet`, `sign_det`),
-//! triangular solves, and the symmetric eigendecomposition. **The kernels compute in `f64`
-//! for `f32` graphs too** (the inputs are widened, the results rounded once): `f32` values
-//! are then as accurate as `f32` can hold, and a matrix that is positive definite in `f64`
-//! is factored, at the price of the widening copies (O(n²) beside the O(n³) work).
+//! triangular solves, and the symmetric eigendecomposition, on both cores (faer's rayon
+//! parallelism). `cholesky` and `solve_triangular` run in the graph's own type, as JAX's
+//! do (in `f32`, half the f64 time: the GP of `bench_models` at n = 2,000 took 520 ms a
+//! call widened, 290 in f32); **the other kernels compute in `f64` for `f32` graphs too**
+//! (the inputs widened, the results rounded once), at the price of the widening copies
+//! (O(n²) beside the O(n³) work).
 //! The kernels allocate faer's matrices and scratch on every call: unlike the other
 //! families, a step of this one is not allocation-free in the steady state.
 //!
@@ -163,6 +165,35 @@ impl Linalg {
         } else {
             0
         };
+        // Cholesky and triangular solves, the GP's costly steps, run in f32 for an f32
+        // graph (the GP of `bench_models` at n = 2,000: 520 -> 290 ms a call); the rest widen.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && matches!(self, Linalg::Cholesky | Linalg::TriangularSolve { .. })
+            && n > 0
+        {
+            // SAFETY: T is f32 (checked above): the same type, so the same layout.
+            let cast =
+                |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len()) };
+            let (ad, bd) = (cast(a.data), ins.get(1).map(|b| cast(b.data)));
+            // SAFETY: as above, for the output.
+            let od = unsafe {
+                std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f32>(), out.len())
+            };
+            for bi in 0..batch {
+                let rhs = bd.map(|b| (&b[bi * n * k..(bi + 1) * n * k], k));
+                let o = &mut od[bi * per_out..(bi + 1) * per_out];
+                if let Err(why) = self.eval_f32(&ad[bi * n * n..(bi + 1) * n * n], n, rhs, o) {
+                    od.fill(f32::NAN);
+                    let at = if batch > 1 {
+                        format!(" (batch element {bi})")
+                    } else {
+                        String::new()
+                    };
+                    return Err(format!("{why}{at}"));
+                }
+            }
+            return Ok(());
+        }
         // One matrix at a time, widened to f64 (see the module doc).
         let (mut a64, mut b64, mut o64) = (vec![0.0; n * n], vec![0.0; n * k], vec![0.0; per_out]);
         let widen = |dst: &mut [f64], src: &[T]| {
@@ -189,6 +220,62 @@ impl Linalg {
                 };
                 return Err(format!("{why}{at}"));
             }
+        }
+        Ok(())
+    }
+
+    /// [`Linalg::eval_f64`]'s Cholesky and triangular solve in f32.
+    fn eval_f32(
+        &self,
+        a: &[f32],
+        n: usize,
+        rhs: Option<(&[f32], usize)>,
+        o: &mut [f32],
+    ) -> Result<(), String> {
+        let at = |i: usize, j: usize| a[i * n + j];
+        let write = |o: &mut [f32], m: MatRef<'_, f32>| {
+            let c = m.ncols();
+            for i in 0..m.nrows() {
+                for j in 0..c {
+                    o[i * c + j] = m[(i, j)];
+                }
+            }
+        };
+        match self {
+            Linalg::Cholesky => {
+                if a.iter().any(|v| !v.is_finite()) {
+                    return Err("the matrix is not finite (it holds a NaN or an infinity)".into());
+                }
+                let s = Mat::from_fn(n, n, |i, j| 0.5 * at(i, j) + 0.5 * at(j, i));
+                match s.llt(Side::Lower) {
+                    Ok(llt) => write(o, llt.L()),
+                    Err(faer::linalg::cholesky::llt::factor::LltError::NonPositivePivot {
+                        index,
+                    }) => return Err(not_positive_definite(index)),
+                }
+            }
+            Linalg::TriangularSolve { lower, transpose_a } => {
+                let (b, k) = rhs.expect("two inputs");
+                if let Some(i) = (0..n).find(|&i| at(i, i) == 0.0) {
+                    return Err(format!(
+                        "the triangular matrix is singular (diagonal element {i} is 0)"
+                    ));
+                }
+                let m = Mat::from_fn(n, n, at);
+                let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j]);
+                let op = if *transpose_a {
+                    m.transpose()
+                } else {
+                    m.as_ref()
+                };
+                if *lower != *transpose_a {
+                    op.solve_lower_triangular_in_place(x.as_mut());
+                } else {
+                    op.solve_upper_triangular_in_place(x.as_mut());
+                }
+                write(o, x.as_ref());
+            }
+            _ => unreachable!("only cholesky and solve_triangular run in f32"),
         }
         Ok(())
     }
@@ -224,15 +311,7 @@ impl Linalg {
                     Ok(llt) => write(o, llt.L()),
                     Err(faer::linalg::cholesky::llt::factor::LltError::NonPositivePivot {
                         index,
-                    }) => {
-                        return Err(format!(
-                            "the matrix is not positive definite (its leading {}x{} block is \
-                             not: pivot {index} is not positive); cholesky needs a symmetric \
-                             positive definite matrix",
-                            index + 1,
-                            index + 1
-                        ))
-                    }
+                    }) => return Err(not_positive_definite(index)),
                 }
             }
             Linalg::TriangularSolve { lower, transpose_a } => {
@@ -489,6 +568,16 @@ fn permutation_sign(perm: &[usize]) -> f64 {
 }
 
 /// Writes a faer matrix into a row-major slice.
+/// Why Cholesky failed at pivot `index`.
+fn not_positive_definite(index: usize) -> String {
+    format!(
+        "the matrix is not positive definite (its leading {}x{} block is not: pivot {index} is \
+         not positive); cholesky needs a symmetric positive definite matrix",
+        index + 1,
+        index + 1
+    )
+}
+
 fn write(o: &mut [f64], m: MatRef<'_, f64>) {
     let c = m.ncols();
     for i in 0..m.nrows() {
