@@ -165,6 +165,45 @@ impl Linalg {
         } else {
             0
         };
+        // The masks need no arithmetic: in place of type, without copies.
+        if matches!(self, Linalg::Tril | Linalg::Triu | Linalg::TrilHalf) {
+            let half = T::from_f64(0.5);
+            for (src, dst) in a.data.chunks_exact(n * n).zip(out.chunks_exact_mut(n * n)) {
+                for i in 0..n {
+                    for j in 0..n {
+                        let v = src[i * n + j];
+                        dst[i * n + j] = match self {
+                            Linalg::Tril if j <= i => v,
+                            Linalg::Triu if j >= i => v,
+                            Linalg::TrilHalf if j < i => v,
+                            Linalg::TrilHalf if j == i => v * half,
+                            _ => T::zero(),
+                        };
+                    }
+                }
+            }
+            return Ok(());
+        }
+        // An f64 graph's matrices are read where they lie, with no widening copies.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>() && n > 0 {
+            // SAFETY: T is f64 (checked above): the same type, so the same layout.
+            let cast =
+                |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f64>(), v.len()) };
+            let (ad, bd) = (cast(a.data), ins.get(1).map(|b| cast(b.data)));
+            // SAFETY: as above, for the output.
+            let od = unsafe {
+                std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f64>(), out.len())
+            };
+            for bi in 0..batch {
+                let rhs = bd.map(|b| (&b[bi * n * k..(bi + 1) * n * k], k));
+                let o = &mut od[bi * per_out..(bi + 1) * per_out];
+                if let Err(why) = self.eval_f64(&ad[bi * n * n..(bi + 1) * n * n], n, rhs, o) {
+                    od.fill(f64::NAN);
+                    return Err(with_batch(why, bi, batch));
+                }
+            }
+            return Ok(());
+        }
         // Cholesky and triangular solves, the GP's costly steps, run in f32 for an f32
         // graph (the GP of `bench_models` at n = 2,000: 520 -> 290 ms a call); the rest widen.
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
@@ -184,12 +223,7 @@ impl Linalg {
                 let o = &mut od[bi * per_out..(bi + 1) * per_out];
                 if let Err(why) = self.eval_f32(&ad[bi * n * n..(bi + 1) * n * n], n, rhs, o) {
                     od.fill(f32::NAN);
-                    let at = if batch > 1 {
-                        format!(" (batch element {bi})")
-                    } else {
-                        String::new()
-                    };
-                    return Err(format!("{why}{at}"));
+                    return Err(with_batch(why, bi, batch));
                 }
             }
             return Ok(());
@@ -261,13 +295,9 @@ impl Linalg {
                         "the triangular matrix is singular (diagonal element {i} is 0)"
                     ));
                 }
-                let m = Mat::from_fn(n, n, at);
+                let m = MatRef::from_row_major_slice(a, n, n);
                 let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j]);
-                let op = if *transpose_a {
-                    m.transpose()
-                } else {
-                    m.as_ref()
-                };
+                let op = if *transpose_a { m.transpose() } else { m };
                 if *lower != *transpose_a {
                     op.solve_lower_triangular_in_place(x.as_mut());
                 } else {
@@ -321,15 +351,11 @@ impl Linalg {
                         "the triangular matrix is singular (diagonal element {i} is 0)"
                     ));
                 }
-                let m = Mat::from_fn(n, n, at);
+                let m = MatRef::from_row_major_slice(a, n, n);
                 let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j]);
                 // op(A) is lower triangular when A is lower and not transposed, or upper
                 // and transposed.
-                let op = if *transpose_a {
-                    m.transpose()
-                } else {
-                    m.as_ref()
-                };
+                let op = if *transpose_a { m.transpose() } else { m };
                 if *lower != *transpose_a {
                     op.solve_lower_triangular_in_place(x.as_mut());
                 } else {
@@ -568,6 +594,15 @@ fn permutation_sign(perm: &[usize]) -> f64 {
 }
 
 /// Writes a faer matrix into a row-major slice.
+/// `why`, with the batch element when there is more than one.
+fn with_batch(why: String, bi: usize, batch: usize) -> String {
+    if batch > 1 {
+        format!("{why} (batch element {bi})")
+    } else {
+        why
+    }
+}
+
 /// Why Cholesky failed at pivot `index`.
 fn not_positive_definite(index: usize) -> String {
     format!(
