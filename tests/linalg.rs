@@ -496,3 +496,51 @@ fn huge_entries_and_empty_matrices() {
     assert_eq!(z.logdet().eval(&[]).unwrap().data(), &[0.0]);
     assert_eq!(z.sign_det().eval(&[]).unwrap().data(), &[1.0]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    // Mistakes caught: a kernel that reads or writes a batch element at the wrong offset,
+    // a transposed copy in or out of faer, a right-hand side of the wrong width, for random
+    // sizes (n 1..24, k 1..5, batch 0..3): L Lᵀ = A for cholesky, A X = B for solve and
+    // for solve_triangular with op(L), A A⁻¹ = I, and logdet against the Cholesky
+    // factor's diagonal, in f64.
+    #[test]
+    fn factorizations_hold_at_random_sizes(
+        n in 1usize..24,
+        k in 1usize..5,
+        batch in 0usize..3,
+        seed in 0u64..1000,
+    ) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let lead: Vec<usize> = if batch == 0 { vec![] } else { vec![batch] };
+        let count = batch.max(1);
+        let shape = |r: usize, c: usize| [lead.clone(), vec![r, c]].concat();
+        let m: Vec<f64> = (0..count * n * n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let b: Vec<f64> = (0..count * n * k).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let g = Graph::<f64>::new();
+        let mv = g.constant(Tensor::from_vec(shape(n, n), m));
+        let bv = g.constant(Tensor::from_vec(shape(n, k), b.clone()));
+        let eye = g.constant(Tensor::from_vec(
+            [n, n],
+            (0..n * n).map(|i| f64::from(i % (n + 1) == 0)).collect(),
+        ));
+        let a = mv.matmul_t(mv, false, true) + eye * n as f64; // SPD
+        let ev = |e: Expr<'_, f64>| e.eval(&[]).unwrap().data().to_vec();
+        let close = |x: &[f64], y: &[f64], what: &str| {
+            for (p, q) in x.iter().zip(y) {
+                assert!((p - q).abs() <= 1e-9 * (1.0 + q.abs()), "{what}: {p} vs {q}");
+            }
+        };
+        let l = a.cholesky();
+        close(&ev(l.matmul_t(l, false, true)), &ev(a), "L Lᵀ");
+        close(&ev(a.matmul(a.solve(bv))), &b, "A solve(A, B)");
+        close(&ev(a.matmul(a.inv())), &ev(eye.broadcast_to(a.shape())), "A inv(A)");
+        for (lower, ta) in [(true, false), (true, true)] {
+            let x = l.solve_triangular(bv, lower, ta);
+            close(&ev(l.matmul_t(x, ta, false)), &b, "op(L) X");
+        }
+        let diag = (l * eye).sum(&[-1], false).log().sum(&[-1], false) * 2.0;
+        close(&ev(a.logdet()), &ev(diag), "logdet");
+    }
+}

@@ -246,6 +246,20 @@ fn rows() -> Vec<Row> {
             .top_k(2)
             .0
             .square()),
+        // the ops that make or read indices have no gradient of their own: each here picks
+        // through one, so a spurious cotangent into an index (or none out of the values)
+        // shows against finite differences
+        row!("argmax", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
+            .take_along_axis(p[0].argmax(1, true), 1)
+            .square()),
+        row!("argmin", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
+            .take_along_axis(p[0].argmin(0, true), 0)
+            .exp()),
+        row!("argsort", &[&[3, 4]], Domain::Distinct, |g, p| p[0]
+            .take_along_axis(p[0].argsort(1, true), 1)
+            * p[0]),
+        row!("one_hot", &[&[3, 4]], ANY, |g, p| p[0].square()
+            * ids(g, &[3], &[3.0, 0.0, 2.0]).one_hot(4)),
         row!("softmax", &[&[3, 4]], ANY, |g, p| p[0].softmax(1)),
         row!("log_softmax", &[&[3, 4]], ANY, |g, p| p[0].log_softmax(1)),
         // linear algebra (ops/linalg.rs), on well-conditioned matrices built from the
@@ -452,4 +466,20 @@ fn the_table_covers_every_elementwise_primitive() {
         assert!(covered, "no row for binary op {}", b.name());
     }
     assert_eq!(rows().iter().filter(|r| r.hessian_zero).count(), 15);
+    // every op of the indexing family has a row (or is a transpose with one)
+    for name in [
+        "take",
+        "scatter_add",
+        "take_along_axis",
+        "scatter_add_along_axis",
+        "one_hot",
+        "argmax",
+        "argmin",
+        "argsort",
+        "lgamma",
+        "digamma",
+        "polygamma",
+    ] {
+        assert!(ops.contains(&name), "no row for {name}");
+    }
 }
