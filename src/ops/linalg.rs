@@ -266,48 +266,7 @@ impl Linalg {
         rhs: Option<(&[f32], usize)>,
         o: &mut [f32],
     ) -> Result<(), String> {
-        let at = |i: usize, j: usize| a[i * n + j];
-        let write = |o: &mut [f32], m: MatRef<'_, f32>| {
-            let c = m.ncols();
-            for i in 0..m.nrows() {
-                for j in 0..c {
-                    o[i * c + j] = m[(i, j)];
-                }
-            }
-        };
-        match self {
-            Linalg::Cholesky => {
-                if a.iter().any(|v| !v.is_finite()) {
-                    return Err("the matrix is not finite (it holds a NaN or an infinity)".into());
-                }
-                let s = Mat::from_fn(n, n, |i, j| 0.5 * at(i, j) + 0.5 * at(j, i));
-                match s.llt(Side::Lower) {
-                    Ok(llt) => write(o, llt.L()),
-                    Err(faer::linalg::cholesky::llt::factor::LltError::NonPositivePivot {
-                        index,
-                    }) => return Err(not_positive_definite(index)),
-                }
-            }
-            Linalg::TriangularSolve { lower, transpose_a } => {
-                let (b, k) = rhs.expect("two inputs");
-                if let Some(i) = (0..n).find(|&i| at(i, i) == 0.0) {
-                    return Err(format!(
-                        "the triangular matrix is singular (diagonal element {i} is 0)"
-                    ));
-                }
-                let m = MatRef::from_row_major_slice(a, n, n);
-                let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j]);
-                let op = if *transpose_a { m.transpose() } else { m };
-                if *lower != *transpose_a {
-                    op.solve_lower_triangular_in_place(x.as_mut());
-                } else {
-                    op.solve_upper_triangular_in_place(x.as_mut());
-                }
-                write(o, x.as_ref());
-            }
-            _ => unreachable!("only cholesky and solve_triangular run in f32"),
-        }
-        Ok(())
+        factor_or_solve(self, a, n, rhs, o)
     }
 
     /// One matrix (row-major `n x n` in `a`) and its right-hand side (`n x k`), into `o`.
@@ -332,36 +291,8 @@ impl Linalg {
             return Ok(());
         }
         match self {
-            Linalg::Cholesky => {
-                if a.iter().any(|v| !v.is_finite()) {
-                    return Err("the matrix is not finite (it holds a NaN or an infinity)".into());
-                }
-                let s = Mat::from_fn(n, n, |i, j| 0.5 * at(i, j) + 0.5 * at(j, i));
-                match s.llt(Side::Lower) {
-                    Ok(llt) => write(o, llt.L()),
-                    Err(faer::linalg::cholesky::llt::factor::LltError::NonPositivePivot {
-                        index,
-                    }) => return Err(not_positive_definite(index)),
-                }
-            }
-            Linalg::TriangularSolve { lower, transpose_a } => {
-                let (b, k) = rhs.expect("two inputs");
-                if let Some(i) = (0..n).find(|&i| at(i, i) == 0.0) {
-                    return Err(format!(
-                        "the triangular matrix is singular (diagonal element {i} is 0)"
-                    ));
-                }
-                let m = MatRef::from_row_major_slice(a, n, n);
-                let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j]);
-                // op(A) is lower triangular when A is lower and not transposed, or upper
-                // and transposed.
-                let op = if *transpose_a { m.transpose() } else { m };
-                if *lower != *transpose_a {
-                    op.solve_lower_triangular_in_place(x.as_mut());
-                } else {
-                    op.solve_upper_triangular_in_place(x.as_mut());
-                }
-                write(o, x.as_ref());
+            Linalg::Cholesky | Linalg::TriangularSolve { .. } => {
+                return factor_or_solve(self, a, n, rhs, o)
             }
             Linalg::Solve | Linalg::Inverse | Linalg::LogDet | Linalg::SignDet => {
                 let m = Mat::from_fn(n, n, at);
@@ -601,6 +532,66 @@ fn with_batch(why: String, bi: usize, batch: usize) -> String {
     } else {
         why
     }
+}
+
+/// Cholesky or a triangular solve of one matrix (row-major `n x n` in `a`, the right-hand
+/// side `n x k`) into `o`, in `E`: instantiated for f64 and f32 here, from the kernels'
+/// non-generic functions, so faer's code is compiled in this crate only.
+fn factor_or_solve<E>(
+    op: &Linalg,
+    a: &[E],
+    n: usize,
+    rhs: Option<(&[E], usize)>,
+    o: &mut [E],
+) -> Result<(), String>
+where
+    E: faer::traits::RealField + num_traits::Float,
+{
+    let at = |i: usize, j: usize| a[i * n + j];
+    let write = |o: &mut [E], m: MatRef<'_, E>| {
+        let c = m.ncols();
+        for i in 0..m.nrows() {
+            for j in 0..c {
+                o[i * c + j] = m[(i, j)];
+            }
+        }
+    };
+    let half = <E as num_traits::NumCast>::from(0.5).expect("0.5 is a float");
+    match op {
+        Linalg::Cholesky => {
+            if a.iter().any(|v| !v.is_finite()) {
+                return Err("the matrix is not finite (it holds a NaN or an infinity)".into());
+            }
+            let s = Mat::from_fn(n, n, |i, j| half * at(i, j) + half * at(j, i));
+            match s.llt(Side::Lower) {
+                Ok(llt) => write(o, llt.L()),
+                Err(faer::linalg::cholesky::llt::factor::LltError::NonPositivePivot { index }) => {
+                    return Err(not_positive_definite(index))
+                }
+            }
+        }
+        Linalg::TriangularSolve { lower, transpose_a } => {
+            let (b, k) = rhs.expect("two inputs");
+            if let Some(i) = (0..n).find(|&i| at(i, i) == E::zero()) {
+                return Err(format!(
+                    "the triangular matrix is singular (diagonal element {i} is 0)"
+                ));
+            }
+            let m = MatRef::from_row_major_slice(a, n, n);
+            let mut x = Mat::from_fn(n, k, |i, j| b[i * k + j]);
+            // op(A) is lower triangular when A is lower and not transposed, or upper and
+            // transposed.
+            let op = if *transpose_a { m.transpose() } else { m };
+            if *lower != *transpose_a {
+                op.solve_lower_triangular_in_place(x.as_mut());
+            } else {
+                op.solve_upper_triangular_in_place(x.as_mut());
+            }
+            write(o, x.as_ref());
+        }
+        _ => unreachable!("only cholesky and solve_triangular"),
+    }
+    Ok(())
 }
 
 /// Why Cholesky failed at pivot `index`.

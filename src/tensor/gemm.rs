@@ -209,17 +209,15 @@ unsafe impl<T> Sync for SendRef<T> {}
 mod tests {
     use super::*;
 
-    /// The mistake caught: the depth-split path (a small output over a long sum, each
-    /// thread's block computed transposed) adding a block at the wrong place, missing the
-    /// last part of an uneven split, or reading `a` or `b` with swapped strides; all four
-    /// transposes, three threads, sums of small integers (exact in f64).
-    #[test]
-    fn depth_split_products_match_naive_ones() {
+    /// `matmul` of small-integer operands (exact in f64) at each shape and transpose, on a
+    /// pool of three threads, against the sum written out; `accumulate` onto 1.0, or into a
+    /// NaN-filled output (which must be overwritten).
+    fn check_against_naive(shapes: &[(usize, usize, usize)], accumulate: bool) {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
             .unwrap();
-        for &(m, n, k) in &[(7, 10, 2001), (13, 3, 5000), (1, 1, 64)] {
+        for &(m, n, k) in shapes {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let a: Vec<f64> = (0..m * k).map(|i| ((i * 31) % 17) as f64 - 8.0).collect();
                 let b: Vec<f64> = (0..k * n).map(|i| ((i * 13) % 11) as f64 - 5.0).collect();
@@ -227,7 +225,8 @@ mod tests {
                     if ta { (1, m as isize) } else { (k as isize, 1) },
                     if tb { (1, k as isize) } else { (n as isize, 1) },
                 );
-                let mut c = vec![f64::NAN; m * n];
+                let start = if accumulate { 1.0 } else { f64::NAN };
+                let mut c = vec![start; m * n];
                 pool.install(|| unsafe {
                     matmul(
                         m,
@@ -244,22 +243,31 @@ mod tests {
                             rs: br.0,
                             cs: br.1,
                         },
-                        false,
+                        accumulate,
                     )
                 });
                 for i in 0..m {
                     for j in 0..n {
-                        let want: f64 = (0..k)
+                        let sum: f64 = (0..k)
                             .map(|p| {
-                                a[i * ar.0 as usize + p * ar.1 as usize]
-                                    * b[p * br.0 as usize + j * br.1 as usize]
+                                a[(i as isize * ar.0 + p as isize * ar.1) as usize]
+                                    * b[(p as isize * br.0 + j as isize * br.1) as usize]
                             })
                             .sum();
-                        assert_eq!(c[i * n + j], want, "{m}x{n}x{k} ta={ta} tb={tb} ({i},{j})");
+                        let want = if accumulate { 1.0 + sum } else { sum };
+                        assert_eq!(c[i * n + j], want, "{m}x{n}x{k} ta={ta} tb={tb} ({i}, {j})");
                     }
                 }
             }
         }
+    }
+
+    /// The mistake caught: the depth-split path (a small output over a long sum, each
+    /// thread's block computed transposed) adding a block at the wrong place, missing the
+    /// last part of an uneven split, or reading `a` or `b` with swapped strides.
+    #[test]
+    fn depth_split_products_match_naive_ones() {
+        check_against_naive(&[(7, 10, 2001), (13, 3, 5000), (1, 1, 64)], false);
     }
 
     #[test]
@@ -269,58 +277,16 @@ mod tests {
         // parts whose column count is not a multiple of 8 (f64 lanes in 64 bytes) are split
         // again into two calls (37 = 32 + 5; 97 = 48 + 49, 49 = 48 + 1). The others run on
         // one thread: 37 columns split, 64 whole, 401 whole (above 48 vectors).
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap();
-        for &(m, n, k) in &[
-            (101, 37, 53),
-            (29, 97, 61),
-            (3, 37, 5),
-            (40, 64, 9),
-            (3, 401, 5),
-        ] {
-            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-                let a: Vec<f64> = (0..m * k).map(|i| ((i * 31) % 17) as f64 - 8.0).collect();
-                let b: Vec<f64> = (0..k * n).map(|i| ((i * 13) % 11) as f64 - 5.0).collect();
-                let (ar, br) = (
-                    if ta { (1, m as isize) } else { (k as isize, 1) },
-                    if tb { (1, k as isize) } else { (n as isize, 1) },
-                );
-                let mut c = vec![1.0; m * n];
-                pool.install(|| unsafe {
-                    matmul(
-                        m,
-                        n,
-                        k,
-                        c.as_mut_ptr(),
-                        MatRef {
-                            ptr: a.as_ptr(),
-                            rs: ar.0,
-                            cs: ar.1,
-                        },
-                        MatRef {
-                            ptr: b.as_ptr(),
-                            rs: br.0,
-                            cs: br.1,
-                        },
-                        true,
-                    )
-                });
-                for i in 0..m {
-                    for j in 0..n {
-                        let want = 1.0
-                            + (0..k)
-                                .map(|p| {
-                                    a[(i as isize * ar.0 + p as isize * ar.1) as usize]
-                                        * b[(p as isize * br.0 + j as isize * br.1) as usize]
-                                })
-                                .sum::<f64>();
-                        assert_eq!(c[i * n + j], want, "{m}x{n}x{k} ta={ta} tb={tb} ({i}, {j})");
-                    }
-                }
-            }
-        }
+        check_against_naive(
+            &[
+                (101, 37, 53),
+                (29, 97, 61),
+                (3, 37, 5),
+                (40, 64, 9),
+                (3, 401, 5),
+            ],
+            true,
+        );
     }
 
     #[test]
