@@ -37,6 +37,26 @@ fn timed<T: Scalar>(
     Ok((ts[ts.len() / 2], f.to_f64_lossless()))
 }
 
+/// With `SYMGRAD_PROFILE` set, `reps` more calls with profiling on, and the time of each
+/// step (seconds, summed over the calls) on standard error.
+fn profile_if_asked<T: Scalar>(
+    f: &mut Function<T>,
+    reps: usize,
+    mut call: impl FnMut(&mut Function<T>) -> Result<T, symgrad::Error>,
+) -> Result<(), symgrad::Error> {
+    if std::env::var_os("SYMGRAD_PROFILE").is_none() {
+        return Ok(());
+    }
+    f.set_profiling(true);
+    for _ in 0..reps {
+        call(f)?;
+    }
+    for (i, label, s) in f.profile_steps() {
+        eprintln!("{i:3} {label:40} {s:.3}");
+    }
+    Ok(())
+}
+
 /// The softmax regression's parameters, as every peer sets them.
 fn softmax_params<T: Scalar>(d: usize, k: usize) -> Vec<T> {
     let mut x: Vec<T> = (0..d * k)
@@ -74,15 +94,9 @@ fn softmax<T: Scalar>(reps: usize) -> Result<(f64, f64), Box<dyn std::error::Err
     let (xs, ys) = ([train.n, d], [train.n]);
     let args = [Arg::values(&xs, &train.x), Arg::indices(&ys, labels)];
     let r = timed(reps, || f.value_and_grad_with(&p, &args, &mut grad))?;
-    if std::env::var_os("SYMGRAD_PROFILE").is_some() {
-        f.set_profiling(true);
-        for _ in 0..reps {
-            f.value_and_grad_with(&p, &args, &mut grad)?;
-        }
-        for (i, label, ms) in f.profile_steps() {
-            eprintln!("{i:3} {label:40} {ms:.3}");
-        }
-    }
+    profile_if_asked(&mut f, reps, |f| {
+        f.value_and_grad_with(&p, &args, &mut grad)
+    })?;
     Ok(r)
 }
 
@@ -151,15 +165,7 @@ pub fn gp_function<T: Scalar>(n: usize) -> (Function<T>, Vec<T>, Vec<T>) {
 fn gp<T: Scalar>(n: usize, reps: usize) -> Result<(f64, f64), Box<dyn std::error::Error>> {
     let (mut f, theta, mut grad) = gp_function::<T>(n);
     let r = timed(reps, || f.value_and_grad(&theta, &[], &mut grad))?;
-    if std::env::var_os("SYMGRAD_PROFILE").is_some() {
-        f.set_profiling(true);
-        for _ in 0..reps {
-            f.value_and_grad(&theta, &[], &mut grad)?;
-        }
-        for (i, label, ms) in f.profile_steps() {
-            eprintln!("{i:3} {label:40} {ms:.3}");
-        }
-    }
+    profile_if_asked(&mut f, reps, |f| f.value_and_grad(&theta, &[], &mut grad))?;
     Ok(r)
 }
 

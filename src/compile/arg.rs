@@ -132,13 +132,14 @@ impl IndexData<'_> {
         let exact = (2.0 / T::EPS) as i128;
         out.clear();
         out.reserve(self.len());
-        fn go<T: Scalar, I: Copy + Into<i128>>(
+        fn go<T: Scalar, I: Copy + TryInto<i128>>(
             d: &[I],
             exact: i128,
             out: &mut Vec<T>,
         ) -> Result<(), (usize, i128)> {
             for (p, &v) in d.iter().enumerate() {
-                let v: i128 = v.into();
+                // every type here fits in i128 (usize too, on any platform Rust targets)
+                let v: i128 = v.try_into().unwrap_or(i128::MAX);
                 if v.abs() > exact {
                     return Err((p, v));
                 }
@@ -151,16 +152,7 @@ impl IndexData<'_> {
             IndexData::U16(d) => go(d, exact, out),
             IndexData::U32(d) => go(d, exact, out),
             IndexData::U64(d) => go(d, exact, out),
-            IndexData::Usize(d) => {
-                for (p, &v) in d.iter().enumerate() {
-                    let v = v as i128;
-                    if v > exact {
-                        return Err((p, v));
-                    }
-                    out.push(T::from_f64(v as f64));
-                }
-                Ok(())
-            }
+            IndexData::Usize(d) => go(d, exact, out),
             IndexData::I32(d) => go(d, exact, out),
             IndexData::I64(d) => go(d, exact, out),
         }

@@ -132,13 +132,7 @@ impl<T: Scalar> Function<T> {
         if !self.program.updates.is_empty() {
             return Err(Error::UpdatesNeedMut);
         }
-        let mut converted = std::mem::take(&mut self.converted);
-        let result = match self.convert(inputs, &mut converted) {
-            Ok(refs) => self.execute(x, &refs, grad),
-            Err(e) => Err(e),
-        };
-        self.converted = converted;
-        result
+        self.execute_args(x, inputs, grad)
     }
 
     /// [`Function::value_and_grad`] with inputs that may be integer arrays, as
@@ -149,14 +143,24 @@ impl<T: Scalar> Function<T> {
         inputs: &[Arg<'_, T>],
         grad: &mut [T],
     ) -> Result<T> {
-        let mut converted = std::mem::take(&mut self.converted);
-        let result = match self.convert(inputs, &mut converted) {
-            Ok(refs) => self.execute(x, &refs, Some(grad)),
-            Err(e) => Err(e),
-        };
-        self.converted = converted;
-        result?;
+        self.execute_args(x, inputs, Some(grad))?;
         self.scalar_output(0)
+    }
+
+    /// One call with [`Arg`]s: the integer arrays converted into the buffers the function
+    /// keeps (taken out for the call, so that the views of them can live beside `&mut self`).
+    fn execute_args(
+        &mut self,
+        x: &[T],
+        inputs: &[Arg<'_, T>],
+        grad: Option<&mut [T]>,
+    ) -> Result<()> {
+        let mut converted = std::mem::take(&mut self.converted);
+        let result = self
+            .convert(inputs, &mut converted)
+            .and_then(|refs| self.execute(x, &refs, grad));
+        self.converted = converted;
+        result
     }
 
     /// The inputs as views: float values in place, integers converted into `store`.

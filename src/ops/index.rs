@@ -233,14 +233,6 @@ impl Index {
         }
     }
 
-    /// Whether the op's output holds indices (whole numbers), not values.
-    pub fn makes_indices(&self) -> bool {
-        matches!(
-            self,
-            Index::Argmax { .. } | Index::Argmin { .. } | Index::Argsort { .. }
-        )
-    }
-
     /// The shape rule.
     pub fn infer_shape(&self, ins: &[&[Dim]]) -> Result<SymShape, String> {
         let name = self.name();

@@ -184,49 +184,20 @@ impl Linalg {
             }
             return Ok(());
         }
-        // An f64 graph's matrices are read where they lie, with no widening copies.
-        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>() && n > 0 {
-            // SAFETY: T is f64 (checked above): the same type, so the same layout.
-            let cast =
-                |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f64>(), v.len()) };
-            let (ad, bd) = (cast(a.data), ins.get(1).map(|b| cast(b.data)));
-            // SAFETY: as above, for the output.
-            let od = unsafe {
-                std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f64>(), out.len())
-            };
-            for bi in 0..batch {
-                let rhs = bd.map(|b| (&b[bi * n * k..(bi + 1) * n * k], k));
-                let o = &mut od[bi * per_out..(bi + 1) * per_out];
-                if let Err(why) = self.eval_f64(&ad[bi * n * n..(bi + 1) * n * n], n, rhs, o) {
-                    od.fill(f64::NAN);
-                    return Err(with_batch(why, bi, batch));
+        // An f64 graph's matrices are read where they lie, with no widening copies; an f32
+        // graph's Cholesky and triangular solves, the GP's costly steps, run in f32 (the GP
+        // of `bench_models` at n = 2,000: 520 -> 290 ms a call); the rest widen.
+        if n > 0 {
+            if let Some((ad, bd, od)) = same_type::<T, f64>(ins, out) {
+                return per_matrix(ad, bd, od, n, k, batch, |a, b, o| self.eval_f64(a, n, b, o));
+            }
+            if matches!(self, Linalg::Cholesky | Linalg::TriangularSolve { .. }) {
+                if let Some((ad, bd, od)) = same_type::<T, f32>(ins, out) {
+                    return per_matrix(ad, bd, od, n, k, batch, |a, b, o| {
+                        factor_or_solve(self, a, n, b, o)
+                    });
                 }
             }
-            return Ok(());
-        }
-        // Cholesky and triangular solves, the GP's costly steps, run in f32 for an f32
-        // graph (the GP of `bench_models` at n = 2,000: 520 -> 290 ms a call); the rest widen.
-        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && matches!(self, Linalg::Cholesky | Linalg::TriangularSolve { .. })
-            && n > 0
-        {
-            // SAFETY: T is f32 (checked above): the same type, so the same layout.
-            let cast =
-                |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<f32>(), v.len()) };
-            let (ad, bd) = (cast(a.data), ins.get(1).map(|b| cast(b.data)));
-            // SAFETY: as above, for the output.
-            let od = unsafe {
-                std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f32>(), out.len())
-            };
-            for bi in 0..batch {
-                let rhs = bd.map(|b| (&b[bi * n * k..(bi + 1) * n * k], k));
-                let o = &mut od[bi * per_out..(bi + 1) * per_out];
-                if let Err(why) = self.eval_f32(&ad[bi * n * n..(bi + 1) * n * n], n, rhs, o) {
-                    od.fill(f32::NAN);
-                    return Err(with_batch(why, bi, batch));
-                }
-            }
-            return Ok(());
         }
         // One matrix at a time, widened to f64 (see the module doc).
         let (mut a64, mut b64, mut o64) = (vec![0.0; n * n], vec![0.0; n * k], vec![0.0; per_out]);
@@ -256,17 +227,6 @@ impl Linalg {
             }
         }
         Ok(())
-    }
-
-    /// [`Linalg::eval_f64`]'s Cholesky and triangular solve in f32.
-    fn eval_f32(
-        &self,
-        a: &[f32],
-        n: usize,
-        rhs: Option<(&[f32], usize)>,
-        o: &mut [f32],
-    ) -> Result<(), String> {
-        factor_or_solve(self, a, n, rhs, o)
     }
 
     /// One matrix (row-major `n x n` in `a`) and its right-hand side (`n x k`), into `o`.
@@ -532,6 +492,45 @@ fn with_batch(why: String, bi: usize, batch: usize) -> String {
     } else {
         why
     }
+}
+
+/// The inputs and output of a kernel over `T` as slices of `E`, when `T` is `E`.
+#[allow(clippy::type_complexity)]
+fn same_type<'a, T: 'static, E: 'static>(
+    ins: &'a [TensorRef<'_, T>],
+    out: &'a mut [T],
+) -> Option<(&'a [E], Option<&'a [E]>, &'a mut [E])> {
+    if std::any::TypeId::of::<T>() != std::any::TypeId::of::<E>() {
+        return None;
+    }
+    // SAFETY: T and E are the same type (checked above), so the same size and layout; the
+    // views cover the same elements as the slices they are made from, for their lifetime.
+    let cast = |v: &[T]| unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<E>(), v.len()) };
+    let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<E>(), out.len()) };
+    Some((cast(ins[0].data), ins.get(1).map(|b| cast(b.data)), out))
+}
+
+/// `kernel` over each of `batch` matrices (`n x n` in `a`, `n x k` in `b`), each writing its
+/// equal share of `out`; the first failure fills `out` with NaN and says which element.
+fn per_matrix<E: num_traits::Float>(
+    a: &[E],
+    b: Option<&[E]>,
+    out: &mut [E],
+    n: usize,
+    k: usize,
+    batch: usize,
+    kernel: impl Fn(&[E], Option<(&[E], usize)>, &mut [E]) -> Result<(), String>,
+) -> Result<(), String> {
+    let per_out = out.len().checked_div(batch).unwrap_or(0);
+    for bi in 0..batch {
+        let rhs = b.map(|b| (&b[bi * n * k..(bi + 1) * n * k], k));
+        let o = &mut out[bi * per_out..(bi + 1) * per_out];
+        if let Err(why) = kernel(&a[bi * n * n..(bi + 1) * n * n], rhs, o) {
+            out.fill(E::nan());
+            return Err(with_batch(why, bi, batch));
+        }
+    }
+    Ok(())
 }
 
 /// Cholesky or a triangular solve of one matrix (row-major `n x n` in `a`, the right-hand

@@ -86,8 +86,13 @@ pub unsafe fn matmul<T: Scalar>(
                 rs: a.0.cs,
                 cs: a.0.rs,
             };
+            // Block t of `partial` (parts x m x n elements) is this thread's alone; the
+            // operands are read through the caller's strides over depths k0..k1 < k, which
+            // the caller guarantees valid (`matmul`'s contract).
             one(n, m, k1 - k0, scratch.0.add(t * m * n), m, bt, at, false);
         });
+        // SAFETY: `dst` holds `m * n` elements aliasing neither operand (the contract), and
+        // the threads above wrote only `partial`.
         let out = std::slice::from_raw_parts_mut(dst, m * n);
         out.fill(T::zero());
         for block in partial.chunks_exact(m * n) {
